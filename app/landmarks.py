@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import Enum, IntEnum, StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -97,7 +97,7 @@ class Bone(Enum):
         return self.value[1]
 
 
-class Limb(str, Enum):
+class Limb(StrEnum):
     """Body parts that scores and corrections are given for."""
 
     LEFT_ARM = "left_arm"

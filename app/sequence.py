@@ -24,7 +24,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -200,7 +200,9 @@ class PoseSequence:
             world_xyz=self.world_xyz[sel], present=self.present[sel], steps=steps,
         )
 
-    def trim_seconds(self, start_s: float | None = None, end_s: float | None = None) -> PoseSequence:
+    def trim_seconds(
+        self, start_s: float | None = None, end_s: float | None = None
+    ) -> PoseSequence:
         """Frames with ``start_s <= t < end_s``; time restarts at 0."""
         lo = 0 if start_s is None else int(np.searchsorted(self.t, start_s, side="left"))
         hi = len(self) if end_s is None else int(np.searchsorted(self.t, end_s, side="left"))
@@ -360,7 +362,10 @@ def _parse_take(p: _Parser, doc: Any, prefix: str) -> PoseSequence:
         p.fail(f"{prefix}frames", "must be a list")
     if len(frames) > MAX_FRAMES:
         p.fail(f"{prefix}frames", f"has {len(frames)} frames, over the limit of {MAX_FRAMES}")
-    t, img, vis, world = [], [], [], []
+    t: list[float] = []
+    img: list[FloatArray | None] = []
+    vis: list[FloatArray | None] = []
+    world: list[FloatArray | None] = []
     for i, frame in enumerate(frames):
         where = f"{prefix}frames[{i}]"
         if not isinstance(frame, dict):
@@ -397,7 +402,7 @@ class _Parser:
     def __init__(self, origin: str) -> None:
         self.origin = origin
 
-    def fail(self, where: str, problem: str) -> Any:
+    def fail(self, where: str, problem: str) -> NoReturn:
         raise SequenceFormatError(f"{self.origin}: {where} {problem}")
 
     def string(self, doc: dict[str, Any], key: str, default: str, where: str = "") -> str:
@@ -420,7 +425,7 @@ class _Parser:
         value = doc.get(key, [])
         if not isinstance(value, list):
             self.fail(key, "must be a list")
-        return value
+        return list(value)
 
     def points(self, value: Any, where: str, width: int) -> FloatArray | None:
         if value is None:

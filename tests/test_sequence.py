@@ -1,0 +1,171 @@
+"""The pose-sequence container and its `.pose.json` format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app import sequence
+from app.sequence import N_LANDMARKS, PoseSequence, SequenceFormatError, Source, Step
+
+
+def make_sequence(n: int = 5, missing: tuple[int, ...] = (2,), world: bool = True) -> PoseSequence:
+    rng = np.random.default_rng(0)
+    t = np.arange(n) / 30.0
+    img = [None if i in missing else rng.uniform(0, 1, (N_LANDMARKS, 3)) for i in range(n)]
+    vis = [None if i in missing else rng.uniform(0, 1, N_LANDMARKS) for i in range(n)]
+    wld = [None if (i in missing or not world) else rng.normal(0, 0.3, (N_LANDMARKS, 3))
+           for i in range(n)]
+    return PoseSequence.from_frames(
+        t, img, vis, wld, fps=30.0, image_size=(1280, 720), name="wing-beat",
+        title="Wing beat", source=Source("video", "clip.mp4"),
+        steps=(Step("up", 0.0, 0.05), Step("down", 0.05, 0.15)),
+    )
+
+
+def test_round_trip_keeps_arrays_steps_and_missing_frames(tmp_path: Path) -> None:
+    seq = make_sequence()
+    path = tmp_path / "wing-beat.pose.json"
+    sequence.save(seq, path)
+    back = sequence.load(path)
+    assert back.name == "wing-beat" and back.title == "Wing beat"
+    assert back.image_size == (1280, 720) and back.fps == 30.0
+    assert back.steps == seq.steps
+    assert back.present.tolist() == [True, True, False, True, True]
+    np.testing.assert_allclose(back.image_xyz[back.present], seq.image_xyz[seq.present],
+                               atol=1e-5)
+    np.testing.assert_allclose(back.world_xyz[back.present], seq.world_xyz[seq.present],
+                               atol=1e-5)
+    assert np.isnan(back.image_xyz[2]).all() and (back.visibility[2] == 0).all()
+
+
+def test_unknown_fields_survive_a_round_trip() -> None:
+    doc = make_sequence().to_dict()
+    doc["difficulty"] = 3
+    doc["x-note"] = {"by": "teacher"}
+    back = sequence.loads(json.dumps(doc))
+    assert back.extra == {"difficulty": 3, "x-note": {"by": "teacher"}}
+    assert back.to_dict()["x-note"] == {"by": "teacher"}
+
+
+def test_steps_world_and_takes_are_optional() -> None:
+    doc = make_sequence(world=False).to_dict()
+    del doc["steps"]
+    back = sequence.loads(json.dumps(doc))
+    assert back.steps == () and back.takes == ()
+    assert not back.has_world.any()
+
+
+def test_takes_round_trip() -> None:
+    seq = make_sequence()
+    with_take = PoseSequence(**{**seq.__dict__, "takes": (make_sequence(7, missing=()),)})
+    back = sequence.loads(with_take.to_json())
+    assert len(back.takes) == 1 and len(back.takes[0]) == 7
+    assert back.takes[0].name == "wing-beat"
+
+
+def _doc() -> dict[str, Any]:
+    return make_sequence().to_dict()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(format="other"), "format must be"),
+        (lambda d: d.update(version=2), "version must be 1"),
+        (lambda d: d.update(fps=-1), "fps must be between"),
+        (lambda d: d.update(fps="30"), "fps must be a number"),
+        (lambda d: d["frames"][1].update(t=0.0), "frames[1].t is 0.0, not after"),
+        (lambda d: d["frames"][0].update(landmarks=[[0, 0, 0, 1]] * 32),
+         "frames[0].landmarks must list 33 points, got 32"),
+        (lambda d: d["frames"][0].update(world=[[0, 0]] * 33), "frames[0].world must hold 33"),
+        (lambda d: d["frames"][0].pop("t"), "frames[0].t is missing"),
+        (lambda d: d.update(source={"kind": "dream"}), "source.kind must be one of"),
+        (lambda d: d.update(steps=[{"name": "a", "start_s": 1, "end_s": 0.5}]),
+         "steps[0] step 'a' ends at 0.5 s"),
+        (lambda d: d.update(frames={}), "frames must be a list"),
+    ],
+)
+def test_each_violation_names_the_field(mutate: Any, message: str) -> None:
+    doc = _doc()
+    mutate(doc)
+    with pytest.raises(SequenceFormatError, match=r"^step\.pose\.json: ") as info:
+        sequence.loads(json.dumps(doc), origin="step.pose.json")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "is empty"),
+        (b"\xff\xfe{", "is not UTF-8"),
+        (b'{"format": ', "is not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"fps": NaN}', "NaN"),
+    ],
+)
+def test_broken_files_get_one_clear_sentence(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "broken.pose.json"
+    path.write_bytes(data)
+    with pytest.raises(SequenceFormatError, match=str(path).replace(".", r"\.")) as info:
+        sequence.load(path)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_infinity_in_landmarks_is_refused() -> None:
+    doc = make_sequence().to_dict()
+    doc["frames"][0]["landmarks"][0][0] = 12345.5
+    text = json.dumps(doc).replace("12345.5", "Infinity")
+    with pytest.raises(SequenceFormatError, match="Infinity"):
+        sequence.loads(text)
+
+
+def test_oversized_file_is_refused_before_reading(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "huge.pose.json"
+    sequence.save(make_sequence(), path)
+    monkeypatch.setattr(sequence, "MAX_FILE_BYTES", 100)
+    with pytest.raises(SequenceFormatError, match="over the limit"):
+        sequence.load(path)
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(SequenceFormatError, match=r"nothing\.pose\.json: cannot be read"):
+        sequence.load(tmp_path / "nothing.pose.json")
+
+
+def test_container_checks_shapes_and_time() -> None:
+    seq = make_sequence()
+    with pytest.raises(ValueError, match=r"image_xyz has shape \(5, 32, 3\), expected"):
+        PoseSequence(**{**seq.__dict__, "image_xyz": seq.image_xyz[:, :32]})
+    with pytest.raises(ValueError, match="strictly increasing"):
+        PoseSequence(**{**seq.__dict__, "t": seq.t[::-1].copy()})
+
+
+def test_trim_and_slice_restart_time_and_clip_steps() -> None:
+    seq = make_sequence(10, missing=())
+    part = seq.trim_seconds(2 / 30, 6 / 30)
+    assert len(part) == 4
+    assert part.t[0] == 0.0
+    assert [s.name for s in part.steps] == ["down"]
+    with pytest.raises(ValueError, match="no frames between"):
+        seq.trim_seconds(5.0, 6.0)
+
+
+def test_empty_sequence() -> None:
+    empty = PoseSequence.empty()
+    assert len(empty) == 0 and empty.duration_s == 0.0
+    assert sequence.loads(empty.to_json()).present.shape == (0,)
+
+
+def test_save_is_atomic_and_leaves_no_temporaries(tmp_path: Path) -> None:
+    path = tmp_path / "a.pose.json"
+    sequence.save(make_sequence(), path)
+    sequence.save(make_sequence(3, missing=()), path)
+    assert len(sequence.load(path)) == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pose.json"]
