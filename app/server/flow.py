@@ -1,0 +1,127 @@
+"""Flow control for a live session: newest frame wins, frames in order, a rate cap.
+
+A camera sends frames at its own pace; the pose model takes what it takes. Between them sits
+a one-frame :class:`Mailbox`: a frame that arrives while another waits replaces it, so the
+learner always gets feedback on the most recent pose and nothing queues up. :class:`FrameGate`
+decides which arriving frames are admitted at all (in sequence order, under the rate limit)
+and keeps the counts the client is told about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from app.server.protocol import FrameCounts
+
+T = TypeVar("T")
+
+
+class Mailbox(Generic[T]):
+    """Holds at most one item, the newest; :meth:`put` returns the one it displaced."""
+
+    def __init__(self) -> None:
+        self._item: T | None = None
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    def put(self, item: T) -> T | None:
+        """Leave ``item`` for the consumer; returns the older item it replaced, if any."""
+        if self._closed:
+            raise RuntimeError("the mailbox is closed")
+        displaced, self._item = self._item, item
+        self._ready.set()
+        return displaced
+
+    def close(self) -> None:
+        """No more items; :meth:`take` returns what is left, then ``None``."""
+        self._closed = True
+        self._ready.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def take(self) -> T | None:
+        """The waiting item (waits for one); ``None`` once closed and empty."""
+        while self._item is None:
+            if self._closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        item, self._item = self._item, None
+        return item
+
+
+@dataclass
+class TokenBucket:
+    """At most ``rate`` events per second on average, with bursts up to ``burst``."""
+
+    rate: float
+    burst: float
+    _tokens: float = -1.0
+    _last: float = 0.0
+
+    def allow(self, now: float) -> bool:
+        """Spend one token if there is one; ``now`` in seconds of a monotonic clock."""
+        if self._tokens < 0:
+            self._tokens, self._last = self.burst, now
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class Verdict(StrEnum):
+    """Why a frame was or was not admitted."""
+
+    ADMIT = "admit"
+    OUT_OF_ORDER = "out_of_order"
+    RATE_LIMITED = "rate_limited"
+
+
+class FrameGate:
+    """Admits frames in increasing sequence order and under the rate limit; counts the rest.
+
+    Parameters
+    ----------
+    max_rate : float
+        Frames per second allowed on average; a burst of half a second is tolerated.
+    """
+
+    def __init__(self, max_rate: float) -> None:
+        self.counts = FrameCounts()
+        self._bucket = TokenBucket(rate=max_rate, burst=max(2.0, max_rate / 2))
+        self._last_seq = -1
+
+    def admit(self, seq: int, now: float) -> Verdict:
+        """Count the frame ``seq`` arriving at ``now`` (seconds) and return a :class:`Verdict`."""
+        self.counts.received += 1
+        if seq <= self._last_seq:
+            self.counts.dropped += 1
+            return Verdict.OUT_OF_ORDER
+        if not self._bucket.allow(now):
+            self.counts.dropped += 1
+            return Verdict.RATE_LIMITED
+        self._last_seq = seq
+        return Verdict.ADMIT
+
+    def superseded(self) -> None:
+        """An admitted frame was replaced by a newer one before it was processed."""
+        self.counts.dropped += 1
+
+    def malformed(self) -> None:
+        """A message could not be read as a frame at all."""
+        self.counts.received += 1
+        self.counts.rejected += 1
+
+    def failed(self) -> None:
+        """An admitted frame turned out unreadable (e.g. not a JPEG)."""
+        self.counts.rejected += 1
+
+    def processed(self) -> None:
+        self.counts.processed += 1

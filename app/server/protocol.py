@@ -1,0 +1,213 @@
+"""Every message of the ``/ws/practice`` WebSocket, both directions (docs/protocol.md).
+
+A session is one WebSocket. The client's first message is a JSON ``start`` (practise a
+reference) or ``record`` (an instructor records a take). Then it sends camera frames, each a
+binary message: :data:`FRAME_HEADER` (sequence number, capture time) followed by the JPEG
+bytes; or, in ``"landmarks"`` mode, JSON :class:`LandmarksFrame` messages with poses the client
+found itself. The server answers each processed frame with an :class:`Update` and ends the
+session with a :class:`Summary` (practice) or a :class:`Recorded` take, then closes with code
+1000. Problems come back as :class:`ErrorMessage`; a fatal one is followed by a close.
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import IntEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from app.sequence import N_LANDMARKS
+
+FRAME_HEADER = struct.Struct("<Id")
+"""Binary frame header, little-endian: ``uint32`` sequence number, ``float64`` capture time in
+milliseconds (any clock that increases, e.g. ``performance.now()``). The JPEG follows."""
+
+MAX_SEQ = 2**32 - 1
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the server uses."""
+
+    NORMAL = 1000
+    """The session ended: the summary or the recorded take was sent."""
+    GOING_AWAY = 1001
+    """The server is shutting down."""
+    UNSUPPORTED = 1003
+    """A binary frame before the session was opened, or text where a frame was due."""
+    POLICY = 1008
+    """The session could not be opened: bad first message, origin or token."""
+    TOO_BIG = 1009
+    """A message over the size limit."""
+    INTERNAL = 1011
+    """The server failed; the session is over but the server carries on."""
+    TRY_LATER = 1013
+    """Too many sessions are open; try again shortly."""
+    IDLE = 4000
+    """The client sent nothing for ``session_idle_s`` seconds."""
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Point4 = Annotated[list[float], Field(min_length=4, max_length=4)]
+Point3 = Annotated[list[float], Field(min_length=3, max_length=3)]
+Points4 = Annotated[list[Point4], Field(min_length=N_LANDMARKS, max_length=N_LANDMARKS)]
+Points3 = Annotated[list[Point3], Field(min_length=N_LANDMARKS, max_length=N_LANDMARKS)]
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+InputMode = Literal["image", "landmarks"]
+
+
+class ImageSize(_Message):
+    width: int = Field(ge=1, le=16384)
+    height: int = Field(ge=1, le=16384)
+
+
+# --- client to server -------------------------------------------------------------------------
+
+
+class StartPractice(_Message):
+    """Open a practice session against one reference."""
+
+    type: Literal["start"]
+    reference: str = Field(min_length=1, max_length=100, description="Reference name.")
+    mirror: bool = Field(
+        default=True,
+        description="The learner mirrors the reference, as in a studio mirror (their left "
+                    "copies its right).")
+    speed: float = Field(
+        default=1.0, ge=0.25, le=2.0,
+        description="Reference playback speed the learner follows (0.5, 0.75, 1).")
+    mode: InputMode = Field(default="image", description="Frames are JPEG images or landmarks.")
+    step: str | None = Field(default=None, max_length=100, description="Loop this step only.")
+    fps: float = Field(default=30.0, gt=0, le=120, description="The camera's rough frame rate.")
+
+
+class StartRecording(_Message):
+    """Open a recording session (instructor): frames become a take, no scoring."""
+
+    type: Literal["record"]
+    token: str = Field(max_length=200, description="The instructor token.")
+    mode: InputMode = "image"
+    fps: float = Field(default=30.0, gt=0, le=120)
+
+
+class LandmarksFrame(_Message):
+    """One frame's pose found by the client (``"landmarks"`` mode)."""
+
+    type: Literal["landmarks"]
+    seq: Seq
+    capture_ms: float = Field(allow_inf_nan=False)
+    image: ImageSize
+    landmarks: Points4 | None = Field(
+        description="33 x (x, y, z, visibility) in normalised image coordinates, or null "
+                    "when nobody is in view.")
+    world: Points3 | None = Field(
+        default=None, description="33 x (x, y, z) metres, hip-centred.")
+
+
+class Restart(_Message):
+    """Start scoring afresh from the beginning of ``step`` (looping it) or of the reference.
+
+    The page sends it when its countdown ends, and to loop one step again and again.
+    """
+
+    type: Literal["restart"]
+    step: str | None = Field(default=None, max_length=100)
+
+
+class Stop(_Message):
+    """End the session: the server answers with the summary or the take, then closes."""
+
+    type: Literal["stop"]
+
+
+OpenMessage = Annotated[StartPractice | StartRecording, Field(discriminator="type")]
+SessionMessage = Annotated[LandmarksFrame | Restart | Stop, Field(discriminator="type")]
+OPEN_MESSAGE: TypeAdapter[StartPractice | StartRecording] = TypeAdapter(OpenMessage)
+SESSION_MESSAGE: TypeAdapter[LandmarksFrame | Restart | Stop] = TypeAdapter(SessionMessage)
+
+
+# --- server to client -------------------------------------------------------------------------
+
+
+class Limits(_Message):
+    max_message_bytes: int
+    max_frame_pixels: int
+    max_frame_rate: float
+    idle_s: float
+    max_recording_s: float
+
+
+class Ready(_Message):
+    """The session is open; frames may follow."""
+
+    type: Literal["ready"] = "ready"
+    session: str
+    kind: Literal["practice", "record"]
+    mode: InputMode
+    reference: str | None = None
+    steps: list[str] = []
+    limits: Limits
+
+
+class FrameCounts(_Message):
+    """Frames of this session so far."""
+
+    received: int = 0
+    processed: int = 0
+    dropped: int = Field(
+        default=0,
+        description="Superseded by a newer frame before processing, out of order, or over the "
+                    "rate limit.")
+    rejected: int = Field(
+        default=0, description="Not a valid frame (bad header, not a JPEG, too big).")
+
+
+class Timing(_Message):
+    """Where the milliseconds of one frame went, measured by the server."""
+
+    capture_ms: float = Field(description="The client's capture time, echoed.")
+    queued_ms: float = Field(description="Waiting for the previous frame to finish.")
+    processing_ms: float = Field(description="Decoding, pose model and scoring.")
+
+
+class Update(_Message):
+    """The result of one processed frame."""
+
+    type: Literal["update"] = "update"
+    seq: int
+    timing: Timing
+    frames: FrameCounts
+    live: dict[str, Any] = Field(description="The LiveUpdate: see docs/protocol.md.")
+
+
+class Summary(_Message):
+    """The closing report of a practice session."""
+
+    type: Literal["summary"] = "summary"
+    report: dict[str, Any] | None = Field(description="The ScoreReport, or null when no "
+                                                      "frame had a pose.")
+    frames: FrameCounts
+
+
+class Recorded(_Message):
+    """The take an instructor recorded, as a ``.pose.json`` document, ready to trim and save."""
+
+    type: Literal["recorded"] = "recorded"
+    sequence: dict[str, Any]
+    frames: FrameCounts
+
+
+class ErrorMessage(_Message):
+    """Something the client sent (or the server met) went wrong."""
+
+    type: Literal["error"] = "error"
+    code: str = Field(description="Stable identifier, e.g. 'bad_frame', 'rate_limited'.")
+    message: str = Field(description="One sentence for a person.")
+    fatal: bool = Field(
+        default=False, description="True when the server closes the session next.")
+
+
+ServerMessage = Ready | Update | Summary | Recorded | ErrorMessage

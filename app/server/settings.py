@@ -1,0 +1,122 @@
+"""The server's configuration: one object, read from ``DANCE_TUTOR_*`` variables and CLI flags.
+
+Every limit the server enforces lives here, so an operator can read and change them in one
+place. :func:`load_settings` refuses to build a configuration that cannot work and says why in
+one sentence naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "DANCE_TUTOR_"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MIN_TOKEN_LENGTH = 16
+
+
+def _default_token_file() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "dance-tutor" / "instructor-token"
+
+
+class Settings(BaseSettings):
+    """Where things are, who may change the library, and how much the server accepts."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", hide_input_in_errors=True,
+        use_attribute_docstrings=True,
+    )
+
+    host: str = "127.0.0.1"
+    """Address to bind; loopback unless the studio's network should reach the page."""
+    port: int = Field(8000, ge=0, le=65535)
+    """TCP port; 0 picks a free one."""
+    poses_dir: Path = PROJECT_ROOT / "poses"
+    """The reference library folder (``*.pose.json``)."""
+    model_path: Path | None = None
+    """A PoseLandmarker ``.task`` file; unset fetches and verifies the default model."""
+    web_dir: Path = PROJECT_ROOT / "web"
+    """The page's static files."""
+    instructor_token: SecretStr | None = None
+    """Token for instructor actions; unset reads or creates ``token_file``."""
+    token_file: Path = Field(default_factory=_default_token_file)
+    """Where a generated instructor token is kept between starts (mode 0600)."""
+    allowed_origins: list[str] = []
+    """Other origins allowed to call the API and open sessions (CORS); none by default."""
+
+    max_sessions: int = Field(128, ge=1)
+    """Practice sessions open at once, of any kind."""
+    max_camera_sessions: int = Field(4, ge=1)
+    """Sessions sending camera images at once (each runs its own pose model)."""
+    max_message_bytes: int = Field(2 * 2**20, ge=1024)
+    """Largest WebSocket message: one JPEG frame with its header, or one JSON message."""
+    max_frame_pixels: int = Field(1920 * 1080, ge=64 * 64)
+    """Largest decoded camera frame, width times height."""
+    max_frame_rate: float = Field(60.0, gt=0)
+    """Frames per second a session may send; faster frames are dropped and counted."""
+    session_idle_s: float = Field(30.0, gt=0)
+    """A session that sends nothing for this long is closed and its model freed."""
+    max_recording_s: float = Field(120.0, gt=0)
+    """Longest take an instructor can record in one go."""
+    max_upload_bytes: int = Field(256 * 2**20, ge=1024)
+    """Largest video or pose file accepted for a scoring job."""
+    max_request_bytes: int = Field(64 * 2**20, ge=1024)
+    """Largest JSON request body (a reference or a take)."""
+    max_jobs: int = Field(32, ge=1)
+    """Scoring jobs remembered at once; the oldest finished ones are forgotten first."""
+
+    @field_validator("poses_dir", "web_dir")
+    @classmethod
+    def _must_be_folder(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        return value
+
+    @field_validator("model_path")
+    @classmethod
+    def _must_be_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        return value
+
+    @field_validator("instructor_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters")
+        return value
+
+    @property
+    def loopback_only(self) -> bool:
+        """True when only this machine can reach the server."""
+        return self.host in ("127.0.0.1", "localhost", "::1")
+
+
+class SettingsError(ValueError):
+    """The configuration cannot work; the message names the variable and the problem."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment, apply ``overrides`` (CLI flags; ``None`` means "not given").
+
+    Raises
+    ------
+    SettingsError
+        Naming the first bad setting, e.g. ``setting port (DANCE_TUTOR_PORT): Input should
+        be less than or equal to 65535``.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(
+            f"setting {field} ({ENV_PREFIX}{field.upper()}): {message}"
+        ) from None

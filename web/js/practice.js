@@ -1,0 +1,263 @@
+// The practice view: get in frame, count down, dance with live feedback, finish.
+
+import { loadReference } from "./api.js";
+import { closeCamera, FrameGrabber, openCamera } from "./camera.js";
+import { LiveSocket } from "./session.js";
+import { boxFit, drawSkeleton, fitCanvas, fitTo, ghostPoints, STATE_COLOURS, toScreen } from "./skeleton.js";
+import { say } from "./speech.js";
+
+const FRAMING_HOLD_MS = 1000;
+const COUNTDOWN_S = 3;
+const CAMERA_FPS = 30;
+const SUMMARY_TIMEOUT_MS = 20000;
+const END_HOLD_MS = 600;
+
+const $ = (id) => document.getElementById(id);
+
+// Frame range [lo, hi) of a named step, or of the whole reference.
+export function stepRange(reference, stepName) {
+  const n = reference.frames;
+  const step = reference.steps.find((s) => s.name === stepName);
+  if (!step) return [0, n];
+  const lo = Math.max(0, Math.floor(step.start_s * reference.fps));
+  return [lo, Math.min(n, Math.max(lo + 1, Math.round(step.end_s * reference.fps)))];
+}
+
+export function ratingClass(score) {
+  if (score === null || score === undefined) return "warn";
+  return score >= 80 ? "good" : score >= 55 ? "warn" : "bad";
+}
+
+export class Practice {
+  constructor({ onSummary }) {
+    this.onSummary = onSummary;
+    this.video = $("camera");
+    this.canvas = $("overlay");
+    this.ctx = this.canvas.getContext("2d");
+    this.socket = null;
+    this.reference = null;
+    this.options = null;
+    this.phase = "idle";
+    this.lastLearner = null;
+    this.watchStop = null;
+  }
+
+  async start(name, options) {
+    this.stop();
+    this.options = { ...options };
+    this.reference = await loadReference(name);
+    $("practice-title").textContent = this.reference.title;
+    this.fillSteps();
+    this.resetHud();
+    $("camera-error").hidden = true;
+    try {
+      await openCamera(this.video);
+    } catch (err) {
+      this.showError(`The camera could not be opened: ${err.message}`);
+      return;
+    }
+    await this.connect();
+  }
+
+  async connect() {
+    const { mirror, speed, step } = this.options;
+    this.socket = new LiveSocket(
+      { type: "start", reference: this.reference.name, mirror, speed, mode: "image", step: step || null, fps: CAMERA_FPS },
+      {
+        onUpdate: (m) => this.onUpdate(m),
+        onSummary: (m) => this.finished(m),
+        onError: (m) => m.fatal && this.showError(m.message),
+        onClose: () => this.phase !== "done" && this.phase !== "idle" && this.showError("The connection to the tutor closed."),
+      },
+    );
+    try {
+      await this.socket.connect();
+    } catch (err) {
+      this.showError(err.message);
+      return;
+    }
+    this.phase = "framing";
+    $("framing").hidden = false;
+    this.okSince = null;
+    this.socket.stream(new FrameGrabber(this.video), CAMERA_FPS);
+  }
+
+  fillSteps() {
+    const select = $("opt-step");
+    const options = [new Option("Whole sequence", "")];
+    for (const step of this.reference.steps) options.push(new Option(step.name, step.name));
+    select.replaceChildren(...options);
+    select.value = this.options.step || "";
+    $("opt-speed").value = String(this.options.speed);
+  }
+
+  resetHud() {
+    this.timeline = [];
+    this.endSince = null;
+    $("score").textContent = "";
+    $("corrections").replaceChildren();
+    $("progress-fill").style.width = "0%";
+    $("popup").hidden = true;
+    $("countdown").hidden = true;
+    $("session-stats").textContent = "";
+  }
+
+  showError(text) {
+    this.phase = "idle";
+    $("framing").hidden = true;
+    $("countdown").hidden = true;
+    $("camera-error").textContent = text;
+    $("camera-error").hidden = false;
+  }
+
+  onUpdate(message) {
+    const live = message.live;
+    this.draw(live);
+    this.showStats(message);
+    if (this.phase === "framing") this.checkFraming(live);
+    else if (this.phase === "dancing") this.showFeedback(live);
+  }
+
+  showStats(message) {
+    const latency = this.socket.medianLatency();
+    const { processed, dropped } = message.frames;
+    $("session-stats").textContent =
+      `${processed} frames · ${dropped} skipped · ${latency === null ? "–" : Math.round(latency)} ms`;
+  }
+
+  checkFraming(live) {
+    const ok = Boolean(live.landmarks) && !live.visible_hint;
+    $("framing-hint").textContent = live.visible_hint || (live.landmarks ? "Hold still…" : "Step into view");
+    if (!ok) {
+      this.okSince = null;
+      return;
+    }
+    this.okSince ??= performance.now();
+    if (performance.now() - this.okSince >= FRAMING_HOLD_MS) this.countdown();
+  }
+
+  async countdown() {
+    this.phase = "countdown";
+    $("framing").hidden = true;
+    const box = $("countdown");
+    box.hidden = false;
+    for (let n = COUNTDOWN_S; n > 0; n--) {
+      box.textContent = String(n);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      if (this.phase !== "countdown") return;
+    }
+    box.hidden = true;
+    this.resetHud();
+    this.socket.restart(this.options.step || null);
+    this.phase = "dancing";
+  }
+
+  showFeedback(live) {
+    const score = live.score;
+    $("score").textContent = score === null || score === undefined ? "" : String(Math.round(score));
+    $("score").style.color = STATE_COLOURS[ratingClass(score) === "warn" ? "warn" : ratingClass(score)];
+    const messages = (live.messages || []).slice(0, 2);
+    $("corrections").replaceChildren(...messages.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
+    if (messages.length) say(messages[0]);
+    if (score !== null && score !== undefined) this.timeline.push({ t: live.t, score });
+    if (live.step_event) this.popup(live.step_event);
+    const [lo, hi] = stepRange(this.reference, this.options.step);
+    const progress = Math.min(1, Math.max(0, (live.ref_position - lo + 1) / (hi - lo)));
+    $("progress-fill").style.width = `${(progress * 100).toFixed(1)}%`;
+    this.checkEnd(progress);
+  }
+
+  // The run ends when the learner has held the last frame a moment; a looped step restarts.
+  checkEnd(progress) {
+    if (progress < 0.999) {
+      this.endSince = null;
+      return;
+    }
+    this.endSince ??= performance.now();
+    if (performance.now() - this.endSince < END_HOLD_MS) return;
+    this.endSince = null;
+    if (this.options.step) this.socket.restart(this.options.step);
+    else this.finish();
+  }
+
+  popup(event) {
+    const box = $("popup");
+    const score = event.score;
+    box.className = `popup ${ratingClass(score)}`;
+    box.textContent = `${event.rating ?? ""} ${score === null || score === undefined ? "" : Math.round(score)}`.trim();
+    box.hidden = false;
+    // Restart the animation for back-to-back events.
+    box.style.animation = "none";
+    void box.offsetWidth;
+    box.style.animation = "";
+    say(event.rating);
+  }
+
+  draw(live) {
+    const { width, height } = fitCanvas(this.canvas);
+    this.ctx.clearRect(0, 0, width, height);
+    const learner = live.landmarks ? toScreen(live.landmarks, width, height, true) : null;
+    this.lastLearner = learner;
+    if (!this.watchStop) this.drawGhost(Math.round(live.ref_position ?? 0), learner, width, height);
+    if (learner) drawSkeleton(this.ctx, learner, { limbStates: live.limbs, width: Math.max(4, width / 160) });
+  }
+
+  // The reference pose at frame `index`, stood on the learner (or centred when nobody is in view).
+  drawGhost(index, learner, width, height) {
+    const ghost = this.reference.ghost;
+    const points = ghostPoints(ghost.xy[Math.min(Math.max(index, 0), ghost.xy.length - 1)]);
+    if (!points) return;
+    // Mirror mode: the learner (shown mirrored) copies the reference as seen, so the ghost is
+    // drawn as filmed; otherwise it is flipped to the learner's own sides.
+    const screen = toScreen(points, height * ghost.aspect, height, !this.options.mirror);
+    const placed = learner ? fitTo(screen, learner) : boxFit([screen], width, height, 0.1)(screen);
+    drawSkeleton(this.ctx, placed, { width: Math.max(5, width / 110) });
+  }
+
+  // Play the reference alone at the chosen speed over the camera image.
+  toggleWatch(speed) {
+    if (this.watchStop) {
+      this.watchStop();
+      return false;
+    }
+    const [lo, hi] = stepRange(this.reference, this.options.step);
+    const started = performance.now();
+    let raf = 0;
+    const tick = (now) => {
+      const i = lo + (Math.floor(((now - started) / 1000) * this.reference.fps * speed) % (hi - lo));
+      const { width, height } = fitCanvas(this.canvas);
+      if (this.phase !== "dancing" && this.phase !== "framing") this.ctx.clearRect(0, 0, width, height);
+      this.drawGhost(i, this.lastLearner, width, height);
+      raf = requestAnimationFrame(tick);
+    };
+    raf = requestAnimationFrame(tick);
+    this.watchStop = () => {
+      cancelAnimationFrame(raf);
+      this.watchStop = null;
+    };
+    return true;
+  }
+
+  finish() {
+    if (!this.socket || this.phase === "finishing") return;
+    this.phase = "finishing";
+    this.socket.stop();
+    this.summaryTimer = setTimeout(() => this.showError("The summary did not arrive."), SUMMARY_TIMEOUT_MS);
+  }
+
+  finished(message) {
+    clearTimeout(this.summaryTimer);
+    this.phase = "done";
+    const result = { report: message.report, frames: message.frames, timeline: this.timeline, reference: this.reference, step: this.options.step };
+    this.stop();
+    this.onSummary(result);
+  }
+
+  stop() {
+    this.watchStop?.();
+    if (this.phase !== "done") this.phase = "idle";
+    this.socket?.close();
+    this.socket = null;
+    closeCamera(this.video);
+  }
+}

@@ -1,0 +1,127 @@
+// The /ws/practice client (protocol: docs/protocol.md).
+// Frames go out as binary messages: a 12-byte little-endian header (uint32 sequence number,
+// float64 capture time in ms) and the JPEG. At most MAX_IN_FLIGHT frames wait for an answer,
+// so the camera never runs ahead of the server.
+
+export const HEADER_BYTES = 12;
+const MAX_IN_FLIGHT = 2;
+const IN_FLIGHT_TIMEOUT_MS = 1500;
+
+export function packFrame(seq, captureMs, jpeg) {
+  const message = new Uint8Array(HEADER_BYTES + jpeg.byteLength);
+  const view = new DataView(message.buffer);
+  view.setUint32(0, seq, true);
+  view.setFloat64(4, captureMs, true);
+  message.set(new Uint8Array(jpeg), HEADER_BYTES);
+  return message.buffer;
+}
+
+export class LiveSocket {
+  // `open` is the first message ({type: "start", ...} or {type: "record", ...}); `handlers`
+  // may define onUpdate, onSummary, onRecorded, onError and onClose.
+  constructor(open, handlers) {
+    this.open = open;
+    this.handlers = handlers;
+    this.ws = null;
+    this.seq = 0;
+    this.inFlight = new Map();
+    this.latencies = [];
+    this.streaming = false;
+    this.ready = null;
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    this.ws = new WebSocket(`${scheme}://${location.host}/ws/practice`);
+    this.ws.binaryType = "arraybuffer";
+    this.ready = new Promise((resolve, reject) => {
+      this.ws.addEventListener("open", () => this.send(this.open));
+      this.ws.addEventListener("message", (event) => this.receive(event.data, resolve, reject));
+      this.ws.addEventListener("close", (event) => {
+        this.streaming = false;
+        reject(new Error(event.reason || "The connection to the tutor closed."));
+        this.handlers.onClose?.(event);
+      });
+    });
+    return this.ready;
+  }
+
+  receive(data, resolve, reject) {
+    const message = JSON.parse(data);
+    switch (message.type) {
+      case "ready":
+        resolve(message);
+        break;
+      case "update":
+        this.answered(message);
+        this.handlers.onUpdate?.(message);
+        break;
+      case "summary":
+        this.handlers.onSummary?.(message);
+        break;
+      case "recorded":
+        this.handlers.onRecorded?.(message);
+        break;
+      case "error":
+        if (message.fatal) reject(new Error(message.message));
+        this.handlers.onError?.(message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  answered(update) {
+    const now = performance.now();
+    this.latencies.push(now - update.timing.capture_ms);
+    if (this.latencies.length > 90) this.latencies.shift();
+    // Frames older than the answered one were superseded on the server.
+    for (const seq of this.inFlight.keys()) if (seq <= update.seq) this.inFlight.delete(seq);
+  }
+
+  medianLatency() {
+    if (!this.latencies.length) return null;
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  }
+
+  send(message) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  restart(step = null) {
+    this.send({ type: "restart", step });
+  }
+
+  stop() {
+    this.streaming = false;
+    this.send({ type: "stop" });
+  }
+
+  close() {
+    this.streaming = false;
+    this.ws?.close(1000);
+  }
+
+  // Send camera frames at up to `fps` while the socket is open and not told to stop.
+  async stream(grabber, fps = 30) {
+    this.streaming = true;
+    const interval = 1000 / fps;
+    let next = performance.now();
+    while (this.streaming && this.ws.readyState === WebSocket.OPEN) {
+      const now = performance.now();
+      for (const [seq, sentAt] of this.inFlight) {
+        if (now - sentAt > IN_FLIGHT_TIMEOUT_MS) this.inFlight.delete(seq);
+      }
+      if (now >= next && this.inFlight.size < MAX_IN_FLIGHT) {
+        next = Math.max(next + interval, now);
+        const frame = await grabber.grab();
+        if (!this.streaming) break;
+        const seq = this.seq++;
+        this.inFlight.set(seq, performance.now());
+        this.ws.send(packFrame(seq, frame.captureMs, frame.jpeg));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 4));
+    }
+  }
+}
