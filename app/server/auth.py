@@ -3,7 +3,7 @@
 Learners need nothing; creating, changing and deleting references needs the token, sent as
 ``Authorization: Bearer <token>`` or ``X-Instructor-Token: <token>``. The token is set in the
 environment or generated on first start and kept in a private file; it is compared in constant
-time and never logged.
+time and never logged. The check itself is the ``InstructorDep`` dependency in ``deps.py``.
 """
 
 from __future__ import annotations
@@ -12,18 +12,9 @@ import hmac
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated
-
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.atomic import atomic_write_bytes
 from app.server.settings import MIN_TOKEN_LENGTH, Settings
-
-_bearer = HTTPBearer(auto_error=False, description="The instructor token.")
-_header = APIKeyHeader(
-    name="X-Instructor-Token", auto_error=False, description="The instructor token."
-)
 
 
 class InstructorToken:
@@ -84,22 +75,3 @@ def _read_token_file(path: Path) -> str:
             f"{path}: the instructor token must be at least {MIN_TOKEN_LENGTH} characters"
         )
     return token
-
-
-def require_instructor(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    header: Annotated[str | None, Depends(_header)],
-) -> None:
-    """FastAPI dependency: 401 unless the request carries the instructor token."""
-    token: InstructorToken = request.app.state.tutor.token
-    candidate = bearer.credentials if bearer is not None else header
-    if not token.matches(candidate):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="This needs the instructor token (Authorization: Bearer <token>).",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
-Instructor = Depends(require_instructor)

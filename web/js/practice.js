@@ -152,6 +152,12 @@ export class Practice {
     this.phase = "dancing";
   }
 
+  // Loop another step (or the whole sequence): a countdown, then scoring starts afresh there.
+  changeStep(step) {
+    this.options.step = step;
+    if (this.phase === "dancing") this.countdown();
+  }
+
   showFeedback(live) {
     const score = live.score;
     $("score").textContent = score === null || score === undefined ? "" : String(Math.round(score));

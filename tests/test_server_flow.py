@@ -1,0 +1,99 @@
+"""Flow control of live sessions: newest frame wins, order, rate limit, counts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.server.flow import FrameGate, Mailbox, TokenBucket, Verdict
+
+
+def test_mailbox_newest_item_wins_and_reports_the_displaced_one() -> None:
+    async def scenario() -> list[object]:
+        box: Mailbox[int] = Mailbox()
+        displaced = [box.put(1), box.put(2), box.put(3)]
+        taken = await box.take()
+        return [*displaced, taken]
+
+    assert asyncio.run(scenario()) == [None, 1, 2, 3]
+
+
+def test_mailbox_take_waits_for_a_put() -> None:
+    async def scenario() -> int | None:
+        box: Mailbox[int] = Mailbox()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.01, box.put, 7)
+        return await box.take()
+
+    assert asyncio.run(scenario()) == 7
+
+
+def test_mailbox_close_hands_out_the_last_item_then_none() -> None:
+    async def scenario() -> list[int | None]:
+        box: Mailbox[int] = Mailbox()
+        box.put(5)
+        box.close()
+        return [await box.take(), await box.take()]
+
+    assert asyncio.run(scenario()) == [5, None]
+
+
+def test_mailbox_refuses_items_after_close() -> None:
+    box: Mailbox[int] = Mailbox()
+    box.close()
+    with pytest.raises(RuntimeError):
+        box.put(1)
+
+
+def test_mailbox_close_wakes_a_waiting_consumer() -> None:
+    async def scenario() -> int | None:
+        box: Mailbox[int] = Mailbox()
+        asyncio.get_running_loop().call_later(0.01, box.close)
+        return await box.take()
+
+    assert asyncio.run(scenario()) is None
+
+
+def test_token_bucket_allows_the_rate_on_average() -> None:
+    bucket = TokenBucket(rate=10.0, burst=2.0)
+    # 100 attempts over 1 s at 100 Hz: the burst plus about ten more get through.
+    allowed = sum(bucket.allow(i / 100) for i in range(100))
+    assert 10 <= allowed <= 12
+
+
+def test_token_bucket_allows_a_burst_then_refuses() -> None:
+    bucket = TokenBucket(rate=1.0, burst=3.0)
+    assert [bucket.allow(0.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.allow(1.0)
+
+
+def test_frame_gate_drops_duplicates_and_out_of_order_frames() -> None:
+    gate = FrameGate(max_rate=1000)
+    verdicts = [gate.admit(seq, now=i * 0.01) for i, seq in enumerate([0, 1, 1, 0, 5, 3, 6])]
+    assert verdicts == [
+        Verdict.ADMIT, Verdict.ADMIT, Verdict.OUT_OF_ORDER, Verdict.OUT_OF_ORDER, Verdict.ADMIT,
+        Verdict.OUT_OF_ORDER, Verdict.ADMIT,
+    ]
+    assert (gate.counts.received, gate.counts.dropped) == (7, 3)
+
+
+def test_frame_gate_rate_limits_a_flood() -> None:
+    gate = FrameGate(max_rate=30)
+    verdicts = [gate.admit(seq, now=seq * 0.001) for seq in range(1000)]  # 1000 fps for 1 s
+    admitted = verdicts.count(Verdict.ADMIT)
+    assert 30 <= admitted <= 30 + 15 + 1
+    assert verdicts.count(Verdict.RATE_LIMITED) == 1000 - admitted
+    assert gate.counts.dropped == 1000 - admitted
+
+
+def test_frame_gate_counts_every_kind_of_loss() -> None:
+    gate = FrameGate(max_rate=30)
+    gate.admit(0, now=0.0)
+    gate.superseded()
+    gate.malformed()
+    gate.admit(1, now=0.1)
+    gate.failed()
+    gate.processed()
+    counts = gate.counts
+    assert (counts.received, counts.processed, counts.dropped, counts.rejected) == (3, 1, 1, 2)

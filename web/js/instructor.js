@@ -1,0 +1,207 @@
+// Instructor mode: unlock with the token, record a take from the camera, trim, name, save.
+
+import { api, ApiError, forgetReference, instructorToken, setInstructorToken } from "./api.js";
+import { closeCamera, FrameGrabber, openCamera } from "./camera.js";
+import { LiveSocket } from "./session.js";
+import { animate, drawSkeleton, fitCanvas, toScreen } from "./skeleton.js";
+
+const COUNTDOWN_S = 3;
+const CAMERA_FPS = 30;
+const $ = (id) => document.getElementById(id);
+
+// A recorded .pose.json document as the flat ghost frames the preview animates.
+export function ghostFromDocument(doc) {
+  return {
+    aspect: doc.image.width / doc.image.height,
+    xy: doc.frames.map((f) => (f.landmarks ? f.landmarks.flatMap((p) => [p[0], p[1]]) : null)),
+    t: doc.frames.map((f) => f.t),
+  };
+}
+
+function setStatus(id, text, isError = false) {
+  const el = $(id);
+  el.textContent = text;
+  el.classList.toggle("error", isError);
+}
+
+export class Instructor {
+  constructor({ onSaved }) {
+    this.onSaved = onSaved;
+    this.video = $("rec-camera");
+    this.canvas = $("rec-overlay");
+    this.ctx = this.canvas.getContext("2d");
+    this.socket = null;
+    this.take = null;
+    this.stopPreview = null;
+    $("token-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.unlock($("token-input").value.trim());
+    });
+    $("btn-record").addEventListener("click", () => this.record());
+    $("btn-record-stop").addEventListener("click", () => this.socket?.stop());
+    $("btn-discard").addEventListener("click", () => this.discard());
+    $("take-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.save();
+    });
+    $("rec-target").addEventListener("change", () => this.showTargetFields());
+    for (const id of ["trim-start", "trim-end"]) $(id).addEventListener("input", () => this.showTrim());
+  }
+
+  async open(steps) {
+    this.steps = steps;
+    const target = $("rec-target");
+    target.replaceChildren(new Option("A new step", ""), ...steps.map((s) => new Option(`A take of “${s.title}”`, s.name)));
+    if (instructorToken()) await this.unlock(instructorToken());
+    else this.lock();
+  }
+
+  lock(message = "") {
+    $("token-form").hidden = false;
+    $("recorder").hidden = true;
+    setStatus("token-status", message, Boolean(message));
+  }
+
+  async unlock(token) {
+    setInstructorToken(token);
+    try {
+      await api.checkToken();
+    } catch (err) {
+      setInstructorToken(null);
+      this.lock(err instanceof ApiError && err.status === 401 ? "That token is not right." : err.message);
+      return;
+    }
+    $("token-form").hidden = true;
+    $("recorder").hidden = false;
+    await this.connect();
+  }
+
+  async connect() {
+    this.resetTake();
+    try {
+      if (!this.video.srcObject) await openCamera(this.video);
+    } catch (err) {
+      setStatus("take-status", `The camera could not be opened: ${err.message}`, true);
+      return;
+    }
+    this.socket = new LiveSocket(
+      { type: "record", token: instructorToken(), mode: "image", fps: CAMERA_FPS },
+      {
+        onUpdate: (m) => this.draw(m.live),
+        onRecorded: (m) => this.recorded(m.sequence),
+        onError: (m) => setStatus("take-status", m.message, true),
+      },
+    );
+    await this.socket.connect();
+    this.socket.stream(new FrameGrabber(this.video), CAMERA_FPS);
+    $("btn-record").disabled = false;
+  }
+
+  draw(live) {
+    const { width, height } = fitCanvas(this.canvas);
+    this.ctx.clearRect(0, 0, width, height);
+    if (live.landmarks) drawSkeleton(this.ctx, toScreen(live.landmarks, width, height, true), { colour: "#e8b04a", width: Math.max(4, width / 160) });
+  }
+
+  async record() {
+    $("btn-record").disabled = true;
+    const box = $("rec-countdown");
+    box.hidden = false;
+    for (let n = COUNTDOWN_S; n > 0; n--) {
+      box.textContent = String(n);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    box.hidden = true;
+    this.socket.restart();
+    $("rec-badge").hidden = false;
+    $("btn-record-stop").hidden = false;
+  }
+
+  recorded(sequence) {
+    $("rec-badge").hidden = true;
+    $("btn-record-stop").hidden = true;
+    this.take = sequence;
+    const ghost = ghostFromDocument(sequence);
+    const duration = ghost.t.length ? ghost.t[ghost.t.length - 1] + 1 / sequence.fps : 0;
+    for (const id of ["trim-start", "trim-end"]) $(id).max = duration.toFixed(2);
+    $("trim-start").value = "0";
+    $("trim-end").value = duration.toFixed(2);
+    this.showTrim();
+    this.showTargetFields();
+    $("take-form").hidden = false;
+    const frameAt = (s) => ghost.t.findIndex((t) => t >= s);
+    this.stopPreview = animate($("take-preview"), ghost, {
+      fps: sequence.fps,
+      range: () => {
+        const lo = Math.max(0, frameAt(Number($("trim-start").value)));
+        const hi = frameAt(Number($("trim-end").value));
+        return [lo, hi < 0 ? ghost.t.length : Math.max(lo + 1, hi)];
+      },
+    });
+    setStatus("take-status", `Recorded ${duration.toFixed(1)} s. Trim it, then save.`);
+  }
+
+  showTrim() {
+    const start = Number($("trim-start").value);
+    const end = Number($("trim-end").value);
+    if (end <= start) $("trim-end").value = String(Math.min(Number($("trim-end").max), start + 0.1));
+    $("trim-start-out").textContent = `${start.toFixed(1)} s`;
+    $("trim-end-out").textContent = `${Number($("trim-end").value).toFixed(1)} s`;
+  }
+
+  showTargetFields() {
+    const isNew = !$("rec-target").value;
+    for (const el of document.querySelectorAll(".new-only")) el.hidden = !isNew;
+    $("take-name").required = isNew;
+  }
+
+  async save() {
+    const target = $("rec-target").value;
+    const body = {
+      sequence: this.take,
+      trim: { start_s: Number($("trim-start").value), end_s: Number($("trim-end").value) },
+    };
+    setStatus("take-status", "Saving…");
+    try {
+      if (target) {
+        await api.addTake(target, body);
+        forgetReference(target);
+      } else {
+        const name = $("take-name").value.trim();
+        await api.createReference({
+          ...body,
+          name,
+          title: $("take-title").value.trim() || name,
+          difficulty: $("take-difficulty").value,
+        });
+      }
+    } catch (err) {
+      setStatus("take-status", `Not saved: ${err.message}`, true);
+      return;
+    }
+    setStatus("take-status", "Saved to the library.");
+    this.onSaved(target || $("take-name").value.trim());
+  }
+
+  resetTake() {
+    this.stopPreview?.();
+    this.stopPreview = null;
+    this.take = null;
+    $("take-form").hidden = true;
+    $("rec-badge").hidden = true;
+    $("btn-record-stop").hidden = true;
+    setStatus("take-status", "");
+  }
+
+  discard() {
+    this.socket?.close();
+    this.connect();
+  }
+
+  stop() {
+    this.resetTake();
+    this.socket?.close();
+    this.socket = null;
+    closeCamera(this.video);
+  }
+}
