@@ -1,0 +1,597 @@
+"""From landmarks to a body-centred skeleton, and from the skeleton to the features compared.
+
+Pipeline, in the order applied (each step named after the space it produces):
+
+1. ``body_xyz``: the coordinate space is chosen once per comparison (:func:`common_space`):
+   MediaPipe's *world* landmarks (metres) when both sides carry them, otherwise *image*
+   landmarks made isotropic (normalised ``x`` and ``z`` multiplied by width / height, so all
+   three axes are in units of the image height). Mixing the two would compare a metric 3-D
+   estimate with a flat projection and invent errors, hence one space for both.
+2. Centred on the hip midpoint, optionally mirrored (left and right swapped and ``x`` flipped),
+   turned so the camera's roll is undone (the hip and shoulder lines are level on average over
+   the sequence), optionally turned so the body faces the camera on average, and scaled so the
+   median torso (hip midpoint to shoulder midpoint) is 1 long.
+3. Features: joint angles and bone directions (:data:`FEATURES`). Angles and unit directions
+   do not depend on where the person stands, how big they are or how long their limbs are;
+   arm and head directions are taken in a *torso frame* (the frame turned so the torso points
+   straight up), so an arm held right relative to a leaning body is not blamed for the lean;
+   legs and the torso itself are taken in the *gravity frame* (roll-corrected camera axes),
+   where "bend your knees" and "lean forward" are meant.
+
+Every landmark carries a weight from its visibility (:func:`visibility_weight`); a feature's
+weight is the smallest weight of the landmarks it uses, so a landmark out of view or guessed
+by the detector never produces an error, it is simply not judged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from app.landmarks import MIRROR_PERMUTATION, Bone, Landmark, Limb
+from app.sequence import N_LANDMARKS, PoseSequence
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Space = Literal["world", "image"]
+
+VISIBLE_FROM = 0.4
+"""Visibility below which a landmark is not judged at all."""
+FULLY_VISIBLE = 0.7
+"""Visibility from which a landmark is judged with full weight (linear ramp in between)."""
+IMAGE_MARGIN = 0.02
+"""Image landmarks further than this outside the frame (normalised units) are not judged."""
+WORLD_SHARE = 0.9
+"""Share of present frames that must carry world landmarks for the world space to be used."""
+MAX_ROLL_CORRECTION = math.radians(20.0)
+"""Camera roll is undone up to this angle; beyond it the tilt is the dancer's, not the camera's."""
+
+L = Landmark
+
+
+class Unit(StrEnum):
+    """What a feature measures."""
+
+    ANGLE = "angle"
+    """An angle in radians."""
+    DIRECTION = "direction"
+    """One component (x right, y down, z away from the camera) of a unit vector."""
+
+
+class Frame(StrEnum):
+    """The axes a direction feature is expressed in."""
+
+    GRAVITY = "gravity"
+    TORSO = "torso"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A directed segment between two points, each the midpoint of two landmarks."""
+
+    name: str
+    start: tuple[Landmark, Landmark]
+    end: tuple[Landmark, Landmark]
+
+    @classmethod
+    def of(cls, bone: Bone) -> Segment:
+        return cls(bone.name.lower(), (bone.start, bone.start), (bone.end, bone.end))
+
+
+@dataclass(frozen=True)
+class Joint:
+    """The interior angle where two named bones meet."""
+
+    name: str
+    first: Bone
+    second: Bone
+
+    def landmarks(self) -> tuple[Landmark, Landmark, Landmark]:
+        """(end of the first bone, the joint, end of the second bone)."""
+        a, b = set(self.first.value), set(self.second.value)
+        shared = a & b
+        if len(shared) != 1:
+            raise ValueError(f"bones {self.first.name} and {self.second.name} do not share a joint")
+        joint = shared.pop()
+        return (a - {joint}).pop(), joint, (b - {joint}).pop()
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One column of the feature matrix."""
+
+    name: str
+    limb: Limb
+    unit: Unit
+    tolerance: float
+    """Default tolerance in feature units: the deviation that still counts as right."""
+
+
+HIP_MID = (L.LEFT_HIP, L.RIGHT_HIP)
+SHOULDER_MID = (L.LEFT_SHOULDER, L.RIGHT_SHOULDER)
+EAR_MID = (L.LEFT_EAR, L.RIGHT_EAR)
+
+JOINTS: tuple[tuple[Joint, Limb], ...] = (
+    (Joint("left_elbow", Bone.LEFT_UPPER_ARM, Bone.LEFT_FOREARM), Limb.LEFT_ARM),
+    (Joint("left_shoulder", Bone.LEFT_FLANK, Bone.LEFT_UPPER_ARM), Limb.LEFT_ARM),
+    (Joint("right_elbow", Bone.RIGHT_UPPER_ARM, Bone.RIGHT_FOREARM), Limb.RIGHT_ARM),
+    (Joint("right_shoulder", Bone.RIGHT_FLANK, Bone.RIGHT_UPPER_ARM), Limb.RIGHT_ARM),
+    (Joint("left_hip", Bone.LEFT_FLANK, Bone.LEFT_THIGH), Limb.LEFT_LEG),
+    (Joint("left_knee", Bone.LEFT_THIGH, Bone.LEFT_SHIN), Limb.LEFT_LEG),
+    (Joint("right_hip", Bone.RIGHT_FLANK, Bone.RIGHT_THIGH), Limb.RIGHT_LEG),
+    (Joint("right_knee", Bone.RIGHT_THIGH, Bone.RIGHT_SHIN), Limb.RIGHT_LEG),
+)
+"""Joint angles: elbows and knees (bend), shoulders (arm raised from the flank), hips (thigh
+raised from the flank, or the torso folded over the thigh)."""
+
+TORSO_UP = Segment("torso", HIP_MID, SHOULDER_MID)
+
+DIRECTIONS: tuple[tuple[Segment, Frame, Limb], ...] = (
+    (Segment.of(Bone.LEFT_UPPER_ARM), Frame.TORSO, Limb.LEFT_ARM),
+    (Segment.of(Bone.LEFT_FOREARM), Frame.TORSO, Limb.LEFT_ARM),
+    (Segment.of(Bone.RIGHT_UPPER_ARM), Frame.TORSO, Limb.RIGHT_ARM),
+    (Segment.of(Bone.RIGHT_FOREARM), Frame.TORSO, Limb.RIGHT_ARM),
+    (Segment.of(Bone.LEFT_THIGH), Frame.GRAVITY, Limb.LEFT_LEG),
+    (Segment.of(Bone.LEFT_SHIN), Frame.GRAVITY, Limb.LEFT_LEG),
+    (Segment.of(Bone.RIGHT_THIGH), Frame.GRAVITY, Limb.RIGHT_LEG),
+    (Segment.of(Bone.RIGHT_SHIN), Frame.GRAVITY, Limb.RIGHT_LEG),
+    (TORSO_UP, Frame.GRAVITY, Limb.TORSO),
+    (Segment("shoulders", (L.RIGHT_SHOULDER,) * 2, (L.LEFT_SHOULDER,) * 2), Frame.TORSO,
+     Limb.TORSO),
+    (Segment("gaze", EAR_MID, (L.NOSE, L.NOSE)), Frame.TORSO, Limb.HEAD),
+    (Segment("ears", (L.RIGHT_EAR,) * 2, (L.LEFT_EAR,) * 2), Frame.TORSO, Limb.HEAD),
+)
+"""Bone directions: the angles above cannot tell an arm raised forward from one raised
+sideways, or a turned body from a straight one; the directions can. ``gaze`` (ear midpoint to
+nose) turns and nods with the head, ``ears`` tilts with it, ``shoulders`` turns with the upper
+body."""
+
+ANGLE_TOLERANCE = math.radians(20.0)
+DIRECTION_TOLERANCE = 0.35
+TORSO_LEAN_TOLERANCE = math.radians(12.0)
+HEAD_TOLERANCE = 0.5
+
+
+def _build_features() -> tuple[FeatureSpec, ...]:
+    specs = [FeatureSpec(f"{joint.name}_angle", limb, Unit.ANGLE, ANGLE_TOLERANCE)
+             for joint, limb in JOINTS]
+    specs.append(FeatureSpec("torso_lean", Limb.TORSO, Unit.ANGLE, TORSO_LEAN_TOLERANCE))
+    for segment, _, limb in DIRECTIONS:
+        tolerance = HEAD_TOLERANCE if limb is Limb.HEAD else DIRECTION_TOLERANCE
+        specs.extend(FeatureSpec(f"{segment.name}_{axis}", limb, Unit.DIRECTION, tolerance)
+                     for axis in "xyz")
+    return tuple(specs)
+
+
+FEATURES: tuple[FeatureSpec, ...] = _build_features()
+"""Every feature, in column order: joint angles, the torso lean, then direction components."""
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+FEATURE_LIMBS: tuple[Limb, ...] = tuple(f.limb for f in FEATURES)
+FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
+N_FEATURES = len(FEATURES)
+DEFAULT_TOLERANCE: FloatArray = np.array([f.tolerance for f in FEATURES])
+"""(F,) default tolerance per feature, in feature units."""
+
+_JOINT_INDEX: IntArray = np.array([[int(p) for p in j.landmarks()] for j, _ in JOINTS],
+                                  dtype=np.int64)
+_DIRECTION_INDEX: IntArray = np.array(
+    [[*map(int, s.start), *map(int, s.end), int(frame is Frame.TORSO)]
+     for s, frame, _ in DIRECTIONS], dtype=np.int64)
+_HIPS = np.array([int(L.LEFT_HIP), int(L.RIGHT_HIP)])
+_SHOULDERS = np.array([int(L.LEFT_SHOULDER), int(L.RIGHT_SHOULDER)])
+_LEFT_HIP, _RIGHT_HIP = int(L.LEFT_HIP), int(L.RIGHT_HIP)
+_LEFT_SHOULDER, _RIGHT_SHOULDER = int(L.LEFT_SHOULDER), int(L.RIGHT_SHOULDER)
+
+
+@dataclass(frozen=True, eq=False)
+class Features:
+    """Feature rows of a sequence.
+
+    Attributes
+    ----------
+    values : (n, F) float64
+        One row per frame, columns as :data:`FEATURE_NAMES`; 0 where the weight is 0.
+    weights : (n, F) float64
+        0..1: how far each value can be trusted (visibility); 0 for missing frames.
+    t : (n,) float64
+        Seconds of each row.
+    space : {"world", "image"}
+        The landmarks the features were computed from.
+    """
+
+    values: FloatArray
+    weights: FloatArray
+    t: FloatArray
+    space: Space = "image"
+
+    def __post_init__(self) -> None:
+        n = self.t.shape[0] if self.t.ndim == 1 else -1
+        for label, array in (("values", self.values), ("weights", self.weights)):
+            if array.shape != (n, N_FEATURES):
+                raise ValueError(f"feature {label} have shape {array.shape}, expected "
+                                 f"{(n, N_FEATURES)}")
+        if not np.isfinite(self.values).all():
+            raise ValueError("feature values must be finite")
+        if not (np.all(self.weights >= 0) and np.all(self.weights <= 1)):
+            raise ValueError("feature weights must lie in 0..1")
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return FEATURE_NAMES
+
+    @property
+    def limbs(self) -> tuple[Limb, ...]:
+        return FEATURE_LIMBS
+
+    @property
+    def fps(self) -> float:
+        """Frames per second implied by the median frame interval (1 for a single frame)."""
+        if len(self) < 2:
+            return 1.0
+        return float(1.0 / np.median(np.diff(self.t)))
+
+    def resample(self, fps: float, t0: float | None = None, speed: float = 1.0) -> Features:
+        """The features on a uniform grid of ``fps`` rows per second.
+
+        Values are interpolated weighted by their weights (a missing frame borrows from its
+        neighbours at reduced weight); gaps and dropped frames come out evenly spaced.
+        ``speed`` stretches time: 0.5 turns a performance done at half speed into one at full
+        speed, on the grid's clock.
+        """
+        if not (fps > 0 and speed > 0):
+            raise ValueError(f"resampling needs a positive fps and speed, got {fps} and {speed}")
+        start = self.t[0] if t0 is None else t0
+        if len(self) < 2:
+            return Features(self.values, self.weights, start + self.t - self.t[:1], self.space)
+        t = (self.t - self.t[0]) * speed
+        n_out = math.floor(t[-1] * fps + 1e-9) + 1
+        grid = np.arange(n_out) / fps
+        hi = np.clip(np.searchsorted(t, grid, side="right"), 1, len(t) - 1)
+        lo = hi - 1
+        frac = np.clip((grid - t[lo]) / (t[hi] - t[lo]), 0.0, 1.0)
+        a = (1.0 - frac)[:, None] * self.weights[lo]
+        b = frac[:, None] * self.weights[hi]
+        weights = a + b
+        values = np.where(weights > 0, (a * self.values[lo] + b * self.values[hi])
+                          / np.maximum(weights, 1e-12), 0.0)
+        return Features(values, np.clip(weights, 0.0, 1.0), start + grid / speed, self.space)
+
+    def rows(self, start: int, stop: int) -> Features:
+        """Rows ``start:stop``."""
+        return Features(self.values[start:stop], self.weights[start:stop], self.t[start:stop],
+                        self.space)
+
+
+@dataclass(frozen=True, eq=False)
+class BodyPoints:
+    """Landmarks in the body-centred, roll-corrected, torso-scaled space.
+
+    Attributes
+    ----------
+    xyz : (n, 33, 3) float64
+        Hip midpoint at the origin, ``y`` down, torso length about 1; 0 where absent.
+    weights : (n, 33) float64
+        0..1 per landmark from visibility; 0 where absent.
+    roll : float
+        Radians the points were turned by to undo the camera's roll.
+    """
+
+    xyz: FloatArray
+    weights: FloatArray
+    roll: float = 0.0
+
+
+def visibility_weight(visibility: FloatArray) -> FloatArray:
+    """Landmark weights 0..1 from MediaPipe visibility: a ramp from 0.4 to 0.7, any shape."""
+    ramp = (visibility - VISIBLE_FROM) / (FULLY_VISIBLE - VISIBLE_FROM)
+    return np.asarray(np.clip(ramp, 0.0, 1.0))
+
+
+def landmark_weights(image_xyz: FloatArray, visibility: FloatArray) -> FloatArray:
+    """(..., 33) weights: visibility ramp, 0 for landmarks outside the image or unknown.
+
+    ``image_xyz`` is (..., 33, 3) normalised image coordinates, ``visibility`` (..., 33).
+    """
+    x, y = image_xyz[..., 0], image_xyz[..., 1]
+    inside = ((x > -IMAGE_MARGIN) & (x < 1 + IMAGE_MARGIN)
+              & (y > -IMAGE_MARGIN) & (y < 1 + IMAGE_MARGIN))
+    return np.asarray(np.where(inside, visibility_weight(visibility), 0.0))
+
+
+def common_space(*sequences: PoseSequence) -> Space:
+    """``"world"`` when every sequence carries world landmarks on nearly all present frames."""
+    for seq in sequences:
+        present = int(seq.present.sum())
+        if present == 0 or (seq.has_world & seq.present).sum() < WORLD_SHARE * present:
+            return "image"
+    return "world"
+
+
+def raw_points(image_xyz: FloatArray, visibility: FloatArray, world_xyz: FloatArray | None,
+               aspect: float, space: Space) -> tuple[FloatArray, FloatArray]:
+    """Isotropic points and landmark weights of one or more frames, before normalisation.
+
+    Parameters
+    ----------
+    image_xyz : (n, 33, 3) float64
+        Normalised image landmarks; NaN rows for absent frames.
+    visibility : (n, 33) float64
+    world_xyz : (n, 33, 3) float64 or None
+        Needed when ``space`` is ``"world"``; frames without world landmarks get weight 0.
+    aspect : float
+        Image width over height.
+    space : {"world", "image"}
+
+    Returns
+    -------
+    xyz : (n, 33, 3) float64
+        Finite everywhere (0 where unknown).
+    weights : (n, 33) float64
+    """
+    weights = landmark_weights(image_xyz, visibility)
+    if space == "world":
+        if world_xyz is None:
+            raise ValueError("the world space needs world landmarks")
+        xyz = world_xyz.copy()
+    else:
+        xyz = image_xyz * np.array([aspect, 1.0, aspect])
+    known = np.asarray(np.isfinite(xyz).all(axis=-1))
+    weights = np.where(known, weights, 0.0)
+    return np.where(known[..., None], xyz, 0.0), weights
+
+
+def mirrored(xyz: FloatArray, weights: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The left-right mirror image: ``x`` flipped and left and right landmarks swapped.
+
+    ``xyz`` is (n, 33, 3) and ``weights`` (n, 33); the mirror is taken about ``x = 0``.
+    """
+    flipped = xyz[:, MIRROR_PERMUTATION] * np.array([-1.0, 1.0, 1.0])
+    return flipped, weights[:, MIRROR_PERMUTATION]
+
+
+def centred(xyz: FloatArray, weights: FloatArray) -> FloatArray:
+    """(n, 33, 3) points moved so each frame's hip midpoint is at the origin."""
+    hips = xyz[:, _HIPS].mean(axis=1, keepdims=True)
+    return np.where(weights[..., None] > 0, xyz - hips, 0.0)
+
+
+def roll_sums(xyz: FloatArray, weights: FloatArray) -> tuple[float, float]:
+    """Evidence for the camera's roll: sums of ``(cos 2a, sin 2a)`` of hip and shoulder lines.
+
+    The hip and shoulder lines of someone standing are level; their angle ``a`` in the image
+    plane, doubled so a line and its reverse agree, is summed with the squared line length and
+    the landmark weights as weight (a body seen from the side has short lines and says little).
+    Sums from several calls add up; :func:`roll_from_sums` turns them into an angle.
+    """
+    c = s = 0.0
+    for pair in (_HIPS, _SHOULDERS):
+        line = xyz[:, pair[0], :2] - xyz[:, pair[1], :2]
+        w = weights[:, pair].min(axis=1)
+        dx, dy = line[:, 0], line[:, 1]
+        c += float(np.sum(w * (dx * dx - dy * dy)))
+        s += float(np.sum(w * 2.0 * dx * dy))
+    return c, s
+
+
+def roll_from_sums(c: float, s: float) -> float:
+    """Radians to turn points by (about the camera axis) to level the lines summed."""
+    if math.hypot(c, s) < 1e-9:
+        return 0.0
+    roll = 0.5 * math.atan2(s, c)
+    return float(np.clip(-roll, -MAX_ROLL_CORRECTION, MAX_ROLL_CORRECTION))
+
+
+def rotated_about_z(xyz: FloatArray, angle: float) -> FloatArray:
+    """(..., 3) points turned by ``angle`` radians in the image plane."""
+    c, s = math.cos(angle), math.sin(angle)
+    out = xyz.copy()
+    out[..., 0] = c * xyz[..., 0] - s * xyz[..., 1]
+    out[..., 1] = s * xyz[..., 0] + c * xyz[..., 1]
+    return out
+
+
+def facing_angle(xyz: FloatArray, weights: FloatArray) -> float:
+    """Radians about the vertical axis that turn the average body to face the camera."""
+    line = np.zeros(2)
+    for pair in (_HIPS, _SHOULDERS):
+        w = weights[:, pair].min(axis=1)
+        diff = xyz[:, pair[0]] - xyz[:, pair[1]]
+        line += np.sum(w[:, None] * diff[:, [0, 2]], axis=0)
+    if np.hypot(*line) < 1e-9:
+        return 0.0
+    return float(-math.atan2(line[1], line[0]))
+
+
+def rotated_about_y(xyz: FloatArray, angle: float) -> FloatArray:
+    """(..., 3) points turned by ``angle`` radians about the vertical axis."""
+    c, s = math.cos(angle), math.sin(angle)
+    out = xyz.copy()
+    out[..., 0] = c * xyz[..., 0] - s * xyz[..., 2]
+    out[..., 2] = s * xyz[..., 0] + c * xyz[..., 2]
+    return out
+
+
+def torso_length(xyz: FloatArray, weights: FloatArray) -> float:
+    """Median distance from hip midpoint to shoulder midpoint over frames where both show."""
+    w = np.minimum(weights[:, _HIPS].min(axis=1), weights[:, _SHOULDERS].min(axis=1))
+    lengths = np.linalg.norm(xyz[:, _SHOULDERS].mean(axis=1) - xyz[:, _HIPS].mean(axis=1),
+                             axis=-1)
+    seen = lengths[w > 0]
+    return float(np.median(seen)) if seen.size and np.median(seen) > 1e-9 else 1.0
+
+
+def body_points(seq: PoseSequence, space: Space = "image", mirror: bool = False,
+                align_facing: bool = False) -> BodyPoints:
+    """Landmarks of ``seq`` in the normalised body space (steps 1-2 of the module docstring).
+
+    Raises
+    ------
+    ValueError
+        If ``space`` is ``"world"`` and ``seq`` has no world landmarks.
+    """
+    if space == "world" and not seq.has_world.any():
+        raise ValueError(f"sequence {seq.name or '(unnamed)'} has no world landmarks")
+    xyz, weights = raw_points(seq.image_xyz, seq.visibility, seq.world_xyz, seq.aspect, space)
+    if mirror:
+        xyz, weights = mirrored(xyz, weights)
+    xyz = centred(xyz, weights)
+    roll = roll_from_sums(*roll_sums(xyz, weights))
+    xyz = rotated_about_z(xyz, roll)
+    if align_facing:
+        xyz = rotated_about_y(xyz, facing_angle(xyz, weights))
+    xyz = xyz / torso_length(xyz, weights)
+    return BodyPoints(xyz, weights, roll)
+
+
+def feature_matrix(seq: PoseSequence, mirror: bool = False, space: Space | None = None,
+                   align_facing: bool = False) -> Features:
+    """Joint angles and bone directions of every frame of ``seq``.
+
+    Parameters
+    ----------
+    seq : PoseSequence
+    mirror : bool
+        Compare as the left-right mirror image (the learner's left copies the reference's
+        right).
+    space : {"world", "image"} or None
+        Landmarks to use; None picks world landmarks when ``seq`` has them on nearly every
+        frame. To compare two sequences, pass :func:`common_space` of both.
+    align_facing : bool
+        Turn the body to face the camera on average before measuring.
+
+    Returns
+    -------
+    Features
+        ``values`` and ``weights`` of shape (n, F) with F = ``len(FEATURE_NAMES)``.
+
+    Examples
+    --------
+    >>> from app.sequence import PoseSequence
+    >>> feature_matrix(PoseSequence.empty()).values.shape
+    (0, 45)
+    """
+    chosen: Space = common_space(seq) if space is None else space
+    points = body_points(seq, chosen, mirror, align_facing)
+    values, weights = features_of_points(points.xyz, points.weights)
+    weights[~seq.present] = 0.0
+    return Features(values, weights, seq.t.astype(np.float64), chosen)
+
+
+def features_of_points(xyz: FloatArray, weights: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Feature values and weights of (n, 33, 3) normalised points with (n, 33) weights.
+
+    Returns two (n, F) arrays; a frame without a visible torso gets weight 0 throughout the
+    torso-frame features.
+    """
+    n = xyz.shape[0]
+    if xyz.shape != (n, N_LANDMARKS, 3) or weights.shape != (n, N_LANDMARKS):
+        raise ValueError(f"points have shape {xyz.shape} and weights {weights.shape}, expected "
+                         f"({n}, {N_LANDMARKS}, 3) and ({n}, {N_LANDMARKS})")
+    values = np.zeros((n, N_FEATURES))
+    out_w = np.zeros((n, N_FEATURES))
+    _features_kernel(np.ascontiguousarray(xyz, dtype=np.float64),
+                     np.ascontiguousarray(weights, dtype=np.float64),
+                     _JOINT_INDEX, _DIRECTION_INDEX, values, out_w)
+    return values, out_w
+
+
+@numba.njit(cache=True, nogil=True)
+def _features_kernel(xyz: FloatArray, lw: FloatArray, joints: IntArray, directions: IntArray,
+                     values: FloatArray, weights: FloatArray) -> None:  # pragma: no cover
+    n_joints = joints.shape[0]
+    up_column = n_joints
+    rot = np.empty((3, 3))
+    up = np.empty(3)
+    d = np.empty(3)
+    for n in range(xyz.shape[0]):
+        p = xyz[n]
+        w = lw[n]
+        for k in range(n_joints):
+            a, j, b = joints[k, 0], joints[k, 1], joints[k, 2]
+            uv = uu = vv = 0.0
+            for axis in range(3):
+                u = p[a, axis] - p[j, axis]
+                v = p[b, axis] - p[j, axis]
+                uv += u * v
+                uu += u * u
+                vv += v * v
+            if uu < 1e-18 or vv < 1e-18:
+                continue
+            values[n, k] = np.arccos(min(1.0, max(-1.0, uv / np.sqrt(uu * vv))))
+            weights[n, k] = min(w[a], min(w[j], w[b]))
+        torso_w = min(min(w[_LEFT_SHOULDER], w[_RIGHT_SHOULDER]),
+                      min(w[_LEFT_HIP], w[_RIGHT_HIP]))
+        for axis in range(3):
+            up[axis] = 0.5 * (p[_LEFT_SHOULDER, axis] + p[_RIGHT_SHOULDER, axis]
+                              - p[_LEFT_HIP, axis] - p[_RIGHT_HIP, axis])
+        norm = np.sqrt(up[0] * up[0] + up[1] * up[1] + up[2] * up[2])
+        if norm < 1e-9:
+            torso_w = 0.0
+            up[0], up[1], up[2] = 0.0, -1.0, 0.0
+        else:
+            up /= norm
+        values[n, up_column] = np.arccos(min(1.0, max(-1.0, -up[1])))
+        weights[n, up_column] = torso_w
+        _rotation_to_up(up, rot)
+        column = up_column + 1
+        for k in range(directions.shape[0]):
+            s0, s1, e0, e1 = directions[k, 0], directions[k, 1], directions[k, 2], directions[k, 3]
+            in_torso = directions[k, 4] == 1
+            for axis in range(3):
+                d[axis] = 0.5 * (p[e0, axis] + p[e1, axis] - p[s0, axis] - p[s1, axis])
+            length = np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+            weight = min(min(w[s0], w[s1]), min(w[e0], w[e1]))
+            if in_torso:
+                weight = min(weight, torso_w)
+            if length > 1e-9:
+                for axis in range(3):
+                    if in_torso:
+                        component = rot[axis, 0] * d[0] + rot[axis, 1] * d[1] + rot[axis, 2] * d[2]
+                    else:
+                        component = d[axis]
+                    values[n, column + axis] = component / length
+                    weights[n, column + axis] = weight
+            column += 3
+
+
+@numba.njit(cache=True, nogil=True)
+def _rotation_to_up(u: FloatArray, out: FloatArray) -> None:  # pragma: no cover
+    """The smallest rotation taking unit vector ``u`` to straight up, (0, -1, 0)."""
+    c = -u[1]
+    if c < -0.999999:
+        out[:] = 0.0
+        out[0, 0] = -1.0
+        out[1, 1] = -1.0
+        out[2, 2] = 1.0
+        return
+    # axis v = u x up = (u_z, 0, -u_x) with up = (0, -1, 0); Rodrigues with k = 1 / (1 + c)
+    vx, vy, vz = u[2], 0.0, -u[0]
+    k = 1.0 / (1.0 + c)
+    out[0, 0] = 1.0 - k * (vy * vy + vz * vz)
+    out[0, 1] = -vz + k * vx * vy
+    out[0, 2] = vy + k * vx * vz
+    out[1, 0] = vz + k * vx * vy
+    out[1, 1] = 1.0 - k * (vx * vx + vz * vz)
+    out[1, 2] = -vx + k * vy * vz
+    out[2, 0] = -vy + k * vx * vz
+    out[2, 1] = vx + k * vy * vz
+    out[2, 2] = 1.0 - k * (vx * vx + vy * vy)
+
+
+def limb_columns(limb: Limb) -> IntArray:
+    """Column indices of the features that belong to ``limb``."""
+    return np.array([i for i, f in enumerate(FEATURES) if f.limb is limb], dtype=np.int64)
+
+
+def warm_up() -> None:
+    """Compile (or load from cache) the feature kernel so the first real call is fast."""
+    features_of_points(np.zeros((1, N_LANDMARKS, 3)), np.zeros((1, N_LANDMARKS)))
