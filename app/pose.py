@@ -1,0 +1,338 @@
+"""Pose estimation with MediaPipe's PoseLandmarker: the one module that imports mediapipe.
+
+``PoseEstimator`` turns RGB frames into ``FramePose`` (33 landmarks in normalised image
+coordinates, their visibility, and 33 world landmarks in metres around the hips).
+``extract_video`` and ``extract_image`` turn files into the project's ``PoseSequence``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import mediapipe as mp
+import numpy as np
+from mediapipe.tasks.python import vision
+
+from app.frames import Frame, RgbImage, probe_video, read_image, read_video
+from app.models import ModelVerificationError, ensure_model, verify_bundle
+from app.sequence import N_LANDMARKS, FloatArray, PoseSequence, Source
+
+Mode = Literal["video", "image"]
+Progress = Callable[[int, int], None]
+"""Called after each frame with (frames done, frames expected; 0 when unknown)."""
+
+MAX_POSES = 2
+# A person seen before is followed while a candidate's centre lies within this share of the
+# image's diagonal (in isotropic units) of where they were; otherwise the largest one wins.
+_FOLLOW_RADIUS = 0.25
+_VISIBLE = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class FramePose:
+    """One person's pose in one frame.
+
+    Attributes
+    ----------
+    image_xyz : (33, 3) float64
+        ``x`` and ``y`` normalised to the image width and height, ``z`` depth at about the
+        scale of ``x`` (smaller is nearer the camera).
+    visibility : (33,) float64
+        0..1, how likely each landmark is visible.
+    world_xyz : (33, 3) float64
+        Metres, origin between the hips.
+    """
+
+    image_xyz: FloatArray
+    visibility: FloatArray
+    world_xyz: FloatArray
+
+    def __post_init__(self) -> None:
+        expected = {
+            "image_xyz": (self.image_xyz, (N_LANDMARKS, 3)),
+            "visibility": (self.visibility, (N_LANDMARKS,)),
+            "world_xyz": (self.world_xyz, (N_LANDMARKS, 3)),
+        }
+        for label, (array, shape) in expected.items():
+            if not isinstance(array, np.ndarray) or array.shape != shape:
+                actual = getattr(array, "shape", type(array).__name__)
+                raise ValueError(f"{label} has shape {actual}, expected {shape}")
+            if array.dtype != np.float64:
+                raise ValueError(f"{label} has dtype {array.dtype}, expected float64")
+
+    @classmethod
+    def from_mediapipe(cls, landmarks: Sequence[Any], world: Sequence[Any]) -> FramePose:
+        """Adapt one pose of a ``PoseLandmarkerResult`` (its image and world landmarks)."""
+        image = np.array([(p.x, p.y, p.z, p.visibility or 0.0) for p in landmarks],
+                         dtype=np.float64).reshape(-1, 4)
+        world_xyz = np.array([(p.x, p.y, p.z) for p in world], dtype=np.float64).reshape(-1, 3)
+        return cls(image_xyz=image[:, :3], visibility=np.clip(image[:, 3], 0.0, 1.0),
+                   world_xyz=world_xyz)
+
+
+class PoseEstimator:
+    """A PoseLandmarker that follows one person through a stream of frames.
+
+    Use as a context manager, or call ``close()``. In ``"video"`` mode the landmarker tracks
+    between frames and smooths; timestamps given to ``detect`` are made strictly increasing
+    (a repeated or earlier one is moved 1 ms past the previous). In ``"image"`` mode every
+    frame stands alone.
+
+    Parameters
+    ----------
+    model_path
+        A ``.task`` bundle; default: ``ensure_model()`` (fetched or built if missing).
+    mode
+        ``"video"`` for streams, ``"image"`` for unrelated stills.
+    num_poses
+        How many people MediaPipe looks for, 1 or 2. With 2 the estimator follows the person
+        it followed before, or the largest; 1 is about twice as fast and lets MediaPipe keep
+        tracking the most confident detection.
+    min_confidence
+        Minimum detection, presence and tracking confidence, 0..1.
+
+    Raises
+    ------
+    ModelVerificationError
+        When the model file is not a pose model bundle MediaPipe can load.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        mode: Mode = "video",
+        num_poses: int = 1,
+        min_confidence: float = 0.5,
+    ) -> None:
+        if mode not in ("video", "image"):
+            raise ValueError(f"mode must be 'video' or 'image', got {mode!r}")
+        if not 1 <= num_poses <= MAX_POSES:
+            raise ValueError(f"num_poses must be between 1 and {MAX_POSES}, got {num_poses}")
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be between 0 and 1, got {min_confidence}")
+        self.model_path = _checked_model(model_path)
+        self.mode = mode
+        options = vision.PoseLandmarkerOptions(
+            base_options=mp.tasks.BaseOptions(model_asset_path=str(self.model_path)),
+            running_mode=vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE,
+            num_poses=num_poses,
+            min_pose_detection_confidence=min_confidence,
+            min_pose_presence_confidence=min_confidence,
+            min_tracking_confidence=min_confidence,
+        )
+        try:
+            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelVerificationError(
+                f"MediaPipe cannot load the pose model {self.model_path} ({exc})"
+            ) from exc
+        self._last_timestamp_ms = -1
+        self._followed: FloatArray | None = None
+
+    def detect(self, rgb: RgbImage, timestamp_ms: float | None = None) -> FramePose | None:
+        """The pose of the person followed in ``rgb``, or ``None`` when nobody is in view.
+
+        Parameters
+        ----------
+        rgb : (height, width, 3) uint8
+            The frame, RGB.
+        timestamp_ms
+            The frame's time in milliseconds; required in ``"video"`` mode.
+        """
+        _check_rgb(rgb)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if self.mode == "video":
+            if timestamp_ms is None or not math.isfinite(timestamp_ms):
+                raise ValueError("video mode needs a finite timestamp_ms for every frame")
+            stamp = max(round(timestamp_ms), self._last_timestamp_ms + 1)
+            self._last_timestamp_ms = stamp
+            result = self._landmarker.detect_for_video(image, stamp)
+        else:
+            result = self._landmarker.detect(image)
+        if not result.pose_landmarks:
+            return None
+        poses = [FramePose.from_mediapipe(lm, world) for lm, world
+                 in zip(result.pose_landmarks, result.pose_world_landmarks, strict=True)]
+        aspect = rgb.shape[1] / rgb.shape[0]
+        chosen = poses[pick_main(poses, self._followed, aspect)]
+        self._followed = _centre(chosen, aspect)
+        return chosen
+
+    def close(self) -> None:
+        """Release the landmarker; the estimator cannot be used after."""
+        self._landmarker.close()
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+
+def pick_main(poses: Sequence[FramePose], followed: FloatArray | None, aspect: float) -> int:
+    """Index of the pose to follow among ``poses`` (not empty).
+
+    The pose whose centre is nearest ``followed`` (the centre of the one followed until now,
+    ``(2,)`` in isotropic units) when it lies within reach; otherwise the one with the largest
+    bounding box of visible landmarks.
+    """
+    if len(poses) == 1:
+        return 0
+    if followed is not None:
+        distances = [float(np.linalg.norm(_centre(p, aspect) - followed)) for p in poses]
+        nearest = int(np.argmin(distances))
+        if distances[nearest] <= _FOLLOW_RADIUS * math.hypot(aspect, 1.0):
+            return nearest
+    return int(np.argmax([_box_area(p, aspect) for p in poses]))
+
+
+def _isotropic_xy(pose: FramePose, aspect: float) -> FloatArray:
+    """(k, 2) the visible landmarks' (x * aspect, y), or all of them if none is visible."""
+    xy: FloatArray = pose.image_xyz[:, :2] * np.array([aspect, 1.0])
+    visible = pose.visibility >= _VISIBLE
+    return xy[visible] if visible.any() else xy
+
+
+def _centre(pose: FramePose, aspect: float) -> FloatArray:
+    xy = _isotropic_xy(pose, aspect)
+    return np.asarray((xy.min(axis=0) + xy.max(axis=0)) / 2.0, dtype=np.float64)
+
+
+def _box_area(pose: FramePose, aspect: float) -> float:
+    extent = np.ptp(_isotropic_xy(pose, aspect), axis=0)
+    return float(extent[0] * extent[1])
+
+
+def _check_rgb(rgb: Any) -> None:
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
+        shape = getattr(rgb, "shape", type(rgb).__name__)
+        raise ValueError(f"a frame must be an RGB array of shape (height, width, 3), got {shape}")
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"a frame must hold uint8 pixels, got {rgb.dtype}")
+    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ValueError(f"a frame must not be empty, got shape {rgb.shape}")
+
+
+def _checked_model(model_path: Path | None) -> Path:
+    """The model to load: the managed one, or the caller's own file after verification."""
+    if model_path is None:
+        return ensure_model()
+    path = Path(model_path)
+    if not path.is_file():
+        raise ModelVerificationError(f"{path}: no such model file")
+    verify_bundle(path)
+    return path
+
+
+def extract_video(
+    path: Path,
+    model_path: Path | None = None,
+    every: int = 1,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    progress: Progress | None = None,
+    *,
+    num_poses: int = 1,
+) -> PoseSequence:
+    """Run the pose model over a video file.
+
+    Parameters
+    ----------
+    path
+        The video.
+    model_path
+        The ``.task`` bundle; default: the managed model.
+    every, start_s, end_s
+        Which frames to use, as in ``app.frames.read_video``.
+    progress
+        Called after each frame with (frames done, frames expected).
+    num_poses
+        As in ``PoseEstimator``.
+
+    Returns
+    -------
+    PoseSequence
+        One row per frame used, ``t`` from 0 at the first; frames with nobody in view are
+        kept with ``present`` False. ``fps`` is the container's rate over ``every``, or the
+        measured rate when the container has none.
+    """
+    path = Path(path)
+    info = probe_video(path)
+    expected = _expected_frames(info.frame_count, info.fps, every, start_s, end_s)
+    with PoseEstimator(model_path, mode="video", num_poses=num_poses) as estimator:
+        frames = read_video(path, every=every, start_s=start_s, end_s=end_s)
+        rows = _track(estimator, frames, expected, progress)
+    t = (rows.timestamps_ms - rows.timestamps_ms[0]) / 1000.0
+    detail = path.name if start_s is None else f"{path.name} from {start_s:g} s"
+    return PoseSequence.from_frames(
+        t, rows.image_xyz, rows.visibility, rows.world_xyz,
+        fps=_sequence_fps(info.fps, every, t), image_size=rows.image_size,
+        source=Source("video", detail),
+    )
+
+
+def extract_image(path: Path, model_path: Path | None = None) -> PoseSequence:
+    """Run the pose model on one still image: a one-frame ``PoseSequence``."""
+    path = Path(path)
+    rgb = read_image(path)
+    with PoseEstimator(model_path, mode="image") as estimator:
+        rows = _track(estimator, [Frame(0, 0.0, rgb)], 1, None)
+    return PoseSequence.from_frames(
+        [0.0], rows.image_xyz, rows.visibility, rows.world_xyz, fps=1.0,
+        image_size=rows.image_size, source=Source("video", f"{path.name} (still image)"),
+    )
+
+
+@dataclass
+class _Rows:
+    timestamps_ms: FloatArray
+    image_xyz: list[FloatArray | None]
+    visibility: list[FloatArray | None]
+    world_xyz: list[FloatArray | None]
+    image_size: tuple[int, int]
+
+
+def _track(estimator: PoseEstimator, frames: Iterable[Frame], expected: int,
+           progress: Progress | None) -> _Rows:
+    stamps: list[float] = []
+    image: list[FloatArray | None] = []
+    visibility: list[FloatArray | None] = []
+    world: list[FloatArray | None] = []
+    size = (0, 0)
+    for frame in frames:
+        size = (frame.rgb.shape[1], frame.rgb.shape[0])
+        pose = estimator.detect(frame.rgb, frame.timestamp_ms)
+        stamps.append(frame.timestamp_ms)
+        image.append(None if pose is None else pose.image_xyz)
+        visibility.append(None if pose is None else pose.visibility)
+        world.append(None if pose is None else pose.world_xyz)
+        if progress is not None:
+            progress(len(stamps), expected)
+    return _Rows(np.asarray(stamps, dtype=np.float64), image, visibility, world, size)
+
+
+def _expected_frames(frame_count: int, fps: float | None, every: int,
+                     start_s: float | None, end_s: float | None) -> int:
+    """How many frames extraction will use, from the container's estimate; 0 if unknown."""
+    if frame_count <= 0:
+        return 0
+    first, last = 0, frame_count
+    if fps:
+        first = min(frame_count, math.ceil((start_s or 0.0) * fps))
+        last = frame_count if end_s is None else min(frame_count, math.ceil(end_s * fps))
+    return max(0, math.ceil((last - first) / every))
+
+
+def _sequence_fps(container_fps: float | None, every: int, t: FloatArray) -> float:
+    if container_fps:
+        return container_fps / every
+    if len(t) > 1 and t[-1] > t[0]:
+        return float((len(t) - 1) / (t[-1] - t[0]))
+    return 1.0
