@@ -4,8 +4,12 @@ The cost of pairing reference frame ``i`` with attempt frame ``j`` (:func:`pair_
 weighted mean, over features both frames show, of the squared difference in tolerance units,
 each term capped at :data:`COST_CAP` so one glitching landmark cannot outweigh the body::
 
-    cost(i, j) = sum_f w_f min(((r_if - a_jf) / tol_if)^2, CAP) / sum_f w_f,
+    cost(i, j) = sum_f w_f min(((r_if - a_jf) / tol_if)^2, CAP) / sum_f w_f s_f,
     w_f = ref_weight_if * attempt_weight_jf
+
+where ``s_f`` is the feature's share of a measurement (1 for an angle, 1/3 for each component
+of a direction: see :data:`app.skeleton.FEATURE_SHARE`), so the cost is a mean over
+measurements.
 
 A pair that shares no visible feature costs :data:`EMPTY_COST`.
 
@@ -33,7 +37,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from app.skeleton import DEFAULT_TOLERANCE, N_FEATURES, Features
+from app.skeleton import DEFAULT_TOLERANCE, FEATURE_SHARE, N_FEATURES, Features
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -124,14 +128,11 @@ class Alignment:
 def inverse_tolerance(tolerance: FloatArray | None, n_frames: int, n_features: int) -> FloatArray:
     """(n_frames, n_features) ``1 / tolerance**2`` from a per-frame, per-feature or no tolerance.
 
-    ``tolerance`` may be (n_frames, n_features), (n_features,) or None (the default tolerance,
-    which needs ``n_features == len(FEATURE_NAMES)``).
+    ``tolerance`` may be (n_frames, n_features), (n_features,) or None: the skeleton's default
+    tolerance when ``n_features`` is the skeleton's feature count, otherwise 1.
     """
     if tolerance is None:
-        if n_features != N_FEATURES:
-            raise ValueError(f"the default tolerance covers {N_FEATURES} features, not "
-                             f"{n_features}: pass a tolerance")
-        tolerance = DEFAULT_TOLERANCE
+        tolerance = DEFAULT_TOLERANCE if n_features == N_FEATURES else np.ones(n_features)
     tol = np.asarray(tolerance, dtype=np.float64)
     if tol.shape not in ((n_features,), (n_frames, n_features)):
         raise ValueError(f"tolerance has shape {tol.shape}, expected ({n_features},) or "
@@ -139,6 +140,11 @@ def inverse_tolerance(tolerance: FloatArray | None, n_frames: int, n_features: i
     if not (np.isfinite(tol).all() and np.all(tol > 0)):
         raise ValueError("tolerance must be positive and finite")
     return np.ascontiguousarray(np.broadcast_to(1.0 / (tol * tol), (n_frames, n_features)))
+
+
+def feature_shares(n_features: int) -> FloatArray:
+    """(n_features,) share of a measurement per column: the skeleton's, or 1 for raw arrays."""
+    return FEATURE_SHARE if n_features == N_FEATURES else np.ones(n_features)
 
 
 def _checked(values: FloatArray, weights: FloatArray | None, label: str
@@ -183,8 +189,8 @@ def warping_path(reference: FloatArray, attempt: FloatArray,
     reference_weights, attempt_weights : (n, F) and (m, F) float64 or None
         Per-value weights 0..1; None means all 1.
     tolerance : (n, F) or (F,) float64 or None
-        None: 1 for every feature when F differs from the skeleton's feature count, otherwise
-        the default tolerance.
+        None: the skeleton's default tolerance when F is its feature count, otherwise 1.
+        Columns count as :func:`feature_shares` says.
 
     Returns
     -------
@@ -208,15 +214,14 @@ def warping_path(reference: FloatArray, attempt: FloatArray,
     m = att_v.shape[0]
     if att_v.shape[1] != f:
         raise ValueError(f"reference has {f} features and the attempt {att_v.shape[1]}")
-    if tolerance is None and f != N_FEATURES:
-        tolerance = np.ones(f)
     inv_tol2 = inverse_tolerance(tolerance, n, f)
     lo, hi = _band_limits(n, m, settings.band)
     start_max = m - 1 if settings.attempt_start_slack is None else settings.attempt_start_slack
     end_min = 0 if settings.attempt_end_slack is None else m - 1 - settings.attempt_end_slack
     path_buffer = np.empty((n, 2), dtype=np.int64)
     costs_buffer = np.empty(n)
-    k, total = _dtw_kernel(ref_v, ref_w, inv_tol2, att_v, att_w, lo, hi, start_max, end_min,
+    k, total = _dtw_kernel(ref_v, ref_w, inv_tol2, feature_shares(f), att_v, att_w, lo, hi,
+                           start_max, end_min,
                            min(settings.reference_start_slack, n - 1),
                            min(settings.reference_end_slack, n - 1), settings.skip_cost,
                            path_buffer, costs_buffer)
@@ -242,12 +247,12 @@ def align_offline(reference: Features, attempt: Features,
         Tolerance in feature units; None: the default tolerance.
     """
     return warping_path(reference.values, attempt.values, settings, reference.weights,
-                        attempt.weights, DEFAULT_TOLERANCE if tolerance is None else tolerance)
+                        attempt.weights, tolerance)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _pair_cost(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, i: int,
-               att_v: FloatArray, att_w: FloatArray, j: int) -> float:  # pragma: no cover
+def _pair_cost(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, share: FloatArray,
+               i: int, att_v: FloatArray, att_w: FloatArray, j: int) -> float:  # pragma: no cover
     num = 0.0
     den = 0.0
     for f in range(ref_v.shape[1]):
@@ -258,14 +263,15 @@ def _pair_cost(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, i: in
             if e > COST_CAP:
                 e = COST_CAP
             num += w * e
-            den += w
+            den += w * share[f]
     if den < MIN_SHARED_WEIGHT:
         return EMPTY_COST
     return num / den
 
 
 @numba.njit(cache=True, nogil=True)
-def _dtw_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, att_v: FloatArray,
+def _dtw_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, share: FloatArray,
+                att_v: FloatArray,
                 att_w: FloatArray, lo: IntArray, hi: IntArray, start_max: int, end_min: int,
                 ref_start_slack: int, ref_end_slack: int, skip_cost: float,
                 path: IntArray, step_costs: FloatArray) -> tuple[int, float]:  # pragma: no cover
@@ -286,7 +292,7 @@ def _dtw_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, att_
         cur_move[:] = _INF
         cur_hold[:] = _INF
         for j in range(lo[i], hi[i]):
-            c = _pair_cost(ref_v, ref_w, inv_tol2, i, att_v, att_w, j)
+            c = _pair_cost(ref_v, ref_w, inv_tol2, share, i, att_v, att_w, j)
             best = _INF
             code = -1
             if i > 0:
@@ -331,7 +337,7 @@ def _dtw_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, att_
     while True:
         path[k, 0] = i
         path[k, 1] = j
-        step_costs[k] = _pair_cost(ref_v, ref_w, inv_tol2, i, att_v, att_w, j)
+        step_costs[k] = _pair_cost(ref_v, ref_w, inv_tol2, share, i, att_v, att_w, j)
         k += 1
         if hold:
             i -= 1
@@ -360,10 +366,8 @@ def pair_cost(reference_row: FloatArray, reference_weights: FloatArray,
     att_v, att_w = _checked(np.atleast_2d(attempt_row), np.atleast_2d(attempt_weights),
                             "attempt row")
     f = ref_v.shape[1]
-    if tolerance is None and f != N_FEATURES:
-        tolerance = np.ones(f)
     inv_tol2 = inverse_tolerance(tolerance, 1, f)
-    return float(_pair_cost(ref_v, ref_w, inv_tol2, 0, att_v, att_w, 0))
+    return float(_pair_cost(ref_v, ref_w, inv_tol2, feature_shares(f), 0, att_v, att_w, 0))
 
 
 def warping_path_reference(reference: FloatArray, attempt: FloatArray,
@@ -379,9 +383,8 @@ def warping_path_reference(reference: FloatArray, attempt: FloatArray,
     att_v, att_w = _checked(attempt, attempt_weights, "attempt")
     n, f = ref_v.shape
     m = att_v.shape[0]
-    if tolerance is None and f != N_FEATURES:
-        tolerance = np.ones(f)
     inv_tol2 = inverse_tolerance(tolerance, n, f).tolist()
+    share = feature_shares(f).tolist()
     rv, rw, av, aw = ref_v.tolist(), ref_w.tolist(), att_v.tolist(), att_w.tolist()
 
     def cost(i: int, j: int) -> float:
@@ -391,7 +394,7 @@ def warping_path_reference(reference: FloatArray, attempt: FloatArray,
             if w > 0.0:
                 d = rv[i][k] - av[j][k]
                 num += w * min(d * d * inv_tol2[i][k], COST_CAP)
-                den += w
+                den += w * share[k]
         return EMPTY_COST if den < MIN_SHARED_WEIGHT else num / den
 
     lo, hi = _band_limits(n, m, settings.band)
@@ -422,7 +425,7 @@ def warping_path_reference(reference: FloatArray, attempt: FloatArray,
             if i >= n - 1 - end_slack and j >= end_min]
     if not ends:
         raise ValueError("no alignment fits the tempo limits and the band")
-    total, end = min(ends, key=lambda e: (e[0], e[1][0], e[1][2]))
+    total, end = min(ends, key=lambda e: (e[0], e[1][0], e[1][1], e[1][2]))
     cells = []
     node: tuple[int, int, bool] | None = end
     while node is not None:
@@ -528,8 +531,7 @@ class OnlineAligner:
         self._ref_v = np.ascontiguousarray(reference.values)
         self._ref_w = np.ascontiguousarray(reference.weights)
         self._fps = reference.fps
-        self._inv_tol2 = inverse_tolerance(
-            DEFAULT_TOLERANCE if tolerance is None else tolerance, len(reference), N_FEATURES)
+        self._inv_tol2 = inverse_tolerance(tolerance, len(reference), N_FEATURES)
         n = len(reference)
         self._cost = np.empty(n)
         self._next_cost = np.empty(n)
@@ -589,7 +591,8 @@ class OnlineAligner:
         frames = dt * self._fps
         max_advance = min(MAX_ADVANCE, max(1, math.ceil(s.max_tempo * frames)))
         previous = round(self._state.position)
-        _online_kernel(self._ref_v, self._ref_w, self._inv_tol2, self._row_v, self._row_w,
+        _online_kernel(self._ref_v, self._ref_w, self._inv_tol2, FEATURE_SHARE, self._row_v,
+                       self._row_w,
                        self._cost, self._next_cost, self._pair, self._start, self._end,
                        self._loop, max_advance, 1.0 - math.exp(-dt / s.memory_s),
                        s.restart_cost, s.hold_cost, previous, s.switch_margin, self._out)
@@ -612,7 +615,7 @@ class OnlineAligner:
 
 
 @numba.njit(cache=True, nogil=True)
-def _online_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray,
+def _online_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, share: FloatArray,
                    row_v: FloatArray, row_w: FloatArray, cost: FloatArray,
                    next_cost: FloatArray, pair: FloatArray, start: int, end: int, loop: bool,
                    max_advance: int, alpha: float, restart_cost: float, hold_cost: float,
@@ -620,7 +623,7 @@ def _online_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray,
                    out: FloatArray) -> None:  # pragma: no cover
     span = end - start
     for i in range(start, end):
-        pair[i] = _pair_cost(ref_v, ref_w, inv_tol2, i, row_v, row_w, 0)
+        pair[i] = _pair_cost(ref_v, ref_w, inv_tol2, share, i, row_v, row_w, 0)
     best_i = start
     best_value = _INF
     near_i = -1

@@ -177,6 +177,10 @@ FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)
 N_FEATURES = len(FEATURES)
 DEFAULT_TOLERANCE: FloatArray = np.array([f.tolerance for f in FEATURES])
 """(F,) default tolerance per feature, in feature units."""
+FEATURE_SHARE: FloatArray = np.array([1.0 if f.unit is Unit.ANGLE else 1.0 / 3.0
+                                      for f in FEATURES])
+"""(F,) how much of one measurement each column is: 1 for an angle, 1/3 for each component of
+a direction, so that averages count a bone's direction once (its chord, in tolerance units)."""
 
 _JOINT_INDEX: IntArray = np.array([[int(p) for p in j.landmarks()] for j, _ in JOINTS],
                                   dtype=np.int64)
@@ -358,10 +362,14 @@ def mirrored(xyz: FloatArray, weights: FloatArray) -> tuple[FloatArray, FloatArr
     return flipped, weights[:, MIRROR_PERMUTATION]
 
 
+def hip_centre(xyz: FloatArray) -> FloatArray:
+    """(n, 1, 3) hip midpoint of each frame of (n, 33, 3) points."""
+    return np.asarray(xyz[:, _HIPS].mean(axis=1, keepdims=True))
+
+
 def centred(xyz: FloatArray, weights: FloatArray) -> FloatArray:
     """(n, 33, 3) points moved so each frame's hip midpoint is at the origin."""
-    hips = xyz[:, _HIPS].mean(axis=1, keepdims=True)
-    return np.where(weights[..., None] > 0, xyz - hips, 0.0)
+    return np.where(weights[..., None] > 0, xyz - hip_centre(xyz), 0.0)
 
 
 def roll_sums(xyz: FloatArray, weights: FloatArray) -> tuple[float, float]:
@@ -585,6 +593,44 @@ def _rotation_to_up(u: FloatArray, out: FloatArray) -> None:  # pragma: no cover
     out[2, 0] = -vy + k * vx * vz
     out[2, 1] = vx + k * vy * vz
     out[2, 2] = 1.0 - k * (vx * vx + vy * vy)
+
+
+BODY_PARTS: dict[str, tuple[Landmark, ...]] = {
+    "head": (L.NOSE, L.LEFT_EYE, L.RIGHT_EYE, L.LEFT_EAR, L.RIGHT_EAR),
+    "hands": (L.LEFT_WRIST, L.RIGHT_WRIST, L.LEFT_INDEX, L.RIGHT_INDEX),
+    "hips": (L.LEFT_HIP, L.RIGHT_HIP),
+    "knees": (L.LEFT_KNEE, L.RIGHT_KNEE),
+    "feet": (L.LEFT_ANKLE, L.RIGHT_ANKLE, L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX,
+             L.RIGHT_FOOT_INDEX),
+}
+"""Body parts named when they are out of view, as a learner would say them."""
+OUT_OF_VIEW_SHARE = 0.5
+"""A part is out of view when hidden on more than this share of the frames that show anyone."""
+
+
+def out_of_view(weights: FloatArray, present: npt.NDArray[np.bool_],
+                expected: FloatArray | None = None) -> list[str]:
+    """Body parts hidden on most frames, from (n, 33) landmark weights.
+
+    ``expected`` are (m, 33) landmark weights of a reference: parts it does not show either
+    are not reported.
+    """
+    hidden = []
+    for part, landmarks in BODY_PARTS.items():
+        columns = [int(lm) for lm in landmarks]
+        if _hidden_share(weights[:, columns], present) <= OUT_OF_VIEW_SHARE:
+            continue
+        if expected is not None and _hidden_share(
+                expected[:, columns], np.ones(len(expected), dtype=bool)) > OUT_OF_VIEW_SHARE:
+            continue
+        hidden.append(part)
+    return hidden
+
+
+def _hidden_share(weights: FloatArray, present: npt.NDArray[np.bool_]) -> float:
+    if not present.any():
+        return 0.0
+    return float(np.mean(weights[present].mean(axis=1) < 0.5))
 
 
 def limb_columns(limb: Limb) -> IntArray:

@@ -1,0 +1,768 @@
+"""How well an attempt matched a reference: score, rating, limbs, timing, worst moments, words.
+
+The scorer aligns the attempt to the reference (:func:`app.align.align_offline`), then
+measures, for every reference frame, each feature's difference in tolerance units over the
+attempt frames matched to it (:class:`Matches`). From there (the same code for offline
+scoring and for the live session's summary):
+
+* a limb's error ``E`` is the root mean square of its features' differences over the whole
+  reference, each capped at three tolerances; reference frames the learner left out count as
+  capped errors;
+* a limb's score is ``100 / (1 + (E / 1.6) ** 3)``: 100 at no error, about 80 at one tolerance
+  off on average, 50 at 1.6 tolerances, under 20 at 2.5;
+* the overall score is the weighted power mean (exponent -2) of the limb scores (arms, legs and
+  torso weigh 1, the head 0.5): one limb done wrong pulls the score down much more than an
+  average would, as a teacher's eye does;
+* limbs the camera did not see (less than 30 % of what the reference shows) are not scored and
+  are listed as unseen; they never lower the score.
+
+Timing (ahead or behind, tempo) is reported and spoken about but never lowers the score: a
+correct movement done slower, faster or later is correct.
+
+Rating tiers: Perfect from 90, Great from 80, Good from 65, Almost from 50, Miss below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.align import COST_CAP, AlignSettings, align_offline
+from app.align import warm_up as warm_up_alignment
+from app.feedback import (
+    Correction,
+    learner_limb,
+    limb_correction,
+    merged,
+    timing_lines,
+    visibility_line,
+)
+from app.landmarks import Limb
+from app.sequence import PoseSequence
+from app.skeleton import (
+    DEFAULT_TOLERANCE,
+    FEATURE_LIMBS,
+    FEATURE_SHARE,
+    N_FEATURES,
+    Features,
+    Space,
+    common_space,
+    feature_matrix,
+    hip_centre,
+    landmark_weights,
+    out_of_view,
+    torso_length,
+)
+from app.skeleton import warm_up as warm_up_features
+
+FloatArray = npt.NDArray[np.float64]
+
+RATINGS: tuple[tuple[str, float], ...] = (
+    ("Perfect", 90.0), ("Great", 80.0), ("Good", 65.0), ("Almost", 50.0), ("Miss", 0.0),
+)
+"""Rating tiers: the first whose threshold the score reaches."""
+HALF_SCORE_ERROR = 1.6
+"""Limb error (tolerance units, RMS) that scores 50."""
+SCORE_STEEPNESS = 3.0
+POWER_MEAN_EXPONENT = -2.0
+LIMB_IMPORTANCE: dict[Limb, float] = {
+    Limb.LEFT_ARM: 1.0, Limb.RIGHT_ARM: 1.0, Limb.LEFT_LEG: 1.0, Limb.RIGHT_LEG: 1.0,
+    Limb.TORSO: 1.0, Limb.HEAD: 0.5,
+}
+UNSEEN_SHARE = 0.3
+"""A limb judged on less than this share of what the reference shows is unseen."""
+SPREAD_FACTOR = 2.0
+"""Tolerance = sqrt(default^2 + (SPREAD_FACTOR x instructor's spread)^2)."""
+GOOD_LIMB = 80.0
+"""Limbs scoring below this get a correction."""
+MOMENT_SCORE = 60.0
+"""Moments where a limb scores below this are candidates for the worst moments."""
+MOMENT_MIN_S = 0.2
+MAX_MOMENTS = 3
+MIN_COVERAGE = 0.9
+"""Below this share of the reference matched, the feedback says part of it was left out."""
+LIMBS: tuple[Limb, ...] = tuple(Limb)
+_MEMBERSHIP = np.array([[float(limb is lm) for lm in LIMBS] for limb in FEATURE_LIMBS])
+"""(F, 6): 1 where a feature belongs to a limb."""
+_COUNTED = _MEMBERSHIP * FEATURE_SHARE[:, None]
+"""(F, 6): a feature's share of a measurement where it belongs to a limb (for averages)."""
+
+
+def rating(score: float) -> str:
+    """The tier for a score 0-100."""
+    return next(name for name, threshold in RATINGS if score >= threshold)
+
+
+def limb_score(error: float) -> float:
+    """Score 0-100 for a limb error in tolerance units (RMS)."""
+    return float(100.0 / (1.0 + (error / HALF_SCORE_ERROR) ** SCORE_STEEPNESS))
+
+
+def overall_score(limbs: Mapping[Limb, float]) -> float:
+    """Weighted power mean of limb scores (a weak limb counts more than in an average)."""
+    if not limbs:
+        return 0.0
+    weights = np.array([LIMB_IMPORTANCE[limb] for limb in limbs])
+    scores = np.maximum(np.array(list(limbs.values())), 1.0)
+    mean = np.sum(weights * scores ** POWER_MEAN_EXPONENT) / weights.sum()
+    return float(mean ** (1.0 / POWER_MEAN_EXPONENT))
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Everything that changes how an attempt is judged.
+
+    Attributes
+    ----------
+    mirror : bool
+        The learner mirrors the reference (their left copies its right), as in a studio
+        mirror. Feedback still names the learner's own limbs.
+    align_facing : bool
+        Turn both bodies to face the camera on average before comparing (a learner filmed at
+        an angle).
+    speed : float
+        Playback speed of the reference the learner followed (0.5: half speed); timing is
+        judged against it.
+    band : float or None
+        Alignment band as a share of the longer sequence (None: limited by tempo only).
+    late_start_s, early_stop_s : float or None
+        Attempt seconds that may go unmatched at the start / end (None: any).
+    reference_slack : float
+        Share of the reference that may be left out at each end (each frame left out counts
+        as wrong).
+    max_feedback : int
+        Most feedback lines in a report.
+    """
+
+    mirror: bool = False
+    align_facing: bool = False
+    speed: float = 1.0
+    band: float | None = None
+    late_start_s: float | None = None
+    early_stop_s: float | None = None
+    reference_slack: float = 0.5
+    max_feedback: int = 4
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.speed) and 0.1 <= self.speed <= 4.0):
+            raise ValueError(f"speed must be between 0.1 and 4, got {self.speed}")
+        if not 0.0 <= self.reference_slack < 1.0:
+            raise ValueError(f"reference_slack must be in [0, 1), got {self.reference_slack}")
+        for name in ("late_start_s", "early_stop_s"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
+        if self.max_feedback < 1:
+            raise ValueError(f"max_feedback must be at least 1, got {self.max_feedback}")
+
+    def align_settings(self, n_reference: int, fps: float) -> AlignSettings:
+        """The alignment settings for a reference of ``n_reference`` frames at ``fps``."""
+        slack = int(self.reference_slack * n_reference)
+        return AlignSettings(
+            band=self.band,
+            attempt_start_slack=None if self.late_start_s is None
+            else round(self.late_start_s * fps),
+            attempt_end_slack=None if self.early_stop_s is None
+            else round(self.early_stop_s * fps),
+            reference_start_slack=slack,
+            reference_end_slack=slack,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """What the learner is compared with.
+
+    Attributes
+    ----------
+    sequence : PoseSequence
+        The (mean) movement.
+    tolerance : (n_frames, n_features) float64 or None
+        Per moment and feature, the spread the instructor's own takes show, in feature units
+        (0 where unknown); None: no measured spread. The scorer widens the default tolerance
+        by it (:meth:`tolerance_matrix`), never narrows it.
+    """
+
+    sequence: PoseSequence
+    tolerance: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.sequence) == 0:
+            raise ValueError(f"reference {self.sequence.name or '(unnamed)'} has no frames")
+        if not self.sequence.present.any():
+            raise ValueError(f"reference {self.sequence.name or '(unnamed)'} shows nobody")
+        if self.tolerance is not None:
+            expected = (len(self.sequence), N_FEATURES)
+            if self.tolerance.shape != expected:
+                raise ValueError(f"reference tolerance has shape {self.tolerance.shape}, "
+                                 f"expected {expected}")
+            if not (np.isfinite(self.tolerance).all() and np.all(self.tolerance >= 0)):
+                raise ValueError("reference tolerance must be finite and not negative")
+
+    @property
+    def name(self) -> str:
+        return self.sequence.name
+
+    def tolerance_matrix(self) -> FloatArray:
+        """(n_frames, F) tolerance in feature units used for scoring and alignment."""
+        n = len(self.sequence)
+        if self.tolerance is None:
+            return np.broadcast_to(DEFAULT_TOLERANCE, (n, N_FEATURES)).copy()
+        return np.sqrt(DEFAULT_TOLERANCE ** 2 + (SPREAD_FACTOR * self.tolerance) ** 2)
+
+
+def as_reference(reference: Reference | PoseSequence) -> Reference:
+    """A :class:`Reference` for a bare sequence (default tolerance)."""
+    return reference if isinstance(reference, Reference) else Reference(reference)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When the learner moved compared with the reference.
+
+    Attributes
+    ----------
+    offset_s : float
+        Median lag, seconds: positive when behind the count (both counted from their first
+        frame, the reference at the practised speed).
+    tempo : float
+        The learner's speed over the reference's at the practised speed (1: on tempo).
+    """
+
+    offset_s: float = 0.0
+    tempo: float = 1.0
+
+    @property
+    def description(self) -> str:
+        if abs(self.offset_s) < 0.15:
+            return "on the count"
+        return f"{abs(self.offset_s):.1f} s {'behind' if self.offset_s > 0 else 'ahead'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"offset_s": round(self.offset_s, 3), "tempo": round(self.tempo, 3),
+                "behind": self.offset_s > 0, "description": self.description}
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A stretch of time where one limb went wrong.
+
+    ``start_s`` / ``end_s`` are attempt seconds (None when the learner left that part out),
+    ``reference_start_s`` / ``reference_end_s`` the reference's.
+    """
+
+    start_s: float | None
+    end_s: float | None
+    reference_start_s: float
+    reference_end_s: float
+    limb: Limb
+    score: float
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start_s": None if self.start_s is None else round(self.start_s, 2),
+            "end_s": None if self.end_s is None else round(self.end_s, 2),
+            "reference_start_s": round(self.reference_start_s, 2),
+            "reference_end_s": round(self.reference_end_s, 2),
+            "limb": self.limb.value, "score": round(self.score, 1), "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class StepScore:
+    """The score of one named step of the reference."""
+
+    name: str
+    score: float
+    rating: str
+    limbs: Mapping[Limb, float]
+    reference_start_s: float
+    reference_end_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "score": round(self.score, 1), "rating": self.rating,
+                "limbs": {limb.value: round(s, 1) for limb, s in self.limbs.items()},
+                "reference_start_s": round(self.reference_start_s, 2),
+                "reference_end_s": round(self.reference_end_s, 2)}
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    """The verdict on one attempt.
+
+    Attributes
+    ----------
+    score : float
+        0-100.
+    rating : str
+        Perfect, Great, Good, Almost or Miss.
+    limbs : mapping of Limb to float
+        0-100 per limb seen (the learner's own sides).
+    unseen : tuple of Limb
+        Limbs not scored because the camera did not see them.
+    not_visible : tuple of str
+        Body parts out of view for most of the attempt ("feet").
+    timing : Timing
+    feedback : tuple of str
+        Most important first.
+    corrections : tuple of Correction
+        The limb corrections behind the feedback.
+    steps : tuple of StepScore
+        Per named step of the reference.
+    worst_moments : tuple of Moment
+    coverage : float
+        Share of the reference the attempt was matched to.
+    """
+
+    score: float
+    rating: str
+    limbs: Mapping[Limb, float]
+    unseen: tuple[Limb, ...] = ()
+    not_visible: tuple[str, ...] = ()
+    timing: Timing = field(default_factory=Timing)
+    feedback: tuple[str, ...] = ()
+    corrections: tuple[Correction, ...] = ()
+    steps: tuple[StepScore, ...] = ()
+    worst_moments: tuple[Moment, ...] = ()
+    coverage: float = 1.0
+    reference: str = ""
+    mirror: bool = False
+    space: Space = "image"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: numbers rounded, limbs by name ("left_arm")."""
+        return {
+            "reference": self.reference,
+            "score": round(self.score, 1),
+            "rating": self.rating,
+            "limbs": {limb.value: round(s, 1) for limb, s in self.limbs.items()},
+            "unseen": [limb.value for limb in self.unseen],
+            "not_visible": list(self.not_visible),
+            "timing": self.timing.to_dict(),
+            "feedback": list(self.feedback),
+            "steps": [s.to_dict() for s in self.steps],
+            "worst_moments": [m.to_dict() for m in self.worst_moments],
+            "coverage": round(self.coverage, 3),
+            "mirror": self.mirror,
+            "space": self.space,
+        }
+
+
+class Matches:
+    """Per reference frame, sums over the attempt frames matched to it.
+
+    For a pair the difference is ``d = (attempt - reference) / tolerance`` per feature and the
+    weight ``w = reference_weight * attempt_weight``; the sums are of ``w d``, ``w min(d^2,
+    cap)`` and ``w``, all (n, F). Memory is bounded by the reference, however many frames are
+    added (a live session loops over the reference many times).
+    """
+
+    def __init__(self, reference: Features, tolerance: FloatArray) -> None:
+        n = len(reference)
+        if tolerance.shape != (n, N_FEATURES):
+            raise ValueError(f"tolerance has shape {tolerance.shape}, expected {(n, N_FEATURES)}")
+        self.reference = reference
+        self.tolerance = tolerance
+        self.signed = np.zeros((n, N_FEATURES))
+        self.squared = np.zeros((n, N_FEATURES))
+        self.weight = np.zeros((n, N_FEATURES))
+        self.visits = np.zeros(n, dtype=np.int64)
+        self.attempt_t = np.full(n, np.nan)
+
+    def __len__(self) -> int:
+        return len(self.reference)
+
+    def add(self, i: int, values: FloatArray, weights: FloatArray, t: float) -> FloatArray:
+        """Add one attempt frame, (F,) values and weights at ``t`` s, matched to frame ``i``.
+
+        Returns the (F,) differences in tolerance units.
+        """
+        d: FloatArray = (values - self.reference.values[i]) / self.tolerance[i]
+        w = self.reference.weights[i] * weights
+        self.signed[i] += w * d
+        self.squared[i] += w * np.minimum(d * d, COST_CAP)
+        self.weight[i] += w
+        self.visits[i] += 1
+        self.attempt_t[i] = t
+        return d
+
+    def add_path(self, path: npt.NDArray[np.int64], attempt: Features) -> None:
+        """Add every ``(reference_index, attempt_index)`` pair of a warping path."""
+        i, j = path[:, 0], path[:, 1]
+        d = (attempt.values[j] - self.reference.values[i]) / self.tolerance[i]
+        w = self.reference.weights[i] * attempt.weights[j]
+        np.add.at(self.signed, i, w * d)
+        np.add.at(self.squared, i, w * np.minimum(d * d, COST_CAP))
+        np.add.at(self.weight, i, w)
+        np.add.at(self.visits, i, 1)
+        self.attempt_t[i] = attempt.t[j]
+
+    @property
+    def coverage(self) -> float:
+        """Share of reference frames matched at least once."""
+        return float(np.mean(self.visits > 0))
+
+    def penalised(self) -> tuple[FloatArray, FloatArray]:
+        """(squared, weight) with reference frames never matched counted as capped errors."""
+        missing = self.visits == 0
+        squared = self.squared.copy()
+        weight = self.weight.copy()
+        squared[missing] = COST_CAP * self.reference.weights[missing]
+        weight[missing] = self.reference.weights[missing]
+        return squared, weight
+
+
+def _limb_errors(squared: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(n, 6) per-frame limb errors (NaN where nothing judged) and (n, 6) limb weights."""
+    num = squared @ _MEMBERSHIP
+    den = weight @ _COUNTED
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt(num / den), den
+
+
+def _limb_scores(squared: FloatArray, weight: FloatArray, seen: FloatArray
+                 ) -> dict[Limb, float]:
+    """Scores of limbs seen enough, from (n, F) sums over the frames that count."""
+    num = (squared @ _MEMBERSHIP).sum(axis=0)
+    den = (weight @ _COUNTED).sum(axis=0)
+    return {limb: limb_score(math.sqrt(num[k] / den[k])) for k, limb in enumerate(LIMBS)
+            if den[k] > 0 and seen[k] >= UNSEEN_SHARE}
+
+
+def _seen_share(matches: Matches) -> FloatArray:
+    """(6,) share of what the reference shows that was judged, per limb."""
+    visited = matches.visits > 0
+    expected = (matches.reference.weights[visited] * matches.visits[visited, None]) @ _MEMBERSHIP
+    judged = matches.weight[visited] @ _MEMBERSHIP
+    total = expected.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, judged.sum(axis=0) / total, 0.0)
+
+
+def _learner_keys(scores: Mapping[Limb, float], mirror: bool) -> dict[Limb, float]:
+    return {learner_limb(limb, mirror): s for limb, s in scores.items()}
+
+
+def _correction(matches: Matches, frames: npt.NDArray[np.bool_], emphasis: FloatArray,
+                limb: Limb, mirror: bool) -> Correction | None:
+    """The correction for ``limb`` over ``frames``, each weighted by ``emphasis`` (n,)."""
+    a = (emphasis * frames)[:, None]
+    den = np.sum(a * matches.weight, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta = np.sum(a * matches.signed * matches.tolerance, axis=0) / den
+        severity = np.sqrt(np.sum(a * matches.squared, axis=0) / den)
+    return limb_correction(limb, np.nan_to_num(delta), np.where(den > 0, severity, np.nan),
+                           mirror)
+
+
+def _worst_moments(matches: Matches, frame_errors: FloatArray, scored: Sequence[Limb],
+                   mirror: bool) -> list[Moment]:
+    ref_t = matches.reference.t
+    fps = matches.reference.fps
+    window = max(1, round(0.2 * fps))
+    kernel = np.ones(window) / window
+    found: list[tuple[float, Moment]] = []
+    for k, limb in enumerate(LIMBS):
+        if limb not in scored:
+            continue
+        errors = frame_errors[:, k]
+        scores = np.where(np.isnan(errors), 100.0,
+                          100.0 / (1.0 + (np.nan_to_num(errors) / HALF_SCORE_ERROR)
+                                   ** SCORE_STEEPNESS))
+        smooth = np.convolve(scores, kernel, mode="same")
+        bad = smooth < MOMENT_SCORE
+        for start, stop in _runs(bad):
+            if (stop - start) / fps < MOMENT_MIN_S:
+                continue
+            frames = np.zeros(len(matches), dtype=bool)
+            frames[start:stop] = True
+            correction = _correction(matches, frames, np.nan_to_num(errors) ** 2, limb, mirror)
+            own = learner_limb(limb, mirror)
+            error = correction.text if correction else f"your {own.words} differs from the " \
+                                                        f"reference"
+            attempt_t = matches.attempt_t[start:stop]
+            seen_t = attempt_t[np.isfinite(attempt_t)]
+            moment = Moment(
+                float(seen_t.min()) if seen_t.size else None,
+                float(seen_t.max()) + 1.0 / fps if seen_t.size else None,
+                float(ref_t[start]), float(ref_t[stop - 1]) + 1.0 / fps, own,
+                float(smooth[start:stop].mean()), error,
+            )
+            found.append((float(np.sum(100.0 - smooth[start:stop])), moment))
+    found.sort(key=lambda item: -item[0])
+    return [moment for _, moment in found[:MAX_MOMENTS]]
+
+
+def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """(start, stop) of each run of True."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(),
+                    strict=True))
+
+
+def _steps(reference: Reference, squared: FloatArray, weight: FloatArray, seen: FloatArray,
+           mirror: bool) -> list[StepScore]:
+    steps = []
+    t = reference.sequence.t - reference.sequence.t[0]
+    for step in reference.sequence.steps:
+        frames = (t >= step.start_s) & (t < step.end_s)
+        if not frames.any():
+            continue
+        limbs = _limb_scores(squared[frames], weight[frames], seen)
+        if not limbs:
+            continue
+        score = overall_score(limbs)
+        steps.append(StepScore(step.name, score, rating(score), _learner_keys(limbs, mirror),
+                               step.start_s, step.end_s))
+    return steps
+
+
+def _coverage_line(matches: Matches) -> str | None:
+    if matches.coverage >= MIN_COVERAGE:
+        return None
+    visited = np.flatnonzero(matches.visits > 0)
+    share = f"{matches.coverage * 100:.0f}%"
+    if visited.size and visited[0] > 0.05 * len(matches):
+        return f"you started partway into the step: only {share} of it was danced"
+    return f"you stopped before the end of the step: only {share} of it was danced"
+
+
+def build_report(reference: Reference, matches: Matches, timing: Timing,
+                 options: ScoreOptions = ScoreOptions(), not_visible: Sequence[str] = (),
+                 space: Space = "image") -> ScoreReport:
+    """The report from matched frames (the shared last stage of offline and live scoring).
+
+    Parameters
+    ----------
+    reference : Reference
+    matches : Matches
+        Sums over the matched frames; its features are the reference's.
+    timing : Timing
+    options : ScoreOptions
+    not_visible : sequence of str
+        Body parts the camera missed, for the feedback.
+    space : {"world", "image"}
+        The landmarks compared, for the record.
+    """
+    squared, weight = matches.penalised()
+    seen = _seen_share(matches)
+    limbs = _limb_scores(squared, weight, seen)
+    score = overall_score(limbs)
+    mirror = options.mirror
+    frame_errors, _ = _limb_errors(matches.squared, matches.weight)
+    visited = matches.visits > 0
+    corrections = []
+    for k, limb in enumerate(LIMBS):
+        if limb in limbs and limbs[limb] < GOOD_LIMB:
+            emphasis = np.nan_to_num(frame_errors[:, k]) ** 2
+            correction = _correction(matches, visited, emphasis, limb, mirror)
+            if correction is not None:
+                corrections.append((limbs[limb], correction))
+    corrections.sort(key=lambda item: item[0])
+    spoken = merged([c for _, c in corrections])
+    lines = [c.text for c in spoken]
+    extra = [_coverage_line(matches), visibility_line(not_visible)]
+    lines.extend(line for line in extra if line)
+    if not lines:
+        lines.append("well done: your movement matches the reference")
+    lines.extend(timing_lines(timing.offset_s, timing.tempo))
+    unseen = tuple(learner_limb(limb, mirror) for limb in LIMBS if limb not in limbs)
+    return ScoreReport(
+        score=score, rating=rating(score), limbs=_learner_keys(limbs, mirror), unseen=unseen,
+        not_visible=tuple(not_visible), timing=timing,
+        feedback=tuple(lines[:options.max_feedback]),
+        corrections=tuple(c for _, c in corrections),
+        steps=tuple(_steps(reference, squared, weight, seen, mirror)),
+        worst_moments=tuple(_worst_moments(matches, frame_errors, list(limbs), mirror)),
+        coverage=matches.coverage, reference=reference.name, mirror=mirror, space=space,
+    )
+
+
+def path_timing(path: npt.NDArray[np.int64], reference_t: FloatArray, attempt_t: FloatArray,
+                speed: float = 1.0) -> Timing:
+    """Lag and tempo along a warping path.
+
+    ``reference_t`` and ``attempt_t`` are the seconds of the rows the path indexes; each is
+    counted from its own first row, the reference's divided by ``speed``.
+    """
+    ref = (reference_t[path[:, 0]] - reference_t[0]) / speed
+    att = attempt_t[path[:, 1]] - attempt_t[0]
+    offset = float(np.median(att - ref))
+    ref_span = ref[-1] - ref[0]
+    att_span = att[-1] - att[0]
+    tempo = float(ref_span / att_span) if att_span > 0 and ref_span > 0 else 1.0
+    return Timing(offset, tempo)
+
+
+def score(reference: Reference | PoseSequence, attempt: PoseSequence,
+          options: ScoreOptions = ScoreOptions()) -> ScoreReport:
+    """Score ``attempt`` against ``reference``.
+
+    Parameters
+    ----------
+    reference : Reference or PoseSequence
+        A bare sequence is judged with the default tolerance.
+    attempt : PoseSequence
+        Any frame rate, size and length from half to twice the reference's duration (plus any
+        time before the start and after the end).
+    options : ScoreOptions
+
+    Returns
+    -------
+    ScoreReport
+
+    Raises
+    ------
+    ValueError
+        When the attempt shows nobody or is far too short to be aligned.
+    """
+    ref = as_reference(reference)
+    if not attempt.present.any():
+        raise ValueError("the attempt shows nobody: no frame has a pose")
+    space = common_space(ref.sequence, attempt)
+    ref_features = feature_matrix(ref.sequence, space=space, align_facing=options.align_facing)
+    fps = ref_features.fps
+    attempt_features = feature_matrix(attempt, mirror=options.mirror, space=space,
+                                      align_facing=options.align_facing)
+    on_grid = attempt_features.resample(fps, speed=options.speed)
+    tolerance = ref.tolerance_matrix()
+    try:
+        alignment = align_offline(ref_features, on_grid,
+                                  options.align_settings(len(ref_features), fps), tolerance)
+    except ValueError as exc:
+        raise ValueError(
+            f"the attempt ({attempt.duration_s:.1f} s) is too short to compare with reference "
+            f"{ref.name or '(unnamed)'} ({ref.sequence.duration_s:.1f} s)"
+        ) from exc
+    matches = Matches(ref_features, tolerance)
+    matches.add_path(alignment.path, on_grid)
+    timing = path_timing(alignment.path, ref_features.t, on_grid.t, options.speed)
+    hidden = out_of_view(landmark_weights(attempt.image_xyz, attempt.visibility),
+                         attempt.present,
+                         landmark_weights(ref.sequence.image_xyz, ref.sequence.visibility)
+                         [ref.sequence.present])
+    return build_report(ref, matches, timing, options, hidden, space)
+
+
+def tolerance_from_takes(takes: Sequence[PoseSequence]) -> tuple[PoseSequence, FloatArray]:
+    """A mean sequence and its per-moment tolerance from several takes of one movement.
+
+    The take closest to all others (lowest total alignment cost) is the anchor; every other
+    take is aligned to it with :func:`app.align.align_offline`, and at each anchor frame the
+    matched frames are averaged: landmarks (placed and sized like the anchor's body) and
+    features, whose spread (standard deviation over takes, smoothed over 0.2 s) is the
+    tolerance. One take gives itself and zero spread.
+
+    Returns
+    -------
+    mean : PoseSequence
+        Frames, steps and metadata of the anchor with averaged landmarks.
+    spread : (n_frames, F) float64
+        Feature units; for :class:`Reference`'s ``tolerance``.
+
+    Raises
+    ------
+    ValueError
+        With no takes, or a take that cannot be aligned with the anchor.
+    """
+    if not takes:
+        raise ValueError("need at least one take to build a reference")
+    space = common_space(*takes)
+    features = [feature_matrix(take, space=space) for take in takes]
+    if len(takes) == 1:
+        return takes[0], np.zeros((len(takes[0]), N_FEATURES))
+    paths = {}
+    totals = np.zeros(len(takes))
+    for a in range(len(takes)):
+        for b in range(len(takes)):
+            if a == b:
+                continue
+            grid = features[b].resample(features[a].fps)
+            try:
+                alignment = align_offline(features[a], grid)
+            except ValueError as exc:
+                raise ValueError(f"take {b + 1} cannot be aligned with take {a + 1}: their "
+                                 f"durations differ by more than twice") from exc
+            paths[a, b] = (alignment.path, grid)
+            totals[a] += alignment.cost
+    anchor = int(np.argmin(totals))
+    return _mean_of_takes(takes, features, anchor, paths)
+
+
+def _mean_of_takes(takes: Sequence[PoseSequence], features: Sequence[Features], anchor: int,
+                   paths: Mapping[tuple[int, int], tuple[npt.NDArray[np.int64], Features]]
+                   ) -> tuple[PoseSequence, FloatArray]:
+    base = takes[anchor]
+    n = len(base)
+    k = len(takes)
+    values = np.zeros((k, n, N_FEATURES))
+    weights = np.zeros((k, n, N_FEATURES))
+    frame_of = np.zeros((k, n), dtype=np.int64)
+    matched = np.zeros((k, n), dtype=bool)
+    for b in range(k):
+        if b == anchor:
+            frame_of[b] = np.arange(n)
+            matched[b] = True
+            values[b], weights[b] = features[b].values, features[b].weights
+            continue
+        path, grid = paths[anchor, b]
+        i, j = path[:, 0], path[:, 1]
+        frame_of[b, i] = np.clip(np.searchsorted(takes[b].t, grid.t[j] - 1e-9), 0,
+                                 len(takes[b]) - 1)
+        matched[b, i] = True
+        values[b, i], weights[b, i] = grid.values[j], grid.weights[j]
+    weights *= matched[:, :, None]
+    total = np.maximum(weights.sum(axis=0), 1e-12)
+    mean = (weights * values).sum(axis=0) / total
+    spread = np.sqrt((weights * (values - mean) ** 2).sum(axis=0) / total)
+    window = max(1, round(0.2 * features[anchor].fps))
+    kernel = np.ones(window) / window
+    spread = np.apply_along_axis(lambda col: np.convolve(col, kernel, mode="same"), 0, spread)
+    return _mean_landmarks(takes, anchor, frame_of, matched), spread
+
+
+def _mean_landmarks(takes: Sequence[PoseSequence], anchor: int,
+                    frame_of: npt.NDArray[np.int64], matched: npt.NDArray[np.bool_]
+                    ) -> PoseSequence:
+    """Anchor frames with landmarks averaged over takes, each take's body moved and sized
+    onto the anchor's (image space isotropic), visibility averaged, world averaged."""
+    base = takes[anchor]
+    base_xy = base.image_xyz * np.array([base.aspect, 1.0, base.aspect])
+    base_hips = hip_centre(base_xy)
+    base_size = torso_length(base_xy, landmark_weights(base.image_xyz, base.visibility))
+    image_sum = np.zeros_like(base.image_xyz)
+    vis_sum = np.zeros_like(base.visibility)
+    world_sum = np.zeros_like(base.world_xyz)
+    world_count = np.zeros(len(base))
+    count = np.zeros(len(base))
+    for b, take in enumerate(takes):
+        rows = frame_of[b]
+        use = matched[b] & take.present[rows] & base.present
+        iso = take.image_xyz[rows] * np.array([take.aspect, 1.0, take.aspect])
+        size = torso_length(iso, landmark_weights(take.image_xyz[rows], take.visibility[rows]))
+        placed = (iso - hip_centre(iso)) * (base_size / size) + base_hips
+        image_sum[use] += placed[use] / np.array([base.aspect, 1.0, base.aspect])
+        vis_sum[use] += take.visibility[rows][use]
+        count[use] += 1
+        has_world = use & take.has_world[rows]
+        world_sum[has_world] += take.world_xyz[rows][has_world]
+        world_count[has_world] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        image = np.where(count[:, None, None] > 0, image_sum / count[:, None, None],
+                         base.image_xyz)
+        visibility = np.where(count[:, None] > 0, vis_sum / count[:, None], base.visibility)
+        world = np.where(world_count[:, None, None] > 0,
+                         world_sum / world_count[:, None, None], base.world_xyz)
+    return replace(base, image_xyz=image, visibility=visibility, world_xyz=world, takes=())
+
+
+def warm_up() -> None:
+    """Compile or load every kernel the scorer and the live session use."""
+    warm_up_features()
+    warm_up_alignment()
