@@ -25,6 +25,7 @@ RgbImage = npt.NDArray[np.uint8]
 MAX_JPEG_BYTES = 4 * 1024 * 1024
 MAX_JPEG_PIXELS = 4096 * 4096
 MAX_FPS = 1000.0
+_NUDGE_MS = 1.0
 _JPEG_START = b"\xff\xd8"
 # Start-of-frame markers carry the image size; C4 (DHT), C8 (JPG) and CC (DAC) do not.
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -161,11 +162,18 @@ def _frames(
 
 
 def _timestamp(capture: cv2.VideoCapture, previous_ms: float, step_ms: float) -> float:
-    """The frame's presentation time, moved forward when the container repeats or lacks one."""
+    """The frame's presentation time, made strictly increasing.
+
+    A frame without a time (not finite, or stuck at 0 after the first) is placed one frame
+    period after the previous one. A repeated or backward time is nudged just past the previous
+    one, so that the times of the frames after it stay the container's.
+    """
     reported = float(capture.get(cv2.CAP_PROP_POS_MSEC))
-    if math.isfinite(reported) and reported > previous_ms:
-        return reported
-    return 0.0 if previous_ms == -math.inf else previous_ms + step_ms
+    if previous_ms == -math.inf:
+        return reported if math.isfinite(reported) and reported >= 0 else 0.0
+    if not math.isfinite(reported) or reported <= 0:
+        return previous_ms + step_ms
+    return max(reported, previous_ms + _NUDGE_MS)
 
 
 def _check_range(every: int, start_s: float | None, end_s: float | None) -> None:
