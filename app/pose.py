@@ -19,6 +19,7 @@ import numpy as np
 from mediapipe.tasks.python import vision
 
 from app.frames import Frame, RgbImage, probe_video, read_image, read_video
+from app.landmarks import LIMB_LANDMARKS, Limb
 from app.models import ModelVerificationError, ensure_model, verify_bundle
 from app.sequence import N_LANDMARKS, FloatArray, PoseSequence, Source
 
@@ -28,7 +29,7 @@ Progress = Callable[[int, int], None]
 
 MAX_POSES = 2
 # A person seen before is followed while a candidate's centre lies within this share of the
-# image's diagonal (in isotropic units) of where they were; otherwise the largest one wins.
+# image's diagonal (in isotropic units) of where they were; otherwise the most prominent wins.
 _FOLLOW_RADIUS = 0.25
 _VISIBLE = 0.5
 
@@ -91,8 +92,8 @@ class PoseEstimator:
         ``"video"`` for streams, ``"image"`` for unrelated stills.
     num_poses
         How many people MediaPipe looks for, 1 or 2. With 2 the estimator follows the person
-        it followed before, or the largest; 1 is about twice as fast and lets MediaPipe keep
-        tracking the most confident detection.
+        it followed before, or the most prominent (``pick_main``); 1 is about twice as fast
+        and lets MediaPipe keep tracking its most confident detection.
     min_confidence
         Minimum detection, presence and tracking confidence, 0..1.
 
@@ -180,8 +181,9 @@ def pick_main(poses: Sequence[FramePose], followed: FloatArray | None, aspect: f
     """Index of the pose to follow among ``poses`` (not empty).
 
     The pose whose centre is nearest ``followed`` (the centre of the one followed until now,
-    ``(2,)`` in isotropic units) when it lies within reach; otherwise the one with the largest
-    bounding box of visible landmarks.
+    ``(2,)`` in isotropic units) when it lies within reach; otherwise the most prominent: the
+    one whose torso (shoulders and hips) has the largest bounding box, a size that spread arms
+    or bent legs do not change.
     """
     if len(poses) == 1:
         return 0
@@ -190,7 +192,7 @@ def pick_main(poses: Sequence[FramePose], followed: FloatArray | None, aspect: f
         nearest = int(np.argmin(distances))
         if distances[nearest] <= _FOLLOW_RADIUS * math.hypot(aspect, 1.0):
             return nearest
-    return int(np.argmax([_box_area(p, aspect) for p in poses]))
+    return int(np.argmax([_torso_size(p, aspect) for p in poses]))
 
 
 def _isotropic_xy(pose: FramePose, aspect: float) -> FloatArray:
@@ -205,9 +207,10 @@ def _centre(pose: FramePose, aspect: float) -> FloatArray:
     return np.asarray((xy.min(axis=0) + xy.max(axis=0)) / 2.0, dtype=np.float64)
 
 
-def _box_area(pose: FramePose, aspect: float) -> float:
-    extent = np.ptp(_isotropic_xy(pose, aspect), axis=0)
-    return float(extent[0] * extent[1])
+def _torso_size(pose: FramePose, aspect: float) -> float:
+    """Diagonal of the bounding box of shoulders and hips, in isotropic units."""
+    torso = pose.image_xyz[list(LIMB_LANDMARKS[Limb.TORSO]), :2] * np.array([aspect, 1.0])
+    return float(np.linalg.norm(np.ptp(torso, axis=0)))
 
 
 def _check_rgb(rgb: Any) -> None:
