@@ -20,6 +20,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -40,6 +42,16 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
             stale.unlink()
             removed.append(stale)
     return removed
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+"""Read once at import: os.umask can only be read by setting it, which races other threads."""
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,0 +1,162 @@
+"""``dance-tutor library``: list, show, edit, delete and check references; regenerate steps."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.cli import UserError
+
+SOURCE_FOLDER = "source"
+
+
+def poses_argument(parser: argparse.ArgumentParser) -> None:
+    """``--poses DIR``, shared by every command that reads or writes the library."""
+    parser.add_argument("--poses", type=Path, default=None, metavar="DIR",
+                        help="the reference library folder (default: $DANCE_TUTOR_POSES or the "
+                             "project's poses/)")
+
+
+def open_library(args: argparse.Namespace, create: bool = False) -> Any:
+    from app.library import Library, default_poses_dir
+
+    return Library(args.poses or default_poses_dir(), create=create)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "library", help="list, show, edit, delete and check the reference steps",
+        description="Manage the reference library: the .pose.json steps learners practise.")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    p = sub.add_parser("list", help="list the references with title, difficulty, duration")
+    poses_argument(p)
+    p.set_defaults(handler=run_list)
+
+    p = sub.add_parser("show", help="show one reference's metadata and steps")
+    p.add_argument("name", metavar="NAME")
+    poses_argument(p)
+    p.set_defaults(handler=run_show)
+
+    p = sub.add_parser("edit", help="change a reference's title, description, difficulty, "
+                                    "tempo or steps")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--title")
+    p.add_argument("--description")
+    p.add_argument("--difficulty", choices=("beginner", "intermediate", "advanced"))
+    p.add_argument("--tempo", type=float, metavar="BPM")
+    p.add_argument("--steps", metavar="NAME@S,...",
+                   help='sub-steps by start time, like "lift@0,beat@1.5"')
+    poses_argument(p)
+    p.set_defaults(handler=run_edit)
+
+    p = sub.add_parser("delete", help="delete a reference")
+    p.add_argument("name", metavar="NAME")
+    poses_argument(p)
+    p.set_defaults(handler=run_delete)
+
+    p = sub.add_parser("validate", help="check every file; exit 1 if any is broken")
+    poses_argument(p)
+    p.set_defaults(handler=run_validate)
+
+    p = sub.add_parser(
+        "generate", help="rebuild the authored steps from their keyframe files",
+        description="Turn keyframe files (SOURCE/*.toml) into references. Run it after editing "
+                    "a keyframe file; recorded references are never overwritten.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these steps (default: all)")
+    p.add_argument("--source", type=Path, default=None, metavar="DIR",
+                   help=f"keyframe files (default: the library's {SOURCE_FOLDER}/ folder)")
+    poses_argument(p)
+    p.set_defaults(handler=run_generate)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    library = open_library(args)
+    infos = library.list()
+    if not infos:
+        print(f"no references in {library.root}")
+    width = max((len(info.name) for info in infos), default=4)
+    for info in infos:
+        tempo = f"{info.tempo_bpm:g} bpm" if info.tempo_bpm else "-"
+        print(f"{info.name:<{width}}  {info.duration_s:4.1f} s  {info.difficulty or '-':<12}  "
+              f"{tempo:>7}  {info.n_takes} take{'s' if info.n_takes != 1 else ' '}  "
+              f"{info.title}")
+    _report_problems(library.problems)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    info = open_library(args).info(args.name)
+    print(f"{info.title} ({info.name})")
+    print(f"  {info.difficulty or 'no difficulty'}, "
+          f"{f'{info.tempo_bpm:g} bpm' if info.tempo_bpm else 'no tempo'}, "
+          f"{info.duration_s:.2f} s at {info.fps:g} fps ({info.n_frames} frames), "
+          f"{info.n_takes} take(s), source: {info.source_kind}")
+    if info.description:
+        print(f"  {info.description}")
+    for step in info.steps:
+        print(f"  {step.start_s:5.2f}-{step.end_s:5.2f} s  {step.name}")
+    return 0
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    from app.library import parse_steps
+
+    library = open_library(args)
+    steps = None
+    if args.steps is not None:
+        steps = parse_steps(args.steps, library.info(args.name).duration_s)
+    info = library.update_metadata(args.name, title=args.title, description=args.description,
+                                   difficulty=args.difficulty, tempo_bpm=args.tempo, steps=steps)
+    print(f"updated {info.name}")
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    library = open_library(args)
+    library.delete(args.name)
+    print(f"deleted {args.name} from {library.root}")
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    library = open_library(args)
+    infos = library.list()
+    _report_problems(library.problems)
+    print(f"{len(infos)} valid, {len(library.problems)} broken in {library.root}")
+    return 1 if library.problems else 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from app.authoring import SOURCE_SUFFIX, build_sequence, load_script
+    from app.library import check_name
+
+    library = open_library(args, create=True)
+    source: Path = args.source or library.root / SOURCE_FOLDER
+    if not source.is_dir():
+        raise UserError(f"keyframe folder {source} does not exist")
+    paths = sorted(source.glob(f"*{SOURCE_SUFFIX}"))
+    if args.names:
+        wanted = {check_name(name) for name in args.names}
+        missing = wanted - {p.stem for p in paths}
+        if missing:
+            raise UserError(f"no keyframe file for {', '.join(sorted(missing))} in {source}")
+        paths = [p for p in paths if p.stem in wanted]
+    for path in paths:
+        script = load_script(path)
+        if script.name != path.stem:
+            raise UserError(f"{path}: name is {script.name!r} but the file is {path.stem!r}; "
+                            f"they must match")
+        if script.name in library and library.get(script.name).source.kind != "authored":
+            raise UserError(f"{script.name!r} in {library.root} was recorded, not authored; "
+                            f"rename the keyframe file or delete the recording first")
+        info = library.create(build_sequence(script), overwrite=True)
+        print(f"{info.name}: {info.duration_s:.1f} s, {len(info.steps)} steps")
+    return 0
+
+
+def _report_problems(problems: list[Any]) -> None:
+    for problem in problems:
+        print(f"skipped {problem}", file=sys.stderr)

@@ -1,0 +1,104 @@
+"""``dance-tutor record``: a video of the instructor becomes a reference (or another take)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from app.cli import UserError
+from app.cli.library_cmd import open_library, poses_argument
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "record", help="turn a video of the instructor into a reference step",
+        description=(
+            "Extract the poses of a video, cut the still lead-in and lead-out, name the "
+            "sub-steps and save the result in the library, or add it as another take of an "
+            "existing reference (the library then tolerates the variation between takes)."
+        ),
+    )
+    parser.add_argument("video", type=Path, metavar="VIDEO")
+    parser.add_argument("--name", required=True, help="reference name, like wing-beat")
+    parser.add_argument("--title", help="title learners see (default: the name)")
+    parser.add_argument("--start", type=float, default=None, metavar="S",
+                        help="ignore the video before S seconds")
+    parser.add_argument("--end", type=float, default=None, metavar="S",
+                        help="ignore the video after S seconds")
+    parser.add_argument("--steps", metavar="NAME@S,...",
+                        help='sub-steps by start time in the saved reference (after trimming), '
+                             'like "lift@0,beat@1.5"')
+    parser.add_argument("--auto-steps", action="store_true",
+                        help="split into sub-steps where the movement pauses")
+    parser.add_argument("--keep-still", action="store_true",
+                        help="keep the still lead-in and lead-out")
+    parser.add_argument("--add-take", action="store_true",
+                        help="add the video as another take of the existing reference NAME")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing reference of that name")
+    parser.add_argument("--description")
+    parser.add_argument("--difficulty", choices=("beginner", "intermediate", "advanced"))
+    parser.add_argument("--tempo", type=float, metavar="BPM")
+    parser.add_argument("--model", type=Path, default=None, metavar="PATH",
+                        help="PoseLandmarker .task file (default: the managed model)")
+    poses_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.library import check_name, parse_steps
+    from app.recording import pause_steps, trim_still
+
+    name = check_name(args.name)
+    if args.add_take and (args.overwrite or args.steps or args.auto_steps):
+        raise UserError("--add-take keeps the reference's steps and metadata; drop --overwrite, "
+                        "--steps and --auto-steps")
+    library = open_library(args, create=not args.add_take)
+    if args.add_take and name not in library:
+        raise UserError(f"no reference named {name!r} to add a take to; record it first "
+                        f"without --add-take")
+    if not args.add_take and name in library and not args.overwrite:
+        raise UserError(f"reference {name!r} already exists; use --add-take for another take "
+                        f"or --overwrite to replace it")
+    seq = _extract(args)
+    if not args.keep_still:
+        before = seq.duration_s
+        seq = trim_still(seq)
+        print(f"kept {seq.duration_s:.2f} s of movement out of {before:.2f} s")
+    if args.add_take:
+        info = library.add_take(name, seq)
+        print(f"added take {info.n_takes} to {name}")
+        return 0
+    steps = pause_steps(seq) if args.auto_steps else ()
+    if args.steps:
+        steps = parse_steps(args.steps, seq.duration_s)
+    extra = {key: value for key, value in (("description", args.description),
+                                           ("difficulty", args.difficulty),
+                                           ("tempo_bpm", args.tempo)) if value is not None}
+    seq = replace(seq, name=name, title=args.title or name, steps=steps, extra=extra)
+    info = library.create(seq, overwrite=args.overwrite)
+    print(f"saved {info.name} ({info.duration_s:.2f} s, {len(info.steps)} steps) in "
+          f"{library.root}")
+    return 0
+
+
+def _extract(args: argparse.Namespace) -> Any:
+    from tqdm import tqdm
+
+    from app.pose import extract_video
+
+    if not args.video.is_file():
+        raise UserError(f"video {args.video} does not exist")
+    with tqdm(unit="frame", desc=args.video.name, file=sys.stderr, disable=None) as bar:
+        def progress(done: int, expected: int) -> None:
+            bar.total = max(expected, done) or None
+            bar.update(done - bar.n)
+
+        seq = extract_video(args.video, model_path=args.model, start_s=args.start,
+                            end_s=args.end, progress=progress)
+    if not seq.present.any():
+        raise UserError(f"nobody was found in {args.video}")
+    return seq
