@@ -69,7 +69,7 @@ RATINGS: tuple[tuple[str, float], ...] = (
 HALF_SCORE_ERROR = 1.6
 """Limb error (tolerance units, RMS) that scores 50."""
 SCORE_STEEPNESS = 3.0
-POWER_MEAN_EXPONENT = -2.0
+POWER_MEAN_EXPONENT = -4.0
 LIMB_IMPORTANCE: dict[Limb, float] = {
     Limb.LEFT_ARM: 1.0, Limb.RIGHT_ARM: 1.0, Limb.LEFT_LEG: 1.0, Limb.RIGHT_LEG: 1.0,
     Limb.TORSO: 1.0, Limb.HEAD: 0.5,

@@ -152,10 +152,10 @@ sideways, or a turned body from a straight one; the directions can. ``gaze`` (ea
 nose) turns and nods with the head, ``ears`` tilts with it, ``shoulders`` turns with the upper
 body."""
 
-ANGLE_TOLERANCE = math.radians(20.0)
-DIRECTION_TOLERANCE = 0.35
-TORSO_LEAN_TOLERANCE = math.radians(12.0)
-HEAD_TOLERANCE = 0.5
+ANGLE_TOLERANCE = math.radians(15.0)
+DIRECTION_TOLERANCE = 2.0 * math.sin(math.radians(15.0) / 2.0)
+TORSO_LEAN_TOLERANCE = math.radians(10.0)
+HEAD_TOLERANCE = 2.0 * math.sin(math.radians(22.0) / 2.0)
 
 
 def _build_features() -> tuple[FeatureSpec, ...]:
