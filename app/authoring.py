@@ -109,19 +109,24 @@ _NEUTRAL = np.array([limit.neutral for limit in PARAMETERS.values()])
 
 @dataclass(frozen=True)
 class BodyModel:
-    """Bone lengths and offsets of the body, in metres (an adult of about 1.75 m)."""
+    """Bone lengths and offsets of the body, in metres.
 
-    shoulder_half_width: float = 0.17
-    hip_half_width: float = 0.10
-    trunk: float = 0.54
-    neck: float = 0.13
-    upper_arm: float = 0.29
-    forearm: float = 0.26
-    thigh: float = 0.45
-    shin: float = 0.42
-    ankle_height: float = 0.075
-    heel_back: float = 0.06
-    toe_forward: float = 0.17
+    The lengths are the medians MediaPipe's world landmarks give for adults filmed standing
+    (its world skeleton is smaller than a tape measure would say), so authored and recorded
+    sequences share one scale.
+    """
+
+    shoulder_half_width: float = 0.165
+    hip_half_width: float = 0.115
+    trunk: float = 0.49
+    neck: float = 0.10
+    upper_arm: float = 0.245
+    forearm: float = 0.24
+    thigh: float = 0.40
+    shin: float = 0.37
+    ankle_height: float = 0.065
+    heel_back: float = 0.045
+    toe_forward: float = 0.13
     knee_slack: float = 0.995
     """Fraction of the full leg length the hip may reach: knees are never locked."""
 
@@ -132,19 +137,21 @@ class BodyModel:
 
 ADULT = BodyModel()
 
-# Face points in the head frame (left, up, forward) from the head's pivot on the neck.
+# Face points in the head frame (left, up, forward) from the head's pivot on the neck. MediaPipe
+# places the face well forward of the shoulders (nose about as far forward as it is above the
+# shoulder line); the template follows it so head directions compare with recordings.
 _FACE: dict[Landmark, tuple[float, float, float]] = {
-    Landmark.NOSE: (0.0, 0.10, 0.105),
-    Landmark.LEFT_EYE_INNER: (0.016, 0.135, 0.085),
-    Landmark.LEFT_EYE: (0.033, 0.136, 0.08),
-    Landmark.LEFT_EYE_OUTER: (0.048, 0.135, 0.07),
-    Landmark.RIGHT_EYE_INNER: (-0.016, 0.135, 0.085),
-    Landmark.RIGHT_EYE: (-0.033, 0.136, 0.08),
-    Landmark.RIGHT_EYE_OUTER: (-0.048, 0.135, 0.07),
-    Landmark.LEFT_EAR: (0.078, 0.11, -0.005),
-    Landmark.RIGHT_EAR: (-0.078, 0.11, -0.005),
-    Landmark.MOUTH_LEFT: (0.024, 0.065, 0.09),
-    Landmark.MOUTH_RIGHT: (-0.024, 0.065, 0.09),
+    Landmark.NOSE: (0.0, 0.06, 0.17),
+    Landmark.LEFT_EYE_INNER: (0.015, 0.095, 0.16),
+    Landmark.LEFT_EYE: (0.032, 0.098, 0.155),
+    Landmark.LEFT_EYE_OUTER: (0.048, 0.097, 0.145),
+    Landmark.RIGHT_EYE_INNER: (-0.015, 0.095, 0.16),
+    Landmark.RIGHT_EYE: (-0.032, 0.098, 0.155),
+    Landmark.RIGHT_EYE_OUTER: (-0.048, 0.097, 0.145),
+    Landmark.LEFT_EAR: (0.072, 0.08, 0.075),
+    Landmark.RIGHT_EAR: (-0.072, 0.08, 0.075),
+    Landmark.MOUTH_LEFT: (0.03, 0.035, 0.155),
+    Landmark.MOUTH_RIGHT: (-0.03, 0.035, 0.155),
 }
 
 # Hand points from the wrist along (hand direction, thumb side, palm normal).
@@ -170,8 +177,8 @@ class Camera:
     width: int = 1280
     height_px: int = 720
     focal_px: float = 1100.0
-    distance: float = 4.0
-    height: float = 1.05
+    distance: float = 3.5
+    height: float = 0.9
 
     def project(self, stage: FloatArray) -> FloatArray:
         """Stage points (n, 33, 3) in (left, up, forward) metres -> image (n, 33, 3).
@@ -460,8 +467,8 @@ def _pelvis(v: FloatArray, body: BodyModel, hip_offsets: dict[str, FloatArray],
         lift = _param(v, f"{side}_foot.lift")
         if horizontal >= reach and lift == 0:
             raise ScriptError(
-                f"{where} the {side} foot is {horizontal:.2f} m from the hip across the floor, "
-                f"beyond the leg's reach of {reach:.2f} m"
+                f"{where} the {side} foot is {horizontal:.3f} m from the hip across the floor, "
+                f"beyond the leg's reach of {reach:.3f} m"
             )
         height = floor_ankle[1] - offset[1] + math.sqrt(max(reach**2 - horizontal**2, 0.0))
         highest.append(height + min(lift / 0.05, 1.0) * body.leg)
