@@ -302,6 +302,8 @@ def verify_bundle(source: Path | bytes, entries: Iterable[str] | None = None) ->
                 raise ModelVerificationError(f"{label} is damaged: entry {bad} fails its CRC")
             for entry in wanted:
                 _check_tflite(archive.read(entry), f"{label}:{entry}")
+    except FileNotFoundError:
+        raise ModelVerificationError(f"{label} does not exist") from None
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise ModelVerificationError(
             f"{label} is not a complete zip archive, so it is truncated or not a model ({exc})"
@@ -314,19 +316,21 @@ def _check_tflite(data: bytes, label: str) -> None:
         raise ModelVerificationError(f"{label} is not a TFLite flatbuffer (no TFL3 identifier)")
     try:
         model = schema.Model.GetRootAs(data, 0)
-        if model.SubgraphsLength() < 1:
-            raise ModelVerificationError(f"{label} has no subgraph")
-        subgraph = model.Subgraphs(0)
-        tensors = subgraph.TensorsLength()
-        for index in [*subgraph.InputsAsNumpy(), *subgraph.OutputsAsNumpy()]:
-            if not 0 <= index < tensors:
-                raise ModelVerificationError(f"{label} refers to a tensor that does not exist")
+        subgraphs = model.SubgraphsLength()
+        subgraph = model.Subgraphs(0) if subgraphs else None
+        ends, tensors = [], 0
+        if subgraph is not None:
+            ends += [subgraph.Inputs(i) for i in range(subgraph.InputsLength())]
+            ends += [subgraph.Outputs(i) for i in range(subgraph.OutputsLength())]
+            tensors = subgraph.TensorsLength()
         for i in range(model.BuffersLength()):
             model.Buffers(i).DataAsNumpy()  # raises when the data lies outside the file
     except (IndexError, ValueError, TypeError, struct.error) as exc:
         raise ModelVerificationError(f"{label} is a damaged TFLite flatbuffer ({exc})") from exc
-    if subgraph.InputsLength() < 1 or subgraph.OutputsLength() < 1:
-        raise ModelVerificationError(f"{label} has no input or no output tensor")
+    if subgraph is None or subgraph.InputsLength() < 1 or subgraph.OutputsLength() < 1:
+        raise ModelVerificationError(f"{label} has no subgraph with inputs and outputs")
+    if not all(0 <= index < tensors for index in ends):
+        raise ModelVerificationError(f"{label} refers to a tensor that does not exist")
 
 
 def download_official(variant: str, dest: Path, *, url: str | None = None) -> Path:
