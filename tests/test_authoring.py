@@ -220,7 +220,7 @@ def test_a_foot_out_of_reach_is_refused_at_its_time() -> None:
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("name = \n")
-    with pytest.raises(ScriptError, match="bad.toml: is not valid TOML"):
+    with pytest.raises(ScriptError, match=r"bad\.toml: is not valid TOML"):
         load_script(bad)
 
 
