@@ -64,12 +64,17 @@ def _moving_average(values: FloatArray, window: int) -> FloatArray:
 
 
 def moving_span(seq: PoseSequence, threshold: float = STILL_SPEED) -> tuple[int, int] | None:
-    """Frames ``start:stop`` from the first to the last movement plus a margin; None if still."""
+    """Frames ``start:stop`` from the first to the last movement plus a margin; None if still.
+
+    The margin never adds frames with nobody in view at either end.
+    """
     moving = np.flatnonzero(motion_speed(seq) > threshold)
     if len(moving) == 0:
         return None
     margin = round(MARGIN_S * seq.fps)
-    return max(0, int(moving[0]) - margin), min(len(seq), int(moving[-1]) + 1 + margin)
+    lo, hi = max(0, int(moving[0]) - margin), min(len(seq), int(moving[-1]) + 1 + margin)
+    shown = np.flatnonzero(seq.present[lo:hi])
+    return lo + int(shown[0]), lo + int(shown[-1]) + 1
 
 
 def trim_still(seq: PoseSequence, threshold: float = STILL_SPEED) -> PoseSequence:
