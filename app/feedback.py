@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.landmarks import Limb
-from app.skeleton import FEATURE_NAMES, FEATURES
+from app.skeleton import FEATURE_NAMES, MEASUREMENTS, N_FEATURES, Measurement
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -32,47 +32,70 @@ LOW_VISIBILITY_SHARE = 0.5
 """A body part out of view for more than this share of the time earns a visibility hint."""
 
 _SWAP = {"left": "right", "right": "left"}
-_NOUNS = {"knee": "knees", "arm": "arms", "elbow": "elbows", "hand": "hands", "foot": "feet",
-          "hip": "hips"}
 
-# Phrases per feature (side stripped), for a positive and a negative difference. ``{side}``
-# becomes "left " / "right " (empty when both sides merge), nouns in braces turn plural then;
-# ``{left}`` / ``{right}`` are sides that swap with the mirror option.
-_PHRASES: dict[str, tuple[str, str]] = {
-    "elbow_angle": ("bend your {side}{elbow} more", "straighten your {side}{arm}"),
-    "shoulder_angle": ("lower your {side}{arm}", "raise your {side}{arm} higher"),
-    "hip_angle": ("bend more at your {side}{hip}", "bend less at your {side}{hip}"),
-    "knee_angle": ("bend your {side}{knee} more", "straighten your {side}{knee}"),
-    "torso_lean": ("stand up straighter", "lean your upper body further"),
-    "upper_arm_x": ("bring your {side}{arm} closer to your body",
-                    "open your {side}{arm} wider to the side"),
-    "upper_arm_y": ("raise your {side}{arm} higher", "lower your {side}{arm}"),
-    "upper_arm_z": ("bring your {side}{arm} further forward",
-                    "take your {side}{arm} further back"),
-    "forearm_x": ("bring your {side}{hand} in closer", "reach your {side}{hand} further out"),
-    "forearm_y": ("raise your {side}{hand} higher", "lower your {side}{hand}"),
-    "forearm_z": ("bring your {side}{hand} further forward",
-                  "take your {side}{hand} further back"),
-    "thigh_x": ("bring your {side}{knee} in", "open your {side}{knee} further out"),
-    "thigh_y": ("lift your {side}{knee} higher", "lower your {side}{knee}"),
-    "thigh_z": ("bring your {side}{knee} further forward", "take your {side}{knee} further back"),
-    "shin_x": ("bring your {side}{foot} in closer", "place your {side}{foot} wider"),
-    "shin_y": ("bend your {side}{knee} more", "lower your {side}{foot}"),
-    "shin_z": ("bring your {side}{foot} further forward", "take your {side}{foot} further back"),
-    "torso_x": ("shift your upper body toward your {right}",
-                "shift your upper body toward your {left}"),
-    "torso_y": ("stand up straighter", "lean your upper body further"),
-    "torso_z": ("lean forward more", "lean forward less"),
-    "shoulders_x": ("turn your upper body further", "turn your shoulders to face the front"),
-    "shoulders_y": ("raise your {left} shoulder a little", "raise your {right} shoulder a little"),
-    "shoulders_z": ("turn your upper body toward your {right}",
-                    "turn your upper body toward your {left}"),
-    "gaze_x": ("turn your head more to your {right}", "turn your head more to your {left}"),
-    "gaze_y": ("lift your head", "lower your chin a little"),
-    "gaze_z": ("turn your head less", "turn your head further"),
-    "ears_x": ("turn your head further", "turn your head less"),
-    "ears_y": ("tilt your head toward your {right}", "tilt your head toward your {left}"),
-    "ears_z": ("turn your head more to your {right}", "turn your head more to your {left}"),
+# Phrases per feature (side stripped): for a positive and for a negative difference, each as
+# (one side, both sides). ``{side}`` is the limb's side; ``{left}`` / ``{right}`` are sides
+# that swap with the mirror option. Every phrase names the limb ("left arm", "torso", "head").
+_PHRASES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "elbow_angle": (("bend your {side} arm more at the elbow", "bend your arms more at the elbows"),
+                    ("straighten your {side} arm", "straighten your arms")),
+    "shoulder_angle": (("lower your {side} arm", "lower your arms"),
+                       ("raise your {side} arm higher", "raise your arms higher")),
+    "upper_arm_x": (("bring your {side} arm closer to your body",
+                     "bring your arms closer to your body"),
+                    ("open your {side} arm wider to the side", "open your arms wider")),
+    "upper_arm_y": (("raise your {side} arm higher", "raise your arms higher"),
+                    ("lower your {side} arm", "lower your arms")),
+    "upper_arm_z": (("bring your {side} arm further forward", "bring your arms further forward"),
+                    ("take your {side} arm further back", "take your arms further back")),
+    "forearm_x": (("bring the hand of your {side} arm in closer", "bring your hands in closer"),
+                  ("reach further out with your {side} arm", "reach further out with your hands")),
+    "forearm_y": (("raise the hand of your {side} arm higher", "raise your hands higher"),
+                  ("lower the hand of your {side} arm", "lower your hands")),
+    "forearm_z": (("bring the hand of your {side} arm further forward",
+                   "bring your hands further forward"),
+                  ("take the hand of your {side} arm further back",
+                   "take your hands further back")),
+    "hip_angle": (("bend your {side} leg more at the hip", "bend more at the hips"),
+                  ("bend your {side} leg less at the hip", "bend less at the hips")),
+    "knee_angle": (("bend your {side} leg more at the knee", "bend your knees more"),
+                   ("straighten your {side} leg", "straighten your legs")),
+    "thigh_x": (("bring your {side} leg in closer", "bring your legs closer together"),
+                ("open your {side} leg further out", "open your legs wider")),
+    "thigh_y": (("lift the knee of your {side} leg higher", "lift your knees higher"),
+                ("lower the knee of your {side} leg", "lower your knees")),
+    "thigh_z": (("bring the knee of your {side} leg further forward",
+                 "bring your knees further forward"),
+                ("take the knee of your {side} leg further back", "take your knees further back")),
+    "shin_x": (("bring the foot of your {side} leg in closer", "bring your feet closer together"),
+               ("place the foot of your {side} leg wider", "place your feet wider")),
+    "shin_y": (("bend your {side} leg more at the knee", "bend your knees more"),
+               ("lower the foot of your {side} leg", "lower your feet")),
+    "shin_z": (("bring the foot of your {side} leg further forward",
+                "bring your feet further forward"),
+               ("take the foot of your {side} leg further back", "take your feet further back")),
+    "torso_lean": (("straighten up: keep your torso more upright",) * 2,
+                   ("lean your torso further",) * 2),
+    "torso_x": (("shift your torso toward your {right}",) * 2,
+                ("shift your torso toward your {left}",) * 2),
+    "torso_y": (("straighten up: keep your torso more upright",) * 2,
+                ("lean your torso further",) * 2),
+    "torso_z": (("lean your torso forward more",) * 2, ("lean your torso forward less",) * 2),
+    "shoulders_x": (("turn your torso further",) * 2,
+                    ("turn your torso to face the front",) * 2),
+    "shoulders_y": (("level your torso: raise your {left} shoulder a little",) * 2,
+                    ("level your torso: raise your {right} shoulder a little",) * 2),
+    "shoulders_z": (("turn your torso toward your {right}",) * 2,
+                    ("turn your torso toward your {left}",) * 2),
+    "gaze_x": (("turn your head more to your {right}",) * 2,
+               ("turn your head more to your {left}",) * 2),
+    "gaze_y": (("lift your head",) * 2, ("lower your head a little",) * 2),
+    "gaze_z": (("turn your head less",) * 2, ("turn your head further to the side",) * 2),
+    "ears_x": (("turn your head further",) * 2, ("turn your head less",) * 2),
+    "ears_y": (("tilt your head toward your {right}",) * 2,
+               ("tilt your head toward your {left}",) * 2),
+    "ears_z": (("turn your head more to your {right}",) * 2,
+               ("turn your head more to your {left}",) * 2),
 }
 
 
@@ -122,10 +145,9 @@ def _generic(feature: str) -> tuple[str | None, str]:
     return None, feature
 
 
-def rounded_degrees(amount: float) -> float:
-    """Degrees to say for a difference in feature units, rounded to 5 (at least 5)."""
-    degrees = math.degrees(abs(amount))
-    return float(max(5.0, 5.0 * round(degrees / 5.0)))
+def rounded_degrees(radians: float) -> float:
+    """Degrees to say for an angle, rounded to 5 (at least 5)."""
+    return float(max(5.0, 5.0 * round(math.degrees(abs(radians)) / 5.0)))
 
 
 def _phrase(feature: str, delta: float, mirror: bool, merged: bool) -> tuple[str, str]:
@@ -134,51 +156,88 @@ def _phrase(feature: str, delta: float, mirror: bool, merged: bool) -> tuple[str
     positive, negative = _PHRASES[generic]
     if side == "right" and generic.endswith("_x"):
         delta = -delta  # a right limb's "outward" is toward -x
-    template = positive if delta > 0 else negative
-    sides = {"left": "left", "right": "right"} if not mirror else dict(_SWAP)
-    own_side = sides[side] if side else ""
-    fill = dict(side="" if merged or not own_side else own_side + " ", left=sides["left"],
-                right=sides["right"])
-    fill.update({noun: plural if merged else noun for noun, plural in _NOUNS.items()})
-    return template.format(**fill), f"{generic}:{'+' if delta > 0 else '-'}"
+    single, both = positive if delta > 0 else negative
+    sides = dict(_SWAP) if mirror else {"left": "left", "right": "right"}
+    template = both if merged else single
+    text = template.format(side=sides[side] if side else "", left=sides["left"],
+                           right=sides["right"])
+    return text, f"{generic}:{'+' if delta > 0 else '-'}"
 
 
-def limb_correction(limb: Limb, delta: FloatArray, severity: FloatArray,
-                    mirror: bool = False) -> Correction | None:
-    """The most useful correction for one limb of the compared skeleton.
+def _measurement_matrix() -> FloatArray:
+    matrix = np.zeros((N_FEATURES, len(MEASUREMENTS)))
+    for k, measurement in enumerate(MEASUREMENTS):
+        matrix[list(measurement.columns), k] = 1.0
+    return matrix
+
+
+_MEASURE = _measurement_matrix()
+_LIMB_MEASUREMENTS = {limb: np.array([k for k, m in enumerate(MEASUREMENTS) if m.limb is limb])
+                      for limb in Limb}
+
+
+def corrections(delta: FloatArray, severity: FloatArray, mirror: bool = False,
+                limbs: Iterable[Limb] = tuple(Limb)) -> list[Correction]:
+    """The most useful correction for each of ``limbs`` that has one, in ``limbs`` order.
+
+    For each limb the measurement (a joint angle or a bone's direction) furthest off is
+    chosen; a bone is spoken about along the axis where it is most off, with the whole angle
+    between where it is and where it should be.
 
     Parameters
     ----------
-    limb : Limb
-        A limb of the compared skeleton (mirrored when ``mirror``).
     delta : (F,) float64
         Attempt minus reference in feature units (radians or unit-vector components), averaged
         over the moments that went wrong.
     severity : (F,) float64
-        How far each feature was off, in tolerance units; NaN or 0 where not judged.
+        How far each feature was off, in tolerance units; NaN where not judged.
     mirror : bool
-        The attempt was compared as its mirror image.
+        The attempt was compared as its mirror image (``limbs`` are of the compared skeleton).
+    limbs : iterable of Limb
+        Limbs of the compared skeleton to look at.
 
     Returns
     -------
-    Correction or None
-        None when no feature of the limb is off by at least :data:`MIN_SEVERITY`.
+    list of Correction
+        One per limb whose worst measurement is off by at least :data:`MIN_SEVERITY`.
     """
-    best = -1
-    for i, spec in enumerate(FEATURES):
-        if spec.limb is not limb or not np.isfinite(severity[i]) or severity[i] < MIN_SEVERITY:
+    judged = np.isfinite(severity)
+    per_measurement = np.sqrt(np.where(judged, severity, 0.0) ** 2 @ _MEASURE)
+    per_measurement[(judged @ _MEASURE) == 0] = 0.0
+    out = []
+    for limb in limbs:
+        candidates = _LIMB_MEASUREMENTS[limb]
+        best = int(candidates[np.argmax(per_measurement[candidates])])
+        if per_measurement[best] < MIN_SEVERITY:
             continue
-        if best < 0 or severity[i] > severity[best]:
-            best = i
-    if best < 0:
-        return None
-    feature = FEATURE_NAMES[best]
-    text, key = _phrase(feature, float(delta[best]), mirror, merged=False)
-    both, _ = _phrase(feature, float(delta[best]), mirror, merged=True)
-    degrees = rounded_degrees(float(delta[best]))
-    own = learner_limb(limb, mirror)
+        out.append(_correction(MEASUREMENTS[best], delta, float(per_measurement[best]), mirror))
+    return out
+
+
+def limb_correction(limb: Limb, delta: FloatArray, severity: FloatArray,
+                    mirror: bool = False) -> Correction | None:
+    """The most useful correction for one limb (see :func:`corrections`), or None."""
+    found = corrections(delta, severity, mirror, (limb,))
+    return found[0] if found else None
+
+
+def _correction(measurement: Measurement, delta: FloatArray, severity: float,
+                mirror: bool) -> Correction:
+    columns = list(measurement.columns)
+    if len(columns) == 1:
+        column = columns[0]
+        radians = float(delta[column])
+    else:
+        column = columns[int(np.argmax(np.abs(delta[columns])))]
+        chord = float(np.linalg.norm(delta[columns]))
+        radians = 2.0 * math.asin(min(1.0, chord / 2.0))
+    feature = FEATURE_NAMES[column]
+    text, key = _phrase(feature, float(delta[column]), mirror, merged=False)
+    both, _ = _phrase(feature, float(delta[column]), mirror, merged=True)
+    degrees = rounded_degrees(radians)
+    own = learner_limb(measurement.limb, mirror)
     return Correction(own, feature, f"{own.value}:{key}", f"{text}, about {degrees:.0f}°",
-                      float(severity[best]), degrees, both)
+                      severity, degrees, both)
 
 
 def merged(corrections: Sequence[Correction]) -> list[Correction]:

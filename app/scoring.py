@@ -87,10 +87,12 @@ MAX_MOMENTS = 3
 MIN_COVERAGE = 0.9
 """Below this share of the reference matched, the feedback says part of it was left out."""
 LIMBS: tuple[Limb, ...] = tuple(Limb)
-_MEMBERSHIP = np.array([[float(limb is lm) for lm in LIMBS] for limb in FEATURE_LIMBS])
-"""(F, 6): 1 where a feature belongs to a limb."""
-_COUNTED = _MEMBERSHIP * FEATURE_SHARE[:, None]
+LIMB_MEMBERSHIP = np.array([[float(limb is lm) for lm in LIMBS]
+                            for limb in FEATURE_LIMBS])
+"""(F, 6): 1 where a feature belongs to a limb (columns in :data:`LIMBS` order)."""
+LIMB_COUNTED = LIMB_MEMBERSHIP * FEATURE_SHARE[:, None]
 """(F, 6): a feature's share of a measurement where it belongs to a limb (for averages)."""
+_IMPORTANCE = np.array([LIMB_IMPORTANCE[limb] for limb in LIMBS])
 
 
 def rating(score: float) -> str:
@@ -103,14 +105,32 @@ def limb_score(error: float) -> float:
     return float(100.0 / (1.0 + (error / HALF_SCORE_ERROR) ** SCORE_STEEPNESS))
 
 
+def limb_scores(squared: FloatArray, counted: FloatArray, seen: FloatArray) -> FloatArray:
+    """(6,) limb scores in :data:`LIMBS` order; NaN for limbs not judged.
+
+    ``squared`` are (6,) sums of weighted squared differences, ``counted`` (6,) sums of
+    weights counted as measurements, ``seen`` (6,) the share of what the reference shows
+    that was judged (below :data:`UNSEEN_SHARE` the limb is not judged).
+    """
+    judged = (counted > 0) & (seen >= UNSEEN_SHARE)
+    error = np.sqrt(np.divide(squared, counted, out=np.zeros_like(squared), where=judged))
+    scores = 100.0 / (1.0 + (error / HALF_SCORE_ERROR) ** SCORE_STEEPNESS)
+    return np.where(judged, scores, np.nan)
+
+
+def overall_of(scores: FloatArray) -> float:
+    """Weighted power mean of (6,) limb scores in :data:`LIMBS` order, NaN ones left out."""
+    judged = np.isfinite(scores)
+    if not judged.any():
+        return 0.0
+    weights = _IMPORTANCE[judged]
+    mean = np.sum(weights * np.maximum(scores[judged], 1.0) ** POWER_MEAN_EXPONENT)
+    return float((mean / weights.sum()) ** (1.0 / POWER_MEAN_EXPONENT))
+
+
 def overall_score(limbs: Mapping[Limb, float]) -> float:
     """Weighted power mean of limb scores (a weak limb counts more than in an average)."""
-    if not limbs:
-        return 0.0
-    weights = np.array([LIMB_IMPORTANCE[limb] for limb in limbs])
-    scores = np.maximum(np.array(list(limbs.values())), 1.0)
-    mean = np.sum(weights * scores ** POWER_MEAN_EXPONENT) / weights.sum()
-    return float(mean ** (1.0 / POWER_MEAN_EXPONENT))
+    return overall_of(np.array([limbs.get(limb, np.nan) for limb in LIMBS]))
 
 
 @dataclass(frozen=True)
@@ -420,8 +440,8 @@ class Matches:
 
 def _limb_errors(squared: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatArray]:
     """(n, 6) per-frame limb errors (NaN where nothing judged) and (n, 6) limb weights."""
-    num = squared @ _MEMBERSHIP
-    den = weight @ _COUNTED
+    num = squared @ LIMB_MEMBERSHIP
+    den = weight @ LIMB_COUNTED
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.sqrt(num / den), den
 
@@ -429,17 +449,17 @@ def _limb_errors(squared: FloatArray, weight: FloatArray) -> tuple[FloatArray, F
 def _limb_scores(squared: FloatArray, weight: FloatArray, seen: FloatArray
                  ) -> dict[Limb, float]:
     """Scores of limbs seen enough, from (n, F) sums over the frames that count."""
-    num = (squared @ _MEMBERSHIP).sum(axis=0)
-    den = (weight @ _COUNTED).sum(axis=0)
-    return {limb: limb_score(math.sqrt(num[k] / den[k])) for k, limb in enumerate(LIMBS)
-            if den[k] > 0 and seen[k] >= UNSEEN_SHARE}
+    scores = limb_scores((squared @ LIMB_MEMBERSHIP).sum(axis=0),
+                         (weight @ LIMB_COUNTED).sum(axis=0), seen)
+    return {limb: float(scores[k]) for k, limb in enumerate(LIMBS) if np.isfinite(scores[k])}
 
 
 def _seen_share(matches: Matches) -> FloatArray:
     """(6,) share of what the reference shows that was judged, per limb."""
     visited = matches.visits > 0
-    expected = (matches.reference.weights[visited] * matches.visits[visited, None]) @ _MEMBERSHIP
-    judged = matches.weight[visited] @ _MEMBERSHIP
+    expected = ((matches.reference.weights[visited] * matches.visits[visited, None])
+                @ LIMB_MEMBERSHIP)
+    judged = matches.weight[visited] @ LIMB_MEMBERSHIP
     total = expected.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, judged.sum(axis=0) / total, 0.0)

@@ -182,6 +182,30 @@ FEATURE_SHARE: FloatArray = np.array([1.0 if f.unit is Unit.ANGLE else 1.0 / 3.0
 """(F,) how much of one measurement each column is: 1 for an angle, 1/3 for each component of
 a direction, so that averages count a bone's direction once (its chord, in tolerance units)."""
 
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One thing measured: a joint angle (one column) or a bone direction (three columns)."""
+
+    name: str
+    limb: Limb
+    columns: tuple[int, ...]
+
+
+def _build_measurements() -> tuple[Measurement, ...]:
+    out: list[Measurement] = []
+    for i, spec in enumerate(FEATURES):
+        if spec.unit is Unit.ANGLE:
+            out.append(Measurement(spec.name, spec.limb, (i,)))
+        elif spec.name.endswith("_x"):
+            out.append(Measurement(spec.name[:-2], spec.limb, (i, i + 1, i + 2)))
+    return tuple(out)
+
+
+MEASUREMENTS: tuple[Measurement, ...] = _build_measurements()
+"""Features grouped into what they measure, in column order."""
+
 _JOINT_INDEX: IntArray = np.array([[int(p) for p in j.landmarks()] for j, _ in JOINTS],
                                   dtype=np.int64)
 _DIRECTION_INDEX: IntArray = np.array(
@@ -189,6 +213,9 @@ _DIRECTION_INDEX: IntArray = np.array(
      for s, frame, _ in DIRECTIONS], dtype=np.int64)
 _HIPS = np.array([int(L.LEFT_HIP), int(L.RIGHT_HIP)])
 _SHOULDERS = np.array([int(L.LEFT_SHOULDER), int(L.RIGHT_SHOULDER)])
+_LINE_LEFT = np.array([int(L.LEFT_HIP), int(L.LEFT_SHOULDER)])
+_LINE_RIGHT = np.array([int(L.RIGHT_HIP), int(L.RIGHT_SHOULDER)])
+_MIRROR = MIRROR_PERMUTATION.astype(np.int64)
 _LEFT_HIP, _RIGHT_HIP = int(L.LEFT_HIP), int(L.RIGHT_HIP)
 _LEFT_SHOULDER, _RIGHT_SHOULDER = int(L.LEFT_SHOULDER), int(L.RIGHT_SHOULDER)
 
@@ -353,41 +380,43 @@ def raw_points(image_xyz: FloatArray, visibility: FloatArray, world_xyz: FloatAr
     return np.where(known[..., None], xyz, 0.0), weights
 
 
-def mirrored(xyz: FloatArray, weights: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """The left-right mirror image: ``x`` flipped and left and right landmarks swapped.
-
-    ``xyz`` is (n, 33, 3) and ``weights`` (n, 33); the mirror is taken about ``x = 0``.
-    """
-    flipped = xyz[:, MIRROR_PERMUTATION] * np.array([-1.0, 1.0, 1.0])
-    return flipped, weights[:, MIRROR_PERMUTATION]
-
-
 def hip_centre(xyz: FloatArray) -> FloatArray:
     """(n, 1, 3) hip midpoint of each frame of (n, 33, 3) points."""
     return np.asarray(xyz[:, _HIPS].mean(axis=1, keepdims=True))
 
 
-def centred(xyz: FloatArray, weights: FloatArray) -> FloatArray:
-    """(n, 33, 3) points moved so each frame's hip midpoint is at the origin."""
-    return np.where(weights[..., None] > 0, xyz - hip_centre(xyz), 0.0)
+def prepared(xyz: FloatArray, weights: FloatArray, mirror: bool = False
+             ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Mirror (optionally) and centre raw points, and collect evidence of roll and facing.
 
+    Parameters
+    ----------
+    xyz : (n, 33, 3) float64
+        Points from :func:`raw_points`.
+    weights : (n, 33) float64
+    mirror : bool
+        Swap left and right landmarks and flip ``x`` (the left-right mirror image).
 
-def roll_sums(xyz: FloatArray, weights: FloatArray) -> tuple[float, float]:
-    """Evidence for the camera's roll: sums of ``(cos 2a, sin 2a)`` of hip and shoulder lines.
-
-    The hip and shoulder lines of someone standing are level; their angle ``a`` in the image
-    plane, doubled so a line and its reverse agree, is summed with the squared line length and
-    the landmark weights as weight (a body seen from the side has short lines and says little).
-    Sums from several calls add up; :func:`roll_from_sums` turns them into an angle.
+    Returns
+    -------
+    centred : (n, 33, 3) float64
+        Hip midpoint at the origin; 0 where the weight is 0.
+    weights : (n, 33) float64
+        In the (possibly mirrored) landmark order.
+    evidence : (n, 4) float64
+        Per frame, from the hip and shoulder lines weighted by their landmarks: the camera's
+        roll as ``(c, s)`` (sums of the doubled line angle's cosine and sine times the squared
+        length, for :func:`roll_from_sums`) and the body's facing as ``(x, z)`` (sums of the
+        lines' ``x`` and ``z``, for :func:`facing_from_sums`). Evidence adds up over frames.
     """
-    c = s = 0.0
-    for pair in (_HIPS, _SHOULDERS):
-        line = xyz[:, pair[0], :2] - xyz[:, pair[1], :2]
-        w = weights[:, pair].min(axis=1)
-        dx, dy = line[:, 0], line[:, 1]
-        c += float(np.sum(w * (dx * dx - dy * dy)))
-        s += float(np.sum(w * 2.0 * dx * dy))
-    return c, s
+    n = xyz.shape[0]
+    centred = np.empty((n, N_LANDMARKS, 3))
+    out_w = np.empty((n, N_LANDMARKS))
+    evidence = np.zeros((n, 4))
+    _prepare_kernel(np.ascontiguousarray(xyz, dtype=np.float64),
+                    np.ascontiguousarray(weights, dtype=np.float64), mirror, _MIRROR,
+                    centred, out_w, evidence)
+    return centred, out_w, evidence
 
 
 def roll_from_sums(c: float, s: float) -> float:
@@ -398,6 +427,20 @@ def roll_from_sums(c: float, s: float) -> float:
     return float(np.clip(-roll, -MAX_ROLL_CORRECTION, MAX_ROLL_CORRECTION))
 
 
+def facing_from_sums(x: float, z: float) -> float:
+    """Radians about the vertical axis that turn the summed lines to face the camera."""
+    if math.hypot(x, z) < 1e-9:
+        return 0.0
+    return float(-math.atan2(z, x))
+
+
+def orientation(evidence: FloatArray, align_facing: bool = False) -> tuple[float, float]:
+    """``(roll, yaw)`` radians from evidence summed to (4,) (see :func:`prepared`)."""
+    roll = roll_from_sums(float(evidence[0]), float(evidence[1]))
+    yaw = facing_from_sums(float(evidence[2]), float(evidence[3])) if align_facing else 0.0
+    return roll, yaw
+
+
 def rotated_about_z(xyz: FloatArray, angle: float) -> FloatArray:
     """(..., 3) points turned by ``angle`` radians in the image plane."""
     c, s = math.cos(angle), math.sin(angle)
@@ -405,18 +448,6 @@ def rotated_about_z(xyz: FloatArray, angle: float) -> FloatArray:
     out[..., 0] = c * xyz[..., 0] - s * xyz[..., 1]
     out[..., 1] = s * xyz[..., 0] + c * xyz[..., 1]
     return out
-
-
-def facing_angle(xyz: FloatArray, weights: FloatArray) -> float:
-    """Radians about the vertical axis that turn the average body to face the camera."""
-    line = np.zeros(2)
-    for pair in (_HIPS, _SHOULDERS):
-        w = weights[:, pair].min(axis=1)
-        diff = xyz[:, pair[0]] - xyz[:, pair[1]]
-        line += np.sum(w[:, None] * diff[:, [0, 2]], axis=0)
-    if np.hypot(*line) < 1e-9:
-        return 0.0
-    return float(-math.atan2(line[1], line[0]))
 
 
 def rotated_about_y(xyz: FloatArray, angle: float) -> FloatArray:
@@ -446,18 +477,18 @@ def body_points(seq: PoseSequence, space: Space = "image", mirror: bool = False,
     ValueError
         If ``space`` is ``"world"`` and ``seq`` has no world landmarks.
     """
+    xyz, weights, evidence = _prepared_sequence(seq, space, mirror)
+    roll, yaw = orientation(evidence.sum(axis=0), align_facing)
+    xyz = rotated_about_y(rotated_about_z(xyz, roll), yaw)
+    return BodyPoints(xyz / torso_length(xyz, weights), weights, roll)
+
+
+def _prepared_sequence(seq: PoseSequence, space: Space, mirror: bool
+                       ) -> tuple[FloatArray, FloatArray, FloatArray]:
     if space == "world" and not seq.has_world.any():
         raise ValueError(f"sequence {seq.name or '(unnamed)'} has no world landmarks")
     xyz, weights = raw_points(seq.image_xyz, seq.visibility, seq.world_xyz, seq.aspect, space)
-    if mirror:
-        xyz, weights = mirrored(xyz, weights)
-    xyz = centred(xyz, weights)
-    roll = roll_from_sums(*roll_sums(xyz, weights))
-    xyz = rotated_about_z(xyz, roll)
-    if align_facing:
-        xyz = rotated_about_y(xyz, facing_angle(xyz, weights))
-    xyz = xyz / torso_length(xyz, weights)
-    return BodyPoints(xyz, weights, roll)
+    return prepared(xyz, weights, mirror)
 
 
 def feature_matrix(seq: PoseSequence, mirror: bool = False, space: Space | None = None,
@@ -488,17 +519,64 @@ def feature_matrix(seq: PoseSequence, mirror: bool = False, space: Space | None 
     (0, 45)
     """
     chosen: Space = common_space(seq) if space is None else space
-    points = body_points(seq, chosen, mirror, align_facing)
-    values, weights = features_of_points(points.xyz, points.weights)
-    weights[~seq.present] = 0.0
-    return Features(values, weights, seq.t.astype(np.float64), chosen)
+    xyz, weights, evidence = _prepared_sequence(seq, chosen, mirror)
+    values, feature_w = features_of_points(xyz, weights,
+                                           *orientation(evidence.sum(axis=0), align_facing))
+    feature_w[~seq.present] = 0.0
+    return Features(values, feature_w, seq.t.astype(np.float64), chosen)
 
 
-def features_of_points(xyz: FloatArray, weights: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Feature values and weights of (n, 33, 3) normalised points with (n, 33) weights.
+class FrameFeatures:
+    """Features of frames given one at a time, as :func:`feature_matrix` computes them.
 
-    Returns two (n, F) arrays; a frame without a visible torso gets weight 0 throughout the
-    torso-frame features.
+    The camera's roll (and, with ``align_facing``, the body's facing) is estimated from the
+    frames seen so far, older frames fading with a time constant of ``memory_frames``.
+
+    Parameters
+    ----------
+    space : {"world", "image"}
+        Landmarks to use; a frame without world landmarks in the world space is not judged.
+    mirror, align_facing : bool
+        As for :func:`feature_matrix`.
+    """
+
+    def __init__(self, space: Space = "image", mirror: bool = False,
+                 align_facing: bool = False, memory_frames: float = 300.0) -> None:
+        self.space: Space = space
+        self.mirror = mirror
+        self.align_facing = align_facing
+        self._decay = math.exp(-1.0 / memory_frames)
+        self._missing_world = np.full((1, N_LANDMARKS, 3), np.nan)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the roll and facing estimated so far."""
+        self._evidence = np.zeros(4)
+
+    def __call__(self, image_xyz: FloatArray, visibility: FloatArray,
+                 world_xyz: FloatArray | None, aspect: float
+                 ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(values, weights, landmark_weights)`` of one frame: (F,), (F,) and (33,).
+
+        ``landmark_weights`` are in the learner's own (unmirrored) landmark order.
+        """
+        world = self._missing_world if world_xyz is None else world_xyz[None]
+        xyz, landmark_w = raw_points(image_xyz[None], visibility[None], world, aspect,
+                                     self.space)
+        centred, weights, evidence = prepared(xyz, landmark_w, self.mirror)
+        self._evidence = self._evidence * self._decay + evidence[0]
+        values, feature_w = features_of_points(centred, weights,
+                                               *orientation(self._evidence, self.align_facing))
+        return values[0], feature_w[0], landmark_w[0]
+
+
+def features_of_points(xyz: FloatArray, weights: FloatArray, roll: float = 0.0,
+                       yaw: float = 0.0) -> tuple[FloatArray, FloatArray]:
+    """Feature values and weights of (n, 33, 3) centred points with (n, 33) weights.
+
+    The points are first turned by ``roll`` radians about the camera axis, then by ``yaw``
+    about the vertical. Returns two (n, F) arrays; a frame without a visible torso gets weight
+    0 throughout the torso-frame features.
     """
     n = xyz.shape[0]
     if xyz.shape != (n, N_LANDMARKS, 3) or weights.shape != (n, N_LANDMARKS):
@@ -507,22 +585,59 @@ def features_of_points(xyz: FloatArray, weights: FloatArray) -> tuple[FloatArray
     values = np.zeros((n, N_FEATURES))
     out_w = np.zeros((n, N_FEATURES))
     _features_kernel(np.ascontiguousarray(xyz, dtype=np.float64),
-                     np.ascontiguousarray(weights, dtype=np.float64),
+                     np.ascontiguousarray(weights, dtype=np.float64), roll, yaw,
                      _JOINT_INDEX, _DIRECTION_INDEX, values, out_w)
     return values, out_w
 
 
 @numba.njit(cache=True, nogil=True)
-def _features_kernel(xyz: FloatArray, lw: FloatArray, joints: IntArray, directions: IntArray,
-                     values: FloatArray, weights: FloatArray) -> None:  # pragma: no cover
+def _prepare_kernel(xyz: FloatArray, lw: FloatArray, mirror: bool, permutation: IntArray,
+                    out: FloatArray, out_w: FloatArray,
+                    evidence: FloatArray) -> None:  # pragma: no cover
+    sign = -1.0 if mirror else 1.0
+    for n in range(xyz.shape[0]):
+        for k in range(xyz.shape[1]):
+            source = permutation[k] if mirror else k
+            out_w[n, k] = lw[n, source]
+            out[n, k, 0] = sign * xyz[n, source, 0]
+            out[n, k, 1] = xyz[n, source, 1]
+            out[n, k, 2] = xyz[n, source, 2]
+        for axis in range(3):
+            centre = 0.5 * (out[n, _LEFT_HIP, axis] + out[n, _RIGHT_HIP, axis])
+            for k in range(xyz.shape[1]):
+                out[n, k, axis] = out[n, k, axis] - centre if out_w[n, k] > 0.0 else 0.0
+        for pair in range(2):
+            a = _LINE_LEFT[pair]
+            b = _LINE_RIGHT[pair]
+            w = min(out_w[n, a], out_w[n, b])
+            dx = out[n, a, 0] - out[n, b, 0]
+            dy = out[n, a, 1] - out[n, b, 1]
+            dz = out[n, a, 2] - out[n, b, 2]
+            evidence[n, 0] += w * (dx * dx - dy * dy)
+            evidence[n, 1] += w * 2.0 * dx * dy
+            evidence[n, 2] += w * dx
+            evidence[n, 3] += w * dz
+
+
+@numba.njit(cache=True, nogil=True)
+def _features_kernel(xyz: FloatArray, lw: FloatArray, roll: float, yaw: float,
+                     joints: IntArray, directions: IntArray, values: FloatArray,
+                     weights: FloatArray) -> None:  # pragma: no cover
     n_joints = joints.shape[0]
     up_column = n_joints
     rot = np.empty((3, 3))
     up = np.empty(3)
     d = np.empty(3)
+    p = np.empty((xyz.shape[1], 3))
+    cr, sr = np.cos(roll), np.sin(roll)
+    cy, sy = np.cos(yaw), np.sin(yaw)
     for n in range(xyz.shape[0]):
-        p = xyz[n]
         w = lw[n]
+        for k in range(xyz.shape[1]):
+            x = cr * xyz[n, k, 0] - sr * xyz[n, k, 1]
+            p[k, 1] = sr * xyz[n, k, 0] + cr * xyz[n, k, 1]
+            p[k, 0] = cy * x - sy * xyz[n, k, 2]
+            p[k, 2] = sy * x + cy * xyz[n, k, 2]
         for k in range(n_joints):
             a, j, b = joints[k, 0], joints[k, 1], joints[k, 2]
             uv = uu = vv = 0.0
@@ -608,6 +723,12 @@ OUT_OF_VIEW_SHARE = 0.5
 """A part is out of view when hidden on more than this share of the frames that show anyone."""
 
 
+BODY_PART_MATRIX: FloatArray = np.array(
+    [[1.0 / len(landmarks) if lm in landmarks else 0.0 for landmarks in BODY_PARTS.values()]
+     for lm in Landmark])
+"""(33, parts): landmark weights @ this = each body part's mean landmark weight."""
+
+
 def out_of_view(weights: FloatArray, present: npt.NDArray[np.bool_],
                 expected: FloatArray | None = None) -> list[str]:
     """Body parts hidden on most frames, from (n, 33) landmark weights.
@@ -628,6 +749,7 @@ def out_of_view(weights: FloatArray, present: npt.NDArray[np.bool_],
 
 
 def _hidden_share(weights: FloatArray, present: npt.NDArray[np.bool_]) -> float:
+    """Share of present frames where the mean of (n, k) landmark weights is under 0.5."""
     if not present.any():
         return 0.0
     return float(np.mean(weights[present].mean(axis=1) < 0.5))

@@ -1,0 +1,119 @@
+"""One-Euro filtering of landmarks for live practice (Casiez, Roussel and Vogel, CHI 2012).
+
+A first-order low-pass filter whose cutoff rises with speed: a still pose is smoothed hard
+(no jitter in the drawn skeleton or in the features), a fast sweep of the arm barely lags.
+Per element::
+
+    cutoff = min_cutoff + beta * |smoothed derivative|
+    alpha  = 1 / (1 + 1 / (2 pi cutoff dt))
+    x_hat  = x_hat + alpha (x - x_hat)
+
+Elements that go missing (NaN) restart from their next value; a gap longer than ``max_gap_s``
+restarts everything.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from app.sequence import N_LANDMARKS
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class OneEuroFilter:
+    """One-Euro filter over arrays of a fixed shape.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of every value filtered.
+    min_cutoff : float
+        Cutoff frequency (Hz) at rest: lower is smoother.
+    beta : float
+        How fast the cutoff rises with speed (per unit of the value per second).
+    d_cutoff : float
+        Cutoff frequency (Hz) for the derivative.
+    max_gap_s : float
+        A longer pause between values restarts the filter.
+    """
+
+    def __init__(self, shape: tuple[int, ...], min_cutoff: float = 1.5, beta: float = 4.0,
+                 d_cutoff: float = 1.0, max_gap_s: float = 0.5) -> None:
+        for name, value in (("min_cutoff", min_cutoff), ("d_cutoff", d_cutoff),
+                            ("max_gap_s", max_gap_s)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value}")
+        if not (math.isfinite(beta) and beta >= 0):
+            raise ValueError(f"beta must not be negative, got {beta}")
+        self.shape = shape
+        self.min_cutoff = min_cutoff
+        self.beta = beta
+        self.d_cutoff = d_cutoff
+        self.max_gap_s = max_gap_s
+        self._value = np.full(shape, np.nan)
+        self._speed = np.zeros(shape)
+        self._last_t: float | None = None
+
+    def reset(self) -> None:
+        """Forget the past: the next value passes through unchanged."""
+        self._value.fill(np.nan)
+        self._speed.fill(0.0)
+        self._last_t = None
+
+    def __call__(self, t: float, value: FloatArray) -> FloatArray:
+        """The filtered value at time ``t`` s (NaN elements stay NaN and restart)."""
+        if value.shape != self.shape:
+            raise ValueError(f"value has shape {value.shape}, expected {self.shape}")
+        if self._last_t is not None and t <= self._last_t:
+            raise ValueError(f"time {t} s is not after the previous {self._last_t} s")
+        if self._last_t is None or t - self._last_t > self.max_gap_s:
+            self.reset()
+            self._last_t = t
+            np.copyto(self._value, value)
+            return self._value.copy()
+        dt = t - self._last_t
+        self._last_t = t
+        fresh = np.isnan(self._value)
+        speed = (value - self._value) / dt
+        a_d = _alpha(self.d_cutoff, dt)
+        self._speed += a_d * (np.where(fresh, 0.0, speed) - self._speed)
+        cutoff = self.min_cutoff + self.beta * np.abs(self._speed)
+        a = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt))
+        smoothed = self._value + a * (value - self._value)
+        np.copyto(self._value, np.where(fresh, value, smoothed))
+        self._speed[np.isnan(value)] = 0.0
+        return self._value.copy()
+
+
+def _alpha(cutoff: float, dt: float) -> float:
+    return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt))
+
+
+class LandmarkSmoother:
+    """One-Euro filtering of one person's image and world landmarks together.
+
+    Image landmarks are filtered in units of the image height (``x`` and ``z`` scaled by the
+    aspect ratio first), so ``beta`` means the same along every axis; world landmarks in
+    metres. Visibility passes through unfiltered: it decides what is judged and must react at
+    once.
+    """
+
+    def __init__(self, min_cutoff: float = 1.5, beta: float = 4.0) -> None:
+        self._filter = OneEuroFilter((2, N_LANDMARKS, 3), min_cutoff, beta)
+        self._frame = np.empty((2, N_LANDMARKS, 3))
+
+    def reset(self) -> None:
+        self._filter.reset()
+
+    def __call__(self, t: float, image_xyz: FloatArray, aspect: float,
+                 world_xyz: FloatArray | None) -> tuple[FloatArray, FloatArray | None]:
+        """Smoothed ``(image_xyz, world_xyz)``: (33, 3) each, world None when not given."""
+        scale = np.array([aspect, 1.0, aspect])
+        self._frame[0] = image_xyz * scale
+        self._frame[1] = np.nan if world_xyz is None else world_xyz
+        smoothed = self._filter(t, self._frame)
+        return smoothed[0] / scale, None if world_xyz is None else smoothed[1]
