@@ -583,7 +583,7 @@ def build_report(reference: Reference, matches: Matches, timing: Timing,
             emphasis = np.nan_to_num(frame_errors[:, k]) ** 2
             correction = _correction(matches, visited, emphasis, limb, mirror)
             if correction is not None:
-                corrections.append((limbs[limb], correction))
+                corrections.append(((limbs[limb] - 100.0) * LIMB_IMPORTANCE[limb], correction))
     corrections.sort(key=lambda item: item[0])
     spoken = merged([c for _, c in corrections])
     lines = [c.text for c in spoken]

@@ -1,0 +1,119 @@
+"""``dance-tutor score``: how well an attempt matches a reference, in numbers and words."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from app.cli import UserError
+from app.cli.library_cmd import open_library, poses_argument
+from app.sequence import SUFFIX
+
+BAR_WIDTH = 20
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "score",
+        help="score an attempt against a reference step",
+        description=(
+            "Compare an attempt with a reference step: an overall score 0-100 and its rating "
+            "(Perfect, Great, Good, Almost, Miss), a score per limb, timing, the worst moments "
+            "and corrections in words, most important first."
+        ),
+    )
+    parser.add_argument("reference", metavar="REFERENCE",
+                        help=f"a {SUFFIX} file, or the name of a reference in the library")
+    parser.add_argument("attempt", type=Path, metavar="ATTEMPT",
+                        help=f"a {SUFFIX} file, or a video (its poses are extracted first)")
+    parser.add_argument("--mirror", action="store_true",
+                        help="the attempt mirrors the reference (the learner's left copies its "
+                             "right), as in a studio mirror")
+    parser.add_argument("--speed", type=float, default=1.0, metavar="X",
+                        help="the reference's playback speed the learner followed (default 1)")
+    parser.add_argument("--facing", action="store_true",
+                        help="turn both bodies to face the camera before comparing (a learner "
+                             "filmed from an angle)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the full report as JSON on stdout")
+    poses_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.scoring import ScoreOptions, score
+
+    reference = load_reference(args)
+    attempt = load_attempt(args.attempt)
+    options = ScoreOptions(mirror=args.mirror, speed=args.speed, align_facing=args.facing)
+    report = score(reference, attempt, options)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(readable(report.to_dict(), reference.sequence.title or reference.name))
+    return 0
+
+
+def load_reference(args: argparse.Namespace) -> Any:
+    """A Reference from a file (its takes averaged) or from the library by name."""
+    from app import sequence
+    from app.scoring import Reference, tolerance_from_takes
+
+    text: str = args.reference
+    path = Path(text)
+    if path.is_file():
+        seq = sequence.load(path)
+        if not seq.takes:
+            return Reference(seq)
+        mean, spread = tolerance_from_takes([replace(seq, takes=()), *seq.takes])
+        return Reference(replace(mean, name=seq.name, title=seq.title, steps=seq.steps),
+                         spread)
+    if text.endswith((SUFFIX, ".json")) or "/" in text:
+        raise UserError(f"reference file {text} does not exist")
+    return open_library(args).reference(text)
+
+
+def load_attempt(path: Path) -> Any:
+    """The attempt's poses: read from a pose file or extracted from a video."""
+    from app import sequence
+
+    if not path.is_file():
+        raise UserError(f"attempt file {path} does not exist")
+    if path.name.endswith((SUFFIX, ".json")):
+        return sequence.load(path)
+    from app.pose import extract_video
+
+    print(f"extracting poses from {path.name} ...", file=sys.stderr)
+    return extract_video(path)
+
+
+def readable(report: dict[str, Any], title: str) -> str:
+    """The report as text for a terminal."""
+    lines = [f"{title or 'reference'}: {report['score']:.0f}/100 ({report['rating']})", ""]
+    for limb, value in report["limbs"].items():
+        filled = round(value / 100 * BAR_WIDTH)
+        lines.append(f"  {limb.replace('_', ' '):<10} {value:5.0f}  "
+                     f"{'#' * filled}{'.' * (BAR_WIDTH - filled)}")
+    for limb in report["unseen"]:
+        lines.append(f"  {limb.replace('_', ' '):<10}   not seen")
+    timing = report["timing"]
+    lines += ["", f"timing: {timing['description']}, tempo {timing['tempo'] * 100:.0f}% of the "
+                  f"reference"]
+    if report["steps"]:
+        lines += ["", "steps:"]
+        lines += [f"  {step['name']:<16} {step['score']:5.0f}  {step['rating']}"
+                  for step in report["steps"]]
+    if report["worst_moments"]:
+        lines += ["", "worst moments:"]
+        for moment in report["worst_moments"]:
+            when = ("left out" if moment["start_s"] is None
+                    else f"{moment['start_s']:.1f}-{moment['end_s']:.1f} s")
+            lines.append(f"  {when:<12} {moment['limb'].replace('_', ' '):<10} "
+                         f"{moment['error']}")
+    lines += ["", "feedback:"]
+    lines += [f"  {i}. {line}" for i, line in enumerate(report["feedback"], start=1)]
+    return "\n".join(lines)
