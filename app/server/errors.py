@@ -10,6 +10,12 @@ from fastapi.responses import JSONResponse
 logger = logging.getLogger(__name__)
 
 
+def sentence(exc: Exception) -> str:
+    """An error's message as a sentence for a person: capital first, full stop last."""
+    text = str(exc)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(

@@ -51,8 +51,9 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Point4 = Annotated[list[float], Field(min_length=4, max_length=4)]
-Point3 = Annotated[list[float], Field(min_length=3, max_length=3)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+Point4 = Annotated[list[Number], Field(min_length=4, max_length=4)]
+Point3 = Annotated[list[Number], Field(min_length=3, max_length=3)]
 Points4 = Annotated[list[Point4], Field(min_length=N_LANDMARKS, max_length=N_LANDMARKS)]
 Points3 = Annotated[list[Point3], Field(min_length=N_LANDMARKS, max_length=N_LANDMARKS)]
 Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
@@ -173,6 +174,47 @@ class Timing(_Message):
     processing_ms: float = Field(description="Decoding, pose model and scoring.")
 
 
+class LimbStatePayload(_Message):
+    """A limb's recent score and the colour it is drawn in."""
+
+    score: float | None = Field(description="0-100 over the last half second; null: unseen.")
+    state: Literal["good", "warn", "bad", "unseen"]
+
+
+class StepEventPayload(_Message):
+    """A step of the reference the learner just completed."""
+
+    step: str
+    score: float
+    rating: str = Field(description="Perfect, Great, Good, Almost or Miss.")
+
+
+class LivePayload(_Message):
+    """Feedback on one practice frame (``app.live.LiveUpdate``)."""
+
+    t: float = Field(description="Seconds since the session's first frame.")
+    landmarks: list[list[float]] | None = Field(
+        description="Smoothed pose, 33 x (x, y, z, visibility) in normalised image "
+                    "coordinates of the frame sent; null when nobody is in view.")
+    ref_position: float = Field(description="Reference frame the learner is at (fractional).")
+    ref_time_s: float
+    tempo: float = Field(description="Learner's speed over the practised speed.")
+    confidence: float = Field(description="0..1, how sure the alignment is.")
+    score: float = Field(description="Running score 0-100 since the start or the restart.")
+    limbs: dict[str, LimbStatePayload] = Field(description="By the learner's own limbs.")
+    messages: list[str] = Field(max_length=2, description="At most two corrections.")
+    step_event: StepEventPayload | None
+    visible_hint: str | None = Field(description="What to do so the camera sees the body.")
+
+
+class RecordingPayload(_Message):
+    """One frame of a recording session."""
+
+    t: float
+    elapsed_s: float = Field(description="Seconds recorded since the (re)start.")
+    landmarks: list[list[float]] | None
+
+
 class Update(_Message):
     """The result of one processed frame."""
 
@@ -180,7 +222,7 @@ class Update(_Message):
     seq: int
     timing: Timing
     frames: FrameCounts
-    live: dict[str, Any] = Field(description="The LiveUpdate: see docs/protocol.md.")
+    live: LivePayload | RecordingPayload
 
 
 class Summary(_Message):
@@ -192,11 +234,20 @@ class Summary(_Message):
     frames: FrameCounts
 
 
+class Trim(_Message):
+    """Keep frames with ``start_s <= t < end_s`` (seconds of the sequence)."""
+
+    start_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    end_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+
 class Recorded(_Message):
     """The take an instructor recorded, as a ``.pose.json`` document, ready to trim and save."""
 
     type: Literal["recorded"] = "recorded"
     sequence: dict[str, Any]
+    suggested_trim: Trim | None = Field(
+        description="Where the instructor moves: the still lead-in and lead-out cut off.")
     frames: FrameCounts
 
 

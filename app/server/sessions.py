@@ -2,14 +2,44 @@
 
 :class:`SessionRegistry` admits sessions up to the configured limits and can tell every open
 session to close (graceful shutdown). The workers are plain synchronous objects, run by the
-WebSocket handler in a worker thread one frame at a time.
+WebSocket handler in a worker thread one frame at a time: :class:`PracticeWorker` scores a
+learner live, :class:`RecordingWorker` collects an instructor's take. Both read poses through
+a :class:`PoseSource`, which owns the session's own pose model in image mode.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from app.frames import DecodeError, decode_jpeg
+from app.library import Library, NotFound
+from app.live import LiveSession
+from app.pose import FramePose, PoseEstimator
+from app.recording import moving_span
+from app.scoring import Reference, ScoreOptions
+from app.sequence import N_LANDMARKS, PoseSequence, Source
+from app.server.protocol import (
+    FrameCounts,
+    InputMode,
+    LandmarksFrame,
+    LivePayload,
+    Recorded,
+    RecordingPayload,
+    StartPractice,
+    StartRecording,
+    Summary,
+    Trim,
+)
+from app.server.settings import Settings
 
 Closer = Callable[[str], Awaitable[None]]
 """Tells one session to close, with a reason for the client."""
@@ -78,3 +108,316 @@ class SessionRegistry:
         for closer in list(self._closers.values()):
             with suppress(Exception):
                 await closer(reason)
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One frame as it arrived: a JPEG (image mode) or the client's landmarks."""
+
+    seq: int
+    capture_ms: float
+    arrived: float
+    """``time.monotonic()`` seconds at arrival."""
+    jpeg: bytes | None = None
+    landmarks: LandmarksFrame | None = None
+
+
+class FrameError(ValueError):
+    """One frame cannot be used (not a JPEG, too large); the session carries on."""
+
+
+@dataclass(frozen=True, eq=False)
+class Observation:
+    """What one frame showed: when (seconds since the session's first frame) and who."""
+
+    t: float
+    pose: FramePose | None
+    image_size: tuple[int, int]
+
+
+LANDMARK_DECIMALS = 4
+
+
+def landmarks_payload(pose: FramePose | None) -> list[list[float]] | None:
+    """33 x ``[x, y, z, visibility]`` rounded for the wire, or None for nobody."""
+    if pose is None:
+        return None
+    rows = np.concatenate([pose.image_xyz, pose.visibility[:, None]], axis=1)
+    payload: list[list[float]] = np.round(rows, LANDMARK_DECIMALS).tolist()
+    return payload
+
+
+class PoseSource:
+    """Turns a session's frames into poses.
+
+    In image mode it owns a :class:`PoseEstimator` in video mode (tracking between frames);
+    in landmarks mode the client's landmarks are taken as they are. Times are the client's
+    capture times, counted from the first frame and forced to increase.
+
+    Parameters
+    ----------
+    mode : {"image", "landmarks"}
+    model_path : Path
+        The pose model (image mode only).
+    max_pixels : int
+        Largest decoded frame.
+    """
+
+    def __init__(self, mode: InputMode, model_path: Path, max_pixels: int) -> None:
+        self.mode = mode
+        self.max_pixels = max_pixels
+        self._estimator = PoseEstimator(model_path, mode="video") if mode == "image" else None
+        self._first_ms: float | None = None
+        self._last_t = -math.inf
+
+    def read(self, frame: Frame) -> Observation:
+        """The pose in ``frame``.
+
+        Raises
+        ------
+        FrameError
+            When the JPEG cannot be decoded or is too large.
+        """
+        if self._first_ms is None:
+            self._first_ms = frame.capture_ms
+        t = max((frame.capture_ms - self._first_ms) / 1000.0, self._last_t + 0.001)
+        self._last_t = t
+        if frame.landmarks is not None:
+            return Observation(t, _client_pose(frame.landmarks),
+                               (frame.landmarks.image.width, frame.landmarks.image.height))
+        if self._estimator is None or frame.jpeg is None:
+            raise FrameError("this session takes landmarks, not images")
+        try:
+            rgb = decode_jpeg(frame.jpeg, max_pixels=self.max_pixels)
+        except DecodeError as exc:
+            raise FrameError(str(exc)) from exc
+        pose = self._estimator.detect(rgb, t * 1000.0)
+        return Observation(t, pose, (rgb.shape[1], rgb.shape[0]))
+
+    def close(self) -> None:
+        if self._estimator is not None:
+            self._estimator.close()
+            self._estimator = None
+
+
+def _client_pose(message: LandmarksFrame) -> FramePose | None:
+    if message.landmarks is None:
+        return None
+    points = np.asarray(message.landmarks, dtype=np.float64)
+    world = (np.asarray(message.world, dtype=np.float64) if message.world is not None
+             else np.full((N_LANDMARKS, 3), np.nan))
+    return FramePose(image_xyz=points[:, :3], visibility=np.clip(points[:, 3], 0.0, 1.0),
+                     world_xyz=world)
+
+
+class Worker(Protocol):
+    """What the WebSocket handler needs of a session's worker (all calls from threads)."""
+
+    mode: InputMode
+    step_names: list[str]
+
+    @property
+    def full(self) -> bool:
+        """True when the session cannot take more frames (a recording at its limit)."""
+
+    def process(self, frame: Frame) -> LivePayload | RecordingPayload:
+        """The update for one frame (raises :class:`FrameError` for an unusable frame)."""
+
+    def request_restart(self, step: str | None) -> None:
+        """Start afresh with the next frame (raises ValueError for an unknown step)."""
+
+    def closing(self, counts: FrameCounts) -> Summary | Recorded:
+        """The session's last message: the summary or the recorded take.
+
+        Raises ValueError when there is nothing to close with (a take showing nobody).
+        """
+
+    def close(self) -> None:
+        """Free the pose model; safe to call twice and while ``process`` runs."""
+
+
+class _Guarded:
+    """Serialises ``process``, ``finish`` and ``close`` so the model is never freed mid-frame."""
+
+    def __init__(self, source: PoseSource) -> None:
+        self.source = source
+        self.mode = source.mode
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        with self._lock:
+            if self._closed:
+                raise FrameError("the session is closed")
+            yield
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self.source.close()
+
+
+class RecordingWorker(_Guarded):
+    """Collects an instructor's take; :meth:`request_restart` starts it over (after the
+    countdown), :meth:`finish` returns it as a ``.pose.json`` document.
+
+    Parameters
+    ----------
+    source : PoseSource
+    max_s : float
+        Longest take; :attr:`full` turns true past it.
+    """
+
+    def __init__(self, source: PoseSource, max_s: float) -> None:
+        super().__init__(source)
+        self.step_names: list[str] = []
+        self.max_s = max_s
+        self._restart = False
+        self._start_t: float | None = None
+        self._rows: list[tuple[float, FramePose | None]] = []
+        self._size = (1, 1)
+
+    @property
+    def full(self) -> bool:
+        return bool(self._rows) and self._rows[-1][0] >= self.max_s
+
+    def request_restart(self, step: str | None) -> None:
+        if step is not None:
+            raise ValueError("a recording has no steps to loop")
+        self._restart = True
+
+    def process(self, frame: Frame) -> RecordingPayload:
+        with self._using():
+            seen = self.source.read(frame)
+            if self._restart or self._start_t is None:
+                self._restart = False
+                self._start_t = seen.t
+                self._rows = []
+            self._size = seen.image_size
+            elapsed = seen.t - self._start_t
+            self._rows.append((elapsed, seen.pose))
+            return RecordingPayload(t=round(seen.t, 3), elapsed_s=round(elapsed, 3),
+                                    landmarks=landmarks_payload(seen.pose))
+
+    def closing(self, counts: FrameCounts) -> Recorded:
+        """The take, and the part of it where the instructor moves as a suggested trim."""
+        with self._using():
+            if not any(pose is not None for _, pose in self._rows):
+                raise ValueError("nobody was seen during the recording, so there is no take")
+            seq = self._sequence()
+        span = moving_span(seq)
+        trim = None
+        if span is not None:
+            start, stop = span
+            trim = Trim(start_s=round(float(seq.t[start]), 3),
+                        end_s=round(float(seq.t[stop - 1]) + 1 / seq.fps, 3))
+        return Recorded(sequence=seq.to_dict(), suggested_trim=trim, frames=counts)
+
+    def _sequence(self) -> PoseSequence:
+        t = np.array([row[0] for row in self._rows])
+        poses = [row[1] for row in self._rows]
+        fps = (len(t) - 1) / float(t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 30.0
+        return PoseSequence.from_frames(
+            t,
+            [None if p is None else p.image_xyz for p in poses],
+            [None if p is None else p.visibility for p in poses],
+            [None if p is None or not np.isfinite(p.world_xyz).all() else p.world_xyz
+             for p in poses],
+            fps=fps, image_size=self._size, source=Source("webcam", "recorded in the browser"),
+        )
+
+
+class PracticeWorker(_Guarded):
+    """Scores one learner live against one reference through a :class:`LiveSession`.
+
+    Parameters
+    ----------
+    source : PoseSource
+    reference : Reference
+    options : ScoreOptions
+        ``mirror`` and ``speed`` as the learner chose.
+    fps_hint : float
+        The camera's rough frame rate.
+    step : str or None
+        Loop this step of the reference from the start.
+    """
+
+    def __init__(self, source: PoseSource, reference: Reference, options: ScoreOptions,
+                 fps_hint: float, step: str | None = None) -> None:
+        super().__init__(source)
+        seq = reference.sequence
+        self._ref_t = seq.t - seq.t[0]
+        self._steps = {s.name: s for s in seq.steps}
+        self.step_names = list(self._steps)
+        self.live = LiveSession(reference, options, fps_hint)
+        self._pending: list[str | None] = []
+        if step is not None:
+            self.request_restart(step)
+
+    @property
+    def full(self) -> bool:
+        return False
+
+    def request_restart(self, step: str | None) -> None:
+        if step is not None and step not in self._steps:
+            known = ", ".join(repr(name) for name in self._steps) or "none"
+            raise ValueError(f"this reference has no step {step!r} (its steps: {known})")
+        self._pending = [step]
+
+    def process(self, frame: Frame) -> LivePayload:
+        with self._using():
+            if self._pending:
+                self.live.reset(*self._frames_of(self._pending.pop()))
+            seen = self.source.read(frame)
+            pose = seen.pose
+            if pose is None:
+                update = self.live.push(seen.t, None, None, None, seen.image_size)
+            else:
+                world = pose.world_xyz if np.isfinite(pose.world_xyz).all() else None
+                update = self.live.push(seen.t, pose.image_xyz, pose.visibility, world,
+                                        seen.image_size)
+            return LivePayload.model_validate(update.to_dict())
+
+    def closing(self, counts: FrameCounts) -> Summary:
+        with self._using():
+            try:
+                report = self.live.finish().to_dict()
+            except ValueError:
+                report = None
+        return Summary(report=report, frames=counts)
+
+    def _frames_of(self, step: str | None) -> tuple[int, int | None]:
+        """Reference frames ``start, end`` of a step, or ``0, None`` for the whole."""
+        if step is None:
+            return 0, None
+        span = self._steps[step]
+        start = int(np.searchsorted(self._ref_t, span.start_s, side="left"))
+        end = int(np.searchsorted(self._ref_t, span.end_s, side="left"))
+        return start, max(end, start + 1)
+
+
+def open_worker(opening: StartPractice | StartRecording, library: Library, model_path: Path,
+                settings: Settings) -> Worker:
+    """The worker for a session as opened; loads its pose model (image mode).
+
+    Raises
+    ------
+    ValueError
+        When the reference or the step does not exist (one sentence, no server paths).
+    """
+    if isinstance(opening, StartRecording):
+        source = PoseSource(opening.mode, model_path, settings.max_frame_pixels)
+        return RecordingWorker(source, settings.max_recording_s)
+    try:
+        reference = library.reference(opening.reference)
+    except NotFound:
+        raise ValueError(f"there is no reference named {opening.reference!r}") from None
+    options = ScoreOptions(mirror=opening.mirror, speed=opening.speed)
+    source = PoseSource(opening.mode, model_path, settings.max_frame_pixels)
+    try:
+        return PracticeWorker(source, reference, options, opening.fps, opening.step)
+    except BaseException:
+        source.close()
+        raise

@@ -1,0 +1,66 @@
+"""``dance-tutor serve``: the live practice server and page."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.server.settings import Settings
+    from app.server.state import ServerState
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the live practice page",
+        description=(
+            "Serve the practice page and its API. Open the printed address in a browser, allow "
+            "the camera, pick a step and dance. Every option can also be set in the "
+            "environment as DANCE_TUTOR_<OPTION> (e.g. DANCE_TUTOR_PORT); limits such as "
+            "DANCE_TUTOR_MAX_SESSIONS are listed in docs/protocol.md."
+        ),
+    )
+    parser.add_argument("--host", default=None,
+                        help="address to bind (default 127.0.0.1, this machine only; a phone "
+                             "on the network needs https for its camera)")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (default 8000)")
+    parser.add_argument("--poses", type=Path, default=None, metavar="DIR",
+                        help="the reference library folder (default: the project's poses/)")
+    parser.add_argument("--model", type=Path, default=None, metavar="PATH",
+                        help="PoseLandmarker .task file (default: fetched and verified on first "
+                             "use)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.server.runner import serve
+    from app.server.settings import load_settings
+    from app.server.state import open_state
+
+    settings = load_settings(host=args.host, port=args.port, poses_dir=args.poses,
+                             model_path=args.model)
+    state = open_state(settings)
+    serve(state, lambda port: _announce(settings, state, port))
+    return 0
+
+
+def _announce(settings: Settings, state: ServerState, port: int) -> None:
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    print(f"Dance tutor: open http://{shown}:{port}/ in a browser and allow the camera.")
+    if state.token.generated:
+        print(f"Instructor token (new, kept in {settings.token_file}): {state.token.reveal()}")
+    elif settings.instructor_token is not None:
+        print("Instructor token: as set in DANCE_TUTOR_INSTRUCTOR_TOKEN.")
+    else:
+        print(f"Instructor token: kept in {settings.token_file}.")
+    if not settings.loopback_only:
+        advice = "" if settings.instructor_token else (
+            " Set DANCE_TUTOR_INSTRUCTOR_TOKEN to choose the instructor token yourself.")
+        print(f"Warning: serving on {settings.host}, so other machines on the network can reach "
+              f"the page; their cameras need https.{advice}")
+    sys.stdout.flush()

@@ -1,0 +1,56 @@
+"""``GET /api/health``: is the server up, what does it hold, what are its limits."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from app import __version__
+from app.server.deps import StateDep
+
+router = APIRouter(prefix="/api", tags=["health"])
+
+
+class LimitsPublic(BaseModel):
+    """The limits a client must respect (all configurable, see ``dance-tutor serve --help``)."""
+
+    max_sessions: int
+    max_camera_sessions: int
+    max_message_bytes: int
+    max_frame_pixels: int
+    max_frame_rate: float
+    session_idle_s: float
+    max_recording_s: float
+    max_upload_bytes: int
+    max_request_bytes: int
+
+
+class HealthPublic(BaseModel):
+    status: str
+    version: str
+    model: str
+    references: int
+    sessions: int
+    camera_sessions: int
+    limits: LimitsPublic
+
+
+@router.get("/health")
+def health(state: StateDep) -> HealthPublic:
+    """Liveness and a little state; safe to poll."""
+    s = state.settings
+    return HealthPublic(
+        status="ok",
+        version=__version__,
+        model=state.model_path.name,
+        references=len(state.library.list()),
+        sessions=state.sessions.open_count,
+        camera_sessions=state.sessions.camera_count,
+        limits=LimitsPublic(
+            max_sessions=s.max_sessions, max_camera_sessions=s.max_camera_sessions,
+            max_message_bytes=s.max_message_bytes, max_frame_pixels=s.max_frame_pixels,
+            max_frame_rate=s.max_frame_rate, session_idle_s=s.session_idle_s,
+            max_recording_s=s.max_recording_s, max_upload_bytes=s.max_upload_bytes,
+            max_request_bytes=s.max_request_bytes,
+        ),
+    )

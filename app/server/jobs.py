@@ -1,0 +1,119 @@
+"""``/api/jobs``: score an uploaded video or pose file against a reference, in the background.
+
+``POST /api/jobs`` takes the upload (multipart: ``file``, ``reference``, ``mirror``,
+``speed``), stores it in a private temporary folder and answers 202 with the job; ``GET
+/api/jobs/{id}`` reports progress and, once done, the ``ScoreReport``. The upload is deleted
+when the job ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from pydantic import BaseModel, Field
+
+from app import sequence
+from app.pose import extract_video
+from app.scoring import Reference, ScoreOptions, score
+from app.server.deps import StateDep
+from app.server.references import reference_or_404
+from app.server.tasks import Job, JobLimitError, JobStatus, Progress
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+EXTRACTION_SHARE = 0.9
+"""Of a video job's progress, the part spent finding poses (scoring is the rest)."""
+_COPY_CHUNK = 1 << 20
+
+
+class JobPublic(BaseModel):
+    """A scoring job."""
+
+    id: str
+    label: str = Field(description="What is scored against what.")
+    status: JobStatus
+    progress: float = Field(ge=0, le=1)
+    result: dict[str, Any] | None = Field(description="The ScoreReport once done.")
+    error: str | None = Field(description="Why the job failed, once failed.")
+
+    @classmethod
+    def of(cls, job: Job) -> JobPublic:
+        return cls(id=job.id, label=job.label, status=job.status, progress=job.progress,
+                   result=job.result, error=job.error)
+
+
+def is_pose_file(name: str, head: bytes) -> bool:
+    """A ``.pose.json`` document rather than a video, by name or by its first bytes."""
+    return name.endswith((sequence.SUFFIX, ".json")) or head.lstrip()[:1] == b"{"
+
+
+def _display_name(upload: UploadFile) -> str:
+    name = Path(upload.filename or "upload").name
+    return name[:100] or "upload"
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+def create_job(
+    state: StateDep,
+    file: Annotated[UploadFile, File(description="A video, or a .pose.json file.")],
+    reference: Annotated[str, Form(max_length=100, description="Reference name.")],
+    mirror: Annotated[bool, Form(description="The learner mirrored the reference.")] = True,
+    speed: Annotated[float, Form(ge=0.25, le=2.0, description="Speed practised at.")] = 1.0,
+) -> JobPublic:
+    """Queue the upload for scoring against ``reference``; poll the job for its progress."""
+    target = reference_or_404(state, reference)
+    name = _display_name(file)
+    folder = Path(tempfile.mkdtemp(prefix="dance-tutor-upload-"))  # private: mode 0700
+    try:
+        path = folder / ("attempt" + "".join(Path(name).suffixes[-2:]))
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out, _COPY_CHUNK)
+        if path.stat().st_size == 0:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} is empty.")
+        with path.open("rb") as handle:
+            pose_file = is_pose_file(name, handle.read(64))
+        options = ScoreOptions(mirror=mirror, speed=speed)
+        job = state.jobs.submit(
+            f"{name} against {reference}",
+            lambda progress: _score_upload(path, name, pose_file, target, options,
+                                           state.model_path, progress),
+            cleanup=lambda: shutil.rmtree(folder, ignore_errors=True),
+        )
+    except JobLimitError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, f"{exc}.") from exc
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return JobPublic.of(job)
+
+
+@router.get("/{job_id}")
+def get_job(state: StateDep, job_id: str) -> JobPublic:
+    """A job's status, progress and, when done, its result."""
+    job = state.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no job {job_id[:40]!r}.")
+    return JobPublic.of(job)
+
+
+def _score_upload(path: Path, name: str, pose_file: bool, reference: Reference,
+                  options: ScoreOptions, model_path: Path, progress: Progress) -> dict[str, Any]:
+    """The job's body; errors name the upload, never the private folder it sits in."""
+    try:
+        if pose_file:
+            attempt = sequence.loads(path.read_bytes(), origin=name)
+        else:
+            attempt = extract_video(
+                path, model_path=model_path,
+                progress=lambda done, total: progress(EXTRACTION_SHARE * done / total)
+                if total else None,
+            )
+        progress(EXTRACTION_SHARE)
+        return score(reference, attempt, options).to_dict()
+    except ValueError as exc:
+        raise ValueError(str(exc).replace(str(path), name)) from exc

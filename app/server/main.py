@@ -1,0 +1,57 @@
+"""The FastAPI application: middleware, routers, the page. Run it with ``dance-tutor serve``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from app import __version__
+from app.server import health, instructor, jobs, practice, references, skeleton
+from app.server.errors import install_error_handlers
+from app.server.security import SecurityHeaders
+from app.server.settings import Settings, load_settings
+from app.server.state import ServerState, open_state
+
+SHUTDOWN_REASON = "The tutor is shutting down; your session has ended."
+
+
+def create_app(settings: Settings | None = None, state: ServerState | None = None) -> FastAPI:
+    """Build the app; without ``state``, check the model and library first (fails fast)."""
+    settings = settings if settings is not None else load_settings()
+    state = state if state is not None else open_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.sessions.close_all(SHUTDOWN_REASON)
+        state.jobs.shutdown()
+
+    app = FastAPI(
+        title="Burkit bi dance tutor",
+        version=__version__,
+        description="Live practice of the Kazakh eagle dance. The WebSocket protocol of "
+                    "/ws/practice is described in docs/protocol.md.",
+        lifespan=lifespan,
+        max_body_size=settings.max_request_bytes,
+    )
+    app.state.tutor = state
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-Instructor-Token", "Content-Type"],
+        )
+    app.include_router(health.router)
+    app.include_router(skeleton.router)
+    app.include_router(instructor.router)
+    app.include_router(references.router)
+    app.include_router(jobs.router, max_body_size=settings.max_upload_bytes)
+    app.include_router(practice.router)
+    app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
+    return app

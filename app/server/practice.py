@@ -1,0 +1,316 @@
+"""``/ws/practice``: one WebSocket per live session (protocol in ``protocol.py``).
+
+Two coroutines share a session: the receiver reads messages, checks them and leaves frames in
+a one-frame mailbox (newest wins); the processor takes frames from it and runs the session's
+worker in a thread, so the pose model never blocks the event loop. The worker, and the pose
+model in it, is closed when the session ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import anyio
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ValidationError
+from starlette.websockets import WebSocketState
+
+from app.server.deps import get_state
+from app.server.errors import sentence
+from app.server.flow import FrameGate, Mailbox, Verdict
+from app.server.protocol import (
+    FRAME_HEADER,
+    OPEN_MESSAGE,
+    SESSION_MESSAGE,
+    CloseCode,
+    ErrorMessage,
+    FrameCounts,
+    LandmarksFrame,
+    Limits,
+    Ready,
+    Restart,
+    StartPractice,
+    StartRecording,
+    Stop,
+    Timing,
+    Update,
+)
+from app.server.sessions import (
+    Frame,
+    FrameError,
+    SessionLimitError,
+    Worker,
+    open_worker,
+)
+from app.server.settings import Settings
+from app.server.state import ServerState
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+RATE_NOTICE_INTERVAL_S = 1.0
+
+
+class _Closed(Exception):
+    """The session is over (the client left, went idle, or broke the protocol)."""
+
+
+class _Channel:
+    """The WebSocket with the session's rules: size and idle limits, serialised sends."""
+
+    def __init__(self, websocket: WebSocket, settings: Settings) -> None:
+        self.websocket = websocket
+        self.settings = settings
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, message: BaseModel) -> None:
+        async with self._send_lock:
+            if self.websocket.application_state is WebSocketState.CONNECTED:
+                await self.websocket.send_text(message.model_dump_json())
+
+    async def fail(self, code: str, text: str, close_code: CloseCode) -> None:
+        """Tell the client why, then close the session."""
+        with contextlib.suppress(Exception):
+            await self.send(ErrorMessage(code=code, message=text, fatal=True))
+            async with self._send_lock:
+                if self.websocket.application_state is WebSocketState.CONNECTED:
+                    await self.websocket.close(code=close_code, reason=text[:120])
+
+    async def receive(self) -> bytes | str:
+        """The next message; raises :class:`_Closed` on disconnect, idleness or oversize."""
+        try:
+            with anyio.fail_after(self.settings.session_idle_s):
+                message = await self.websocket.receive()
+        except TimeoutError:
+            await self.fail("idle", f"Nothing arrived for {self.settings.session_idle_s:g} s, so "
+                                    f"the session was closed.", CloseCode.IDLE)
+            raise _Closed from None
+        if message["type"] == "websocket.disconnect":
+            raise _Closed
+        data: bytes | str | None = message.get("bytes")
+        if data is None:
+            data = message.get("text") or ""
+        if len(data) > self.settings.max_message_bytes:
+            await self.fail("too_big", f"A message of {len(data)} bytes is over the limit of "
+                                       f"{self.settings.max_message_bytes}.", CloseCode.TOO_BIG)
+            raise _Closed
+        return data
+
+
+@router.websocket("/ws/practice")
+async def practice(websocket: WebSocket) -> None:
+    """A live practice or recording session; see docs/protocol.md."""
+    state = get_state(websocket)
+    if not _origin_allowed(websocket, state.settings):
+        await websocket.close(code=CloseCode.POLICY, reason="origin not allowed")
+        return
+    await websocket.accept()
+    channel = _Channel(websocket, state.settings)
+    with contextlib.suppress(_Closed, WebSocketDisconnect):
+        opening = await _opening(channel, state)
+        await _Session(channel, state, opening).run()
+
+
+def _origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
+    """Browsers send ``Origin``; only the page's own (or configured) origins may connect."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    host = websocket.headers.get("host", "")
+    return origin in (f"http://{host}", f"https://{host}") or origin in settings.allowed_origins
+
+
+async def _opening(channel: _Channel, state: ServerState) -> StartPractice | StartRecording:
+    data = await channel.receive()
+    if isinstance(data, bytes):
+        await channel.fail("not_open", "Open the session with a JSON 'start' or 'record' "
+                                       "message before sending frames.", CloseCode.UNSUPPORTED)
+        raise _Closed
+    try:
+        opening = OPEN_MESSAGE.validate_json(data)
+    except ValidationError as exc:
+        await channel.fail("bad_open", f"The first message must be 'start' or 'record': "
+                                       f"{_first_problem(exc)}.", CloseCode.POLICY)
+        raise _Closed from None
+    if isinstance(opening, StartRecording) and not state.token.matches(opening.token):
+        await channel.fail("unauthorised", "Recording needs the instructor token.",
+                           CloseCode.POLICY)
+        raise _Closed
+    return opening
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+class _Session:
+    """One admitted session: receiver and processor around a worker."""
+
+    def __init__(self, channel: _Channel, state: ServerState,
+                 opening: StartPractice | StartRecording) -> None:
+        self.channel = channel
+        self.state = state
+        self.opening = opening
+        self.settings = state.settings
+        self.gate = FrameGate(self.settings.max_frame_rate)
+        self.mailbox: Mailbox[Frame] = Mailbox()
+        self.last_rate_notice = -RATE_NOTICE_INTERVAL_S
+
+    async def run(self) -> None:
+        camera = self.opening.mode == "image"
+        try:
+            with self.state.sessions.admit(camera, self._close_for_shutdown) as session_id:
+                await self._run_admitted(session_id)
+        except SessionLimitError as exc:
+            await self.channel.fail("busy", f"{str(exc).capitalize()}.", CloseCode.TRY_LATER)
+
+    async def _run_admitted(self, session_id: str) -> None:
+        try:
+            worker = await anyio.to_thread.run_sync(
+                open_worker, self.opening, self.state.library, self.state.model_path,
+                self.settings)
+        except ValueError as exc:
+            await self.channel.fail("bad_open", sentence(exc), CloseCode.POLICY)
+            return
+        try:
+            await self.channel.send(self._ready(session_id, worker))
+            stopped = await self._stream(worker)
+            if stopped:
+                await self._finish(worker)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(worker.close)
+
+    def _ready(self, session_id: str, worker: Worker) -> Ready:
+        s = self.settings
+        return Ready(
+            session=session_id,
+            kind="record" if isinstance(self.opening, StartRecording) else "practice",
+            mode=self.opening.mode,
+            reference=getattr(self.opening, "reference", None),
+            steps=worker.step_names,
+            limits=Limits(max_message_bytes=s.max_message_bytes,
+                          max_frame_pixels=s.max_frame_pixels, max_frame_rate=s.max_frame_rate,
+                          idle_s=s.session_idle_s, max_recording_s=s.max_recording_s),
+        )
+
+    async def _stream(self, worker: Worker) -> bool:
+        """Receive until ``stop`` (True) or the end of the connection (False)."""
+        processor = asyncio.create_task(self._process(worker))
+        stopped = False
+        try:
+            stopped = await self._receive(worker, processor)
+        finally:
+            self.mailbox.close()
+            if not stopped:
+                processor.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(processor, return_exceptions=True)
+        return stopped
+
+    async def _receive(self, worker: Worker, processor: asyncio.Task[None]) -> bool:
+        while not processor.done():
+            data = await self.channel.receive()
+            if isinstance(data, bytes):
+                await self._on_image(data, worker)
+                continue
+            try:
+                message = SESSION_MESSAGE.validate_json(data)
+            except ValidationError as exc:
+                await self._notice("bad_message", f"That message was not understood: "
+                                                  f"{_first_problem(exc)}.")
+                continue
+            if isinstance(message, Stop):
+                return True
+            if isinstance(message, Restart):
+                await self._on_restart(message, worker)
+            else:
+                await self._on_landmarks(message, worker)
+        return worker.full
+
+    async def _on_image(self, data: bytes, worker: Worker) -> None:
+        if worker.mode != "image":
+            self.gate.malformed()
+            await self._notice("wrong_mode", "This session takes landmarks, not images.")
+            return
+        if len(data) <= FRAME_HEADER.size:
+            self.gate.malformed()
+            await self._notice("bad_frame", f"A frame needs a {FRAME_HEADER.size}-byte header "
+                                            f"followed by a JPEG image.")
+            return
+        seq, capture_ms = FRAME_HEADER.unpack_from(data)
+        await self._offer(Frame(seq=seq, capture_ms=capture_ms, arrived=time.monotonic(),
+                                jpeg=data[FRAME_HEADER.size:]))
+
+    async def _on_landmarks(self, message: LandmarksFrame, worker: Worker) -> None:
+        if worker.mode != "landmarks":
+            self.gate.malformed()
+            await self._notice("wrong_mode", "This session takes JPEG images, not landmarks.")
+            return
+        await self._offer(Frame(seq=message.seq, capture_ms=message.capture_ms,
+                                arrived=time.monotonic(), landmarks=message))
+
+    async def _on_restart(self, message: Restart, worker: Worker) -> None:
+        try:
+            worker.request_restart(message.step)
+        except ValueError as exc:
+            await self._notice("bad_step", str(exc))
+
+    async def _offer(self, frame: Frame) -> None:
+        verdict = self.gate.admit(frame.seq, frame.arrived)
+        if verdict is Verdict.ADMIT:
+            if self.mailbox.put(frame) is not None:
+                self.gate.superseded()
+        elif (verdict is Verdict.RATE_LIMITED
+              and frame.arrived - self.last_rate_notice >= RATE_NOTICE_INTERVAL_S):
+            self.last_rate_notice = frame.arrived
+            await self._notice("rate_limited", f"Frames are arriving faster than "
+                                               f"{self.settings.max_frame_rate:g} per second; "
+                                               f"the extra ones are dropped.")
+
+    async def _process(self, worker: Worker) -> None:
+        while (frame := await self.mailbox.take()) is not None:
+            started = time.monotonic()
+            try:
+                live = await anyio.to_thread.run_sync(worker.process, frame)
+            except FrameError as exc:
+                self.gate.failed()
+                await self._notice("bad_frame", f"Frame {frame.seq}: {exc}")
+                continue
+            self.gate.processed()
+            finished = time.monotonic()
+            await self.channel.send(Update(
+                seq=frame.seq,
+                timing=Timing(capture_ms=frame.capture_ms,
+                              queued_ms=round((started - frame.arrived) * 1000, 2),
+                              processing_ms=round((finished - started) * 1000, 2)),
+                frames=self._counts(),
+                live=live,
+            ))
+            if worker.full:
+                await self._notice("recording_full", f"Recordings stop at "
+                                                     f"{self.settings.max_recording_s:g} s.")
+                return
+
+    async def _finish(self, worker: Worker) -> None:
+        try:
+            message = await anyio.to_thread.run_sync(worker.closing, self._counts())
+        except ValueError as exc:
+            await self.channel.fail("nothing_to_report", sentence(exc), CloseCode.NORMAL)
+            return
+        await self.channel.send(message)
+        await self.channel.websocket.close(code=CloseCode.NORMAL)
+
+    def _counts(self) -> FrameCounts:
+        return self.gate.counts.model_copy()
+
+    async def _notice(self, code: str, text: str) -> None:
+        await self.channel.send(ErrorMessage(code=code, message=text))
+
+    async def _close_for_shutdown(self, reason: str) -> None:
+        await self.channel.fail("shutdown", reason, CloseCode.GOING_AWAY)

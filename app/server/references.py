@@ -1,0 +1,225 @@
+"""``/api/references``: the step library. Reading is open; every change needs the token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Path, Response, status
+from pydantic import BaseModel, Field
+
+from app import sequence
+from app.library import (
+    DIFFICULTIES,
+    MAX_TEXT,
+    NAME_PATTERN,
+    AlreadyExists,
+    BrokenReference,
+    InvalidName,
+    LibraryError,
+    NotFound,
+    ReferenceInfo,
+)
+from app.recording import pause_steps
+from app.scoring import Reference
+from app.sequence import PoseSequence, Step
+from app.server.deps import InstructorDep, StateDep
+from app.server.errors import sentence
+from app.server.protocol import ImageSize, Trim
+from app.server.state import ServerState
+
+router = APIRouter(prefix="/api/references", tags=["references"])
+
+GHOST_DECIMALS = 4
+Name = Annotated[str, Path(max_length=64, description="Reference name, e.g. wing-beat.")]
+Difficulty = Annotated[str, Field(json_schema_extra={"enum": list(DIFFICULTIES)},
+                                   description="One of " + ", ".join(DIFFICULTIES) + ".")]
+
+
+class StepPublic(BaseModel):
+    """A named part of a reference, in seconds from its start."""
+
+    name: str = Field(min_length=1, max_length=100)
+    start_s: float = Field(ge=0, allow_inf_nan=False)
+    end_s: float = Field(gt=0, allow_inf_nan=False)
+
+
+class ReferencePublic(BaseModel):
+    """A reference as the library lists it (no frames)."""
+
+    name: str
+    title: str
+    description: str
+    difficulty: str
+    tempo_bpm: float | None
+    duration_s: float
+    fps: float
+    frames: int
+    takes: int
+    steps: list[StepPublic]
+    source: str = Field(description="How it was made: video, webcam or authored.")
+
+    @classmethod
+    def of(cls, info: ReferenceInfo) -> ReferencePublic:
+        return cls(
+            name=info.name, title=info.title, description=info.description,
+            difficulty=info.difficulty, tempo_bpm=info.tempo_bpm,
+            duration_s=round(info.duration_s, 3), fps=info.fps, frames=info.n_frames,
+            takes=info.n_takes, source=info.source_kind,
+            steps=[StepPublic(name=s.name, start_s=s.start_s, end_s=s.end_s) for s in info.steps],
+        )
+
+
+class GhostFrames(BaseModel):
+    """The movement for drawing: per frame the 33 landmarks' normalised ``x, y`` flattened
+    (``[x0, y0, x1, y1, ...]``, 66 numbers), or null when nobody is in view."""
+
+    aspect: float = Field(description="Image width over height.")
+    t: list[float]
+    xy: list[list[float] | None]
+
+
+class ReferenceDetail(ReferencePublic):
+    """A reference with its movement, for the ghost skeleton and previews."""
+
+    image: ImageSize
+    ghost: GhostFrames
+
+
+class TakeCreate(BaseModel):
+    """A recorded take: a ``.pose.json`` document (e.g. from a ``recorded`` message)."""
+
+    sequence: dict[str, Any] = Field(description="A .pose.json document.")
+    trim: Trim | None = None
+
+
+class ReferenceCreate(TakeCreate):
+    """A new reference from a recording."""
+
+    name: str = Field(pattern=NAME_PATTERN.pattern, description="Slug, e.g. wing-beat.")
+    title: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=MAX_TEXT)
+    difficulty: Difficulty | None = None
+    tempo_bpm: float | None = Field(default=None, ge=20, le=300)
+    steps: list[StepPublic] | None = Field(
+        default=None, description="Named parts; when absent, parts are split at the pauses.")
+
+
+class ReferenceUpdate(BaseModel):
+    """What an instructor can change without re-recording; absent fields stay."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=MAX_TEXT)
+    difficulty: Difficulty | None = None
+    tempo_bpm: float | None = Field(default=None, ge=20, le=300)
+    steps: list[StepPublic] | None = None
+
+
+@contextmanager
+def _library_errors(name: str = "") -> Iterator[None]:
+    """Library errors as HTTP answers that name the reference, never a server path."""
+    try:
+        yield
+    except NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"There is no reference named {name!r}.") from None
+    except AlreadyExists as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, sentence(exc)) from None
+    except BrokenReference:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"The file of reference {name!r} is damaged; an instructor can "
+                            f"delete it or replace it.") from None
+    except (InvalidName, LibraryError, ValueError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, sentence(exc)) from None
+
+
+def reference_or_404(state: ServerState, name: str) -> Reference:
+    """The scorer's reference for ``name``, or an HTTP error."""
+    with _library_errors(name):
+        return state.library.reference(name)
+
+
+def ghost_frames(seq: PoseSequence) -> GhostFrames:
+    """The compact drawing form of ``seq``'s image landmarks."""
+    xy = np.round(seq.image_xyz[:, :, :2], GHOST_DECIMALS).reshape(len(seq), -1)
+    rows: list[list[float] | None] = [
+        row.tolist() if present else None for row, present in zip(xy, seq.present, strict=True)
+    ]
+    return GhostFrames(aspect=seq.aspect, t=np.round(seq.t, 4).tolist(), xy=rows)
+
+
+def _sequence_from(body: TakeCreate) -> PoseSequence:
+    seq = sequence.from_dict(body.sequence, origin="the sequence")
+    if body.trim is not None:
+        seq = seq.trim_seconds(body.trim.start_s, body.trim.end_s)
+    return seq
+
+
+def _steps(steps: list[StepPublic]) -> tuple[Step, ...]:
+    return tuple(Step(s.name, s.start_s, s.end_s) for s in steps)
+
+
+@router.get("")
+def list_references(state: StateDep) -> list[ReferencePublic]:
+    """Every step in the library, sorted by name."""
+    return [ReferencePublic.of(info) for info in state.library.list()]
+
+
+@router.get("/{name}")
+def get_reference(state: StateDep, name: Name) -> ReferenceDetail:
+    """One step with its frames (for the ghost skeleton)."""
+    with _library_errors(name):
+        seq = state.library.get(name)
+    public = ReferencePublic.of(ReferenceInfo.of(seq))
+    return ReferenceDetail(
+        **public.model_dump(),
+        image=ImageSize(width=seq.image_size[0], height=seq.image_size[1]),
+        ghost=ghost_frames(seq),
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[InstructorDep])
+def create_reference(state: StateDep, body: ReferenceCreate) -> ReferencePublic:
+    """Add a step made from a recording (instructor)."""
+    with _library_errors(body.name):
+        seq = _sequence_from(body)
+        metadata = {"description": body.description, "difficulty": body.difficulty,
+                    "tempo_bpm": body.tempo_bpm}
+        steps = _steps(body.steps) if body.steps is not None else pause_steps(seq)
+        seq = replace(
+            seq, name=body.name, title=(body.title or "").strip() or body.name, steps=steps,
+            takes=(), extra={**seq.extra, **{k: v for k, v in metadata.items() if v is not None}},
+        )
+        return ReferencePublic.of(state.library.create(seq))
+
+
+@router.patch("/{name}", dependencies=[InstructorDep])
+def update_reference(state: StateDep, name: Name, body: ReferenceUpdate) -> ReferencePublic:
+    """Change a step's title, description, difficulty, tempo or parts (instructor)."""
+    with _library_errors(name):
+        info = state.library.update_metadata(
+            name, title=body.title, description=body.description, difficulty=body.difficulty,
+            tempo_bpm=body.tempo_bpm, steps=None if body.steps is None else _steps(body.steps),
+        )
+    return ReferencePublic.of(info)
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT,
+               dependencies=[InstructorDep])
+def delete_reference(state: StateDep, name: Name) -> Response:
+    """Remove a step from the library (instructor)."""
+    with _library_errors(name):
+        state.library.delete(name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{name}/takes", status_code=status.HTTP_201_CREATED,
+             dependencies=[InstructorDep])
+def add_take(state: StateDep, name: Name, body: TakeCreate) -> ReferencePublic:
+    """Add another take of a step; the scorer then tolerates what varies between takes."""
+    with _library_errors(name):
+        info = state.library.add_take(name, _sequence_from(body))
+    return ReferencePublic.of(info)

@@ -1,0 +1,44 @@
+"""Running the app under uvicorn, with a polite goodbye to open sessions on shutdown."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import uvicorn
+
+from app.server.main import SHUTDOWN_REASON, create_app
+from app.server.state import ServerState
+
+
+class _TutorServer(uvicorn.Server):
+    """uvicorn's server, reporting its port once listening and closing sessions first."""
+
+    def __init__(self, config: uvicorn.Config, state: ServerState,
+                 on_listening: Callable[[int], None]) -> None:
+        super().__init__(config)
+        self.state = state
+        self.on_listening = on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.servers:
+            self.on_listening(self.servers[0].sockets[0].getsockname()[1])
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Sessions hear why before uvicorn closes their sockets.
+        await self.state.sessions.close_all(SHUTDOWN_REASON)
+        await super().shutdown(sockets)
+
+
+def serve(state: ServerState, on_listening: Callable[[int], None]) -> None:
+    """Serve until SIGINT or SIGTERM; ``on_listening(port)`` once the socket is bound."""
+    settings = state.settings
+    config = uvicorn.Config(
+        create_app(settings, state), host=settings.host, port=settings.port,
+        # Our own limit answers with a message; uvicorn's is only the backstop.
+        ws_max_size=2 * settings.max_message_bytes,
+        ws_ping_interval=10.0, ws_ping_timeout=10.0, timeout_graceful_shutdown=5,
+        log_level="info", server_header=False,
+    )
+    _TutorServer(config, state, on_listening).run()

@@ -1,0 +1,57 @@
+"""What the running server holds, built once at start-up and reached from every handler.
+
+:func:`open_state` does everything that can fail before the server starts listening (the
+model, the library, the instructor token), so a broken set-up stops ``dance-tutor serve`` with
+one sentence instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.library import Library
+from app.live import warm_up
+from app.models import ensure_model
+from app.server.auth import InstructorToken, resolve_token
+from app.server.sessions import SessionRegistry
+from app.server.settings import Settings
+from app.server.tasks import JobRunner
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    model_path: Path
+    library: Library
+    token: InstructorToken
+    sessions: SessionRegistry
+    jobs: JobRunner
+
+
+def open_state(settings: Settings) -> ServerState:
+    """Check the model and the library, resolve the token, compile the scoring kernels.
+
+    Raises
+    ------
+    ValueError
+        One sentence: the model cannot be had, the library is unreadable, or the token file is
+        broken.
+    """
+    model_path = ensure_model(settings.model_path)
+    library = Library(settings.poses_dir)
+    if library.problems:
+        raise ValueError(
+            f"the reference library {settings.poses_dir} has {len(library.problems)} broken "
+            f"file(s), first: {library.problems[0]}; fix or remove them (dance-tutor library "
+            f"validate)"
+        )
+    warm_up()
+    return ServerState(
+        settings=settings,
+        model_path=model_path,
+        library=library,
+        token=resolve_token(settings),
+        sessions=SessionRegistry(settings.max_sessions, settings.max_camera_sessions),
+        jobs=JobRunner(settings.max_jobs),
+    )
