@@ -266,7 +266,7 @@ def save_mp4(seq: PoseSequence, path: Path, size: tuple[int, int] = (360, 480)) 
     """Write an MP4 (MPEG-4 Part 2) at the sequence's frame rate with OpenCV."""
     import cv2  # imported here: only this writer needs OpenCV
 
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), seq.fps, size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), seq.fps, size)
     if not writer.isOpened():
         raise ValueError(f"{path}: OpenCV cannot open an MP4 writer here")
     try:
