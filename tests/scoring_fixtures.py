@@ -76,6 +76,37 @@ class Case:
     wrong_limb: Limb | None = None
 
 
+def stick_figure() -> FloatArray:
+    """(33, 3) isotropic image points of a person standing upright facing the camera, arms
+    hanging, in a 1:1 image (units of the image height)."""
+    points = {
+        L.NOSE: (0.50, 0.12, -0.05), L.LEFT_EYE_INNER: (0.51, 0.11, -0.04),
+        L.LEFT_EYE: (0.52, 0.11, -0.04), L.LEFT_EYE_OUTER: (0.53, 0.11, -0.03),
+        L.RIGHT_EYE_INNER: (0.49, 0.11, -0.04), L.RIGHT_EYE: (0.48, 0.11, -0.04),
+        L.RIGHT_EYE_OUTER: (0.47, 0.11, -0.03), L.LEFT_EAR: (0.54, 0.12, 0.0),
+        L.RIGHT_EAR: (0.46, 0.12, 0.0), L.MOUTH_LEFT: (0.51, 0.14, -0.04),
+        L.MOUTH_RIGHT: (0.49, 0.14, -0.04),
+        L.LEFT_SHOULDER: (0.58, 0.22, 0.0), L.RIGHT_SHOULDER: (0.42, 0.22, 0.0),
+        L.LEFT_ELBOW: (0.60, 0.36, 0.0), L.RIGHT_ELBOW: (0.40, 0.36, 0.0),
+        L.LEFT_WRIST: (0.61, 0.49, 0.0), L.RIGHT_WRIST: (0.39, 0.49, 0.0),
+        L.LEFT_PINKY: (0.615, 0.52, 0.0), L.RIGHT_PINKY: (0.385, 0.52, 0.0),
+        L.LEFT_INDEX: (0.61, 0.53, -0.01), L.RIGHT_INDEX: (0.39, 0.53, -0.01),
+        L.LEFT_THUMB: (0.60, 0.51, -0.01), L.RIGHT_THUMB: (0.40, 0.51, -0.01),
+        L.LEFT_HIP: (0.55, 0.50, 0.0), L.RIGHT_HIP: (0.45, 0.50, 0.0),
+        L.LEFT_KNEE: (0.555, 0.70, -0.01), L.RIGHT_KNEE: (0.445, 0.70, -0.01),
+        L.LEFT_ANKLE: (0.56, 0.90, 0.0), L.RIGHT_ANKLE: (0.44, 0.90, 0.0),
+        L.LEFT_HEEL: (0.56, 0.92, 0.02), L.RIGHT_HEEL: (0.44, 0.92, 0.02),
+        L.LEFT_FOOT_INDEX: (0.57, 0.93, -0.04), L.RIGHT_FOOT_INDEX: (0.43, 0.93, -0.04),
+    }
+    return np.array([points[lm] for lm in Landmark], dtype=np.float64)
+
+
+def still_sequence(points: FloatArray, n: int = 30, fps: float = 30.0) -> PoseSequence:
+    """``n`` frames of (33, 3) isotropic points in a square image, fully visible."""
+    return PoseSequence.from_frames(np.arange(n) / fps, [points] * n, [np.ones(N_LANDMARKS)] * n,
+                                    [None] * n, fps=fps, image_size=(720, 720))
+
+
 def squats_sequence() -> PoseSequence:
     """The tfjs squats golden file (real BlazePose landmarks) as a sequence, 5 fps."""
     frames = np.asarray(json.loads(SQUATS_GOLDEN.read_text()), dtype=np.float64)
@@ -318,8 +349,7 @@ def mirrored_performance(seq: PoseSequence, rng: np.random.Generator) -> PoseSeq
     iso = _iso(seq)[:, MIRROR_PERMUTATION]
     iso[..., 0] = seq.aspect - iso[..., 0]
     world = seq.world_xyz[:, MIRROR_PERMUTATION] * np.array([-1.0, 1.0, 1.0])
-    return noisy(_from_iso(seq, iso, world_xyz=world,
-                           visibility=seq.visibility[:, MIRROR_PERMUTATION]), rng, level=0.01)
+    return _from_iso(seq, iso, world_xyz=world, visibility=seq.visibility[:, MIRROR_PERMUTATION])
 
 
 CORRECT: dict[str, Callable[[PoseSequence, np.random.Generator], PoseSequence]] = {
