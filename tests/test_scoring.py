@@ -1,0 +1,198 @@
+"""The scorer: report contents, fairness, honesty on a fixed-seed suite, tolerance from takes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from app import sequence
+from app.landmarks import Limb
+from app.scoring import (
+    RATINGS,
+    Reference,
+    ScoreOptions,
+    overall_score,
+    rating,
+    score,
+    tolerance_from_takes,
+)
+from app.sequence import PoseSequence, Step
+from app.skeleton import DEFAULT_TOLERANCE, N_FEATURES
+from tests.scoring_fixtures import (
+    REPO,
+    build_suite,
+    feet_cut_off,
+    late_start,
+    mirrored_performance,
+    moves_enough,
+    noisy,
+    rotated_limb,
+    segments,
+    squats_sequence,
+    time_warp,
+    verdicts,
+)
+
+
+@pytest.fixture(scope="module")
+def squats() -> PoseSequence:
+    return squats_sequence()
+
+
+@pytest.fixture(scope="module")
+def part(squats: PoseSequence) -> PoseSequence:
+    """A 4-second part of the squats with two named steps."""
+    seq = squats.trim_seconds(0.0, 4.0)
+    return replace(seq, steps=(Step("down", 0.0, 2.0), Step("up", 2.0, 4.0)))
+
+
+def test_identical_attempt_is_perfect(part: PoseSequence) -> None:
+    report = score(part, part)
+    assert report.score == pytest.approx(100.0)
+    assert report.rating == "Perfect"
+    assert set(report.limbs) == set(Limb)
+    assert report.feedback == ("well done: your movement matches the reference",)
+    assert report.coverage == 1.0
+
+
+def test_report_is_json_with_the_promised_keys(part: PoseSequence) -> None:
+    report = score(part, rotated_limb(part, Limb.RIGHT_ARM, np.random.default_rng(0)))
+    doc = json.loads(json.dumps(report.to_dict()))
+    assert {"score", "rating", "limbs", "timing", "feedback", "steps",
+            "worst_moments"} <= set(doc)
+    assert 0 <= doc["score"] <= 100
+    assert doc["rating"] in {name for name, _ in RATINGS}
+    assert set(doc["limbs"]) == {limb.value for limb in Limb}
+    assert all(0 <= v <= 100 for v in doc["limbs"].values())
+    assert {"offset_s", "tempo"} <= set(doc["timing"])
+    assert [s["name"] for s in doc["steps"]] == ["down", "up"]
+    assert doc["worst_moments"][0]["limb"] == "right_arm"
+    assert "right arm" in doc["feedback"][0]
+
+
+def test_rating_tiers() -> None:
+    assert [rating(s) for s in (100, 90, 89.9, 80, 65, 50, 49.9, 0)] == [
+        "Perfect", "Perfect", "Great", "Great", "Good", "Almost", "Miss", "Miss"]
+
+
+def test_one_bad_limb_pulls_the_score_down_more_than_an_average() -> None:
+    limbs = {limb: 100.0 for limb in Limb} | {Limb.LEFT_ARM: 30.0}
+    assert overall_score(limbs) < 60.0
+    assert overall_score({limb: 90.0 for limb in Limb}) == pytest.approx(90.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fair_variants_score_high(part: PoseSequence, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for attempt in (time_warp(part, rng), late_start(part, rng), noisy(part, rng)):
+        assert score(part, attempt).score >= 85.0
+
+
+def test_mirrored_performance_needs_the_mirror_option(part: PoseSequence) -> None:
+    other_side = mirrored_performance(part, np.random.default_rng(3))
+    assert score(part, other_side, ScoreOptions(mirror=True)).score >= 95.0
+    assert score(part, other_side).score < 60.0
+
+
+def test_mirror_names_the_learners_own_limb(part: PoseSequence) -> None:
+    """A learner mirroring the reference moves their left arm wrongly: we say "left arm"."""
+    other_side = mirrored_performance(part, np.random.default_rng(4))
+    wrong = rotated_limb(other_side, Limb.LEFT_ARM, np.random.default_rng(5))
+    report = score(part, wrong, ScoreOptions(mirror=True))
+    assert min(report.limbs, key=lambda limb: report.limbs[limb]) is Limb.LEFT_ARM
+    assert "left arm" in report.feedback[0]
+
+
+def test_feet_out_of_view_are_not_blamed(part: PoseSequence) -> None:
+    report = score(part, feet_cut_off(part, np.random.default_rng(6)))
+    assert report.score >= 90.0
+    assert report.not_visible == ("feet",)
+    assert any("feet" in line and "out of view" in line for line in report.feedback)
+
+
+def test_timing_is_reported_but_not_punished(part: PoseSequence) -> None:
+    rng = np.random.default_rng(7)
+    late = late_start(part, rng)
+    delay = late.duration_s - part.duration_s
+    report = score(part, late)
+    assert report.timing.offset_s == pytest.approx(delay, abs=0.25)
+    assert report.score >= 95.0
+    slow = replace(part, t=part.t * 1.5)
+    slow_report = score(part, slow)
+    assert slow_report.timing.tempo == pytest.approx(1 / 1.5, rel=0.1)
+    assert any("speed up" in line for line in slow_report.feedback)
+    practised = score(part, slow, ScoreOptions(speed=1 / 1.5))
+    assert practised.timing.tempo == pytest.approx(1.0, rel=0.1)
+
+
+def test_stopping_early_is_said_and_costs(part: PoseSequence) -> None:
+    half = part.slice_frames(0, len(part) * 2 // 3)
+    report = score(part, half)
+    assert report.coverage < 0.9
+    assert report.score < 80.0
+    assert any("stopped before the end" in line for line in report.feedback)
+
+
+def test_bad_input(part: PoseSequence) -> None:
+    nobody = replace(part, present=np.zeros(len(part), dtype=bool))
+    with pytest.raises(ValueError, match="shows nobody"):
+        score(part, nobody)
+    with pytest.raises(ValueError, match="too short"):
+        score(part, part.slice_frames(0, 2), ScoreOptions(reference_slack=0.0))
+    glimpse = score(part, part.slice_frames(0, 2))
+    assert glimpse.score < 20.0 and glimpse.coverage < 0.2
+    with pytest.raises(ValueError, match="tolerance has shape"):
+        Reference(part, np.zeros((3, N_FEATURES)))
+    with pytest.raises(ValueError, match="speed"):
+        ScoreOptions(speed=0.0)
+
+
+def small_suite_references() -> list[PoseSequence]:
+    """The squats golden file and the library's references that move (fixed, no model)."""
+    refs = segments(squats_sequence(), 3.5, 3)
+    library = sorted((REPO / "poses").glob(f"*{sequence.SUFFIX}"))
+    refs += [sequence.load(path) for path in library[:4]]
+    return [r for r in refs if moves_enough(r)]
+
+
+def test_scores_separate_right_from_wrong_on_a_fixed_suite() -> None:
+    """The validity targets of benchmarks/validity.py, pinned on a small fixed-seed suite."""
+    cases = build_suite(small_suite_references(), seed=11)
+    reports = [score(c.reference, c.attempt, ScoreOptions(mirror=c.mirror)) for c in cases]
+    named = [r.corrections[0].limb if r.corrections else None for r in reports]
+    result = verdicts(cases, [r.score for r in reports], named)
+    assert result.auc >= 0.99
+    assert result.correct_p10 >= 80.0
+    assert result.wrong_p90 <= 60.0
+    assert result.limb_named_first >= 0.9
+
+
+def test_tolerance_from_takes(part: PoseSequence) -> None:
+    rng = np.random.default_rng(8)
+    takes = [part, noisy(part, rng, level=0.03), time_warp(part, rng)]
+    mean, spread = tolerance_from_takes(takes)
+    assert len(mean) in {len(t) for t in takes}
+    assert spread.shape == (len(mean), N_FEATURES)
+    assert np.all(spread >= 0) and spread.max() > 0
+    reference = Reference(mean, spread)
+    assert np.all(reference.tolerance_matrix() >= DEFAULT_TOLERANCE - 1e-12)
+    wrong = rotated_limb(part, Limb.LEFT_LEG, np.random.default_rng(9))
+    assert score(reference, wrong).score >= score(Reference(mean), wrong).score
+    single, zero = tolerance_from_takes([part])
+    assert single is part and not zero.any()
+    with pytest.raises(ValueError, match="at least one take"):
+        tolerance_from_takes([])
+
+
+def test_library_reference_scores_itself() -> None:
+    library = sorted((REPO / "poses").glob(f"*{sequence.SUFFIX}"))
+    if not library:
+        pytest.skip("the reference library is empty")
+    seq = sequence.load(library[0])
+    report = score(seq, seq)
+    assert report.score == pytest.approx(100.0, abs=0.5)
+    if seq.steps:
+        assert len(report.steps) == len(seq.steps)
