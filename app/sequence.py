@@ -241,8 +241,23 @@ class PoseSequence:
         return doc
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"),
-                          allow_nan=False)
+        """The document as text: one field per line and one frame per line, so diffs read well."""
+        return _dump(self.to_dict()) + "\n"
+
+
+def _dump(value: Any, key: str = "", depth: int = 0) -> str:
+    """JSON with top-level fields and each frame on a line of their own."""
+    pad = " " * depth
+    if isinstance(value, dict) and (depth == 0 or key == "takes"):
+        body = ",\n".join(
+            f"{pad} {json.dumps(k, ensure_ascii=False)}: {_dump(v, k, depth + 1)}"
+            for k, v in value.items()
+        )
+        return "{\n" + body + "\n" + pad + "}"
+    if isinstance(value, list) and value and key in ("frames", "steps", "takes"):
+        body = ",\n".join(f"{pad} {_dump(item, key, depth + 1)}" for item in value)
+        return "[\n" + body + "\n" + pad + "]"
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _frames_to_json(seq: PoseSequence) -> list[dict[str, Any]]:
