@@ -1,0 +1,171 @@
+"""A live session fed frame by frame: following, scoring, calm feedback, hints and summary."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from app.landmarks import Limb
+from app.live import LiveSession, LiveUpdate, warm_up
+from app.scoring import Reference, ScoreOptions, score
+from app.sequence import N_LANDMARKS, PoseSequence, Step
+from tests.scoring_fixtures import (
+    feet_cut_off,
+    mirrored_performance,
+    noisy,
+    rotated_limb,
+    squats_sequence,
+    time_warp,
+)
+
+
+@pytest.fixture(scope="module")
+def reference() -> PoseSequence:
+    """Two squats with two named steps, at 15 fps (the golden file's 5 fps stretched)."""
+    seq = squats_sequence().trim_seconds(0.0, 7.2)
+    t = np.arange(len(seq) * 3) / 15.0
+    rows = np.minimum(np.arange(len(t)) // 3, len(seq) - 1)
+    dense = replace(seq, t=t, image_xyz=seq.image_xyz[rows], visibility=seq.visibility[rows],
+                    world_xyz=seq.world_xyz[rows], present=seq.present[rows], fps=15.0)
+    return replace(dense, steps=(Step("first squat", 0.0, 3.6), Step("second squat", 3.6, 7.2)))
+
+
+def stream(session: LiveSession, attempt: PoseSequence, t0: float = 0.0) -> list[LiveUpdate]:
+    updates = []
+    for i in range(len(attempt)):
+        present = bool(attempt.present[i])
+        updates.append(session.push(
+            t0 + float(attempt.t[i]), attempt.image_xyz[i] if present else None,
+            attempt.visibility[i] if present else None,
+            attempt.world_xyz[i] if attempt.has_world[i] else None, attempt.image_size))
+    return updates
+
+
+def test_following_the_reference_itself(reference: PoseSequence) -> None:
+    warm_up()
+    session = LiveSession(Reference(reference), ScoreOptions())
+    attempt = noisy(reference, np.random.default_rng(0), level=0.01)
+    updates = stream(session, attempt)
+    positions = np.array([u.ref_position for u in updates])
+    assert np.median(np.abs(positions - np.arange(len(attempt)))) <= 2.0
+    assert updates[-1].score >= 90.0
+    assert all(u.messages == () for u in updates)
+    events = [u.step_event for u in updates if u.step_event is not None]
+    assert [e.step for e in events] == ["first squat", "second squat"]
+    assert all(e.score >= 85.0 for e in events)
+    summary = session.finish()
+    assert summary.score >= 90.0
+    assert summary.score == pytest.approx(score(reference, attempt).score, abs=10.0)
+
+
+def test_update_is_json(reference: PoseSequence) -> None:
+    session = LiveSession(Reference(reference), ScoreOptions())
+    update = stream(session, reference.slice_frames(0, 5))[-1]
+    doc = json.loads(json.dumps(update.to_dict()))
+    assert len(doc["landmarks"]) == N_LANDMARKS and len(doc["landmarks"][0]) == 4
+    assert set(doc["limbs"]) == {limb.value for limb in Limb}
+    assert doc["limbs"]["left_arm"]["state"] in {"good", "warn", "bad", "unseen"}
+    assert {"t", "ref_position", "ref_time_s", "tempo", "score", "messages", "step_event",
+            "visible_hint"} <= set(doc)
+
+
+def test_a_wrong_arm_is_shown_and_said_calmly(reference: PoseSequence) -> None:
+    session = LiveSession(Reference(reference), ScoreOptions())
+    wrong = rotated_limb(reference, Limb.RIGHT_ARM, np.random.default_rng(1))
+    updates = stream(session, wrong)
+    settled = updates[len(updates) // 3:]
+    assert sum(u.limbs[Limb.RIGHT_ARM].state != "good" for u in settled) > 0.8 * len(settled)
+    assert all(u.limbs[Limb.LEFT_LEG].state == "good" for u in settled)
+    said = [u.messages for u in updates if u.messages]
+    assert said and "right arm" in said[0][0]
+    assert all(len(m) <= 2 for m in said)
+    first_shown = next(i for i, u in enumerate(updates) if u.messages)
+    held = [u.messages[0] for u in updates[first_shown:first_shown + 30]]
+    assert len(set(held)) == 1
+    assert updates[-1].score < 70.0
+    assert session.finish().score < 70.0
+
+
+def test_praise_when_the_arm_is_fixed(reference: PoseSequence) -> None:
+    session = LiveSession(Reference(reference), ScoreOptions())
+    wrong = rotated_limb(reference, Limb.LEFT_ARM, np.random.default_rng(2))
+    half = len(reference) // 2
+    updates = stream(session, wrong.slice_frames(0, half))
+    assert any("left arm" in line for u in updates for line in u.messages)
+    rest = reference.slice_frames(half, len(reference))
+    later = stream(session, rest, t0=float(reference.t[half]))
+    assert any("that's it" in line for u in later for line in u.messages)
+
+
+def test_a_slower_learner(reference: PoseSequence) -> None:
+    session = LiveSession(Reference(reference), ScoreOptions())
+    slow = replace(reference, t=reference.t * 1.4)
+    updates = stream(session, slow)
+    assert updates[-1].tempo == pytest.approx(1 / 1.4, rel=0.2)
+    assert updates[-1].score >= 85.0
+    assert session.finish().timing.offset_s > 0.5
+
+
+def test_nobody_in_view_gets_a_hint(reference: PoseSequence) -> None:
+    session = LiveSession(Reference(reference), ScoreOptions())
+    stream(session, reference.slice_frames(0, 10))
+    updates = [session.push(1.0 + i / 15.0, None, None, None, reference.image_size)
+               for i in range(15)]
+    assert updates[0].visible_hint is None
+    assert updates[-1].visible_hint == "step into the frame: the camera cannot see you"
+    assert all(state.state == "unseen" for state in updates[-1].limbs.values())
+    assert updates[-1].landmarks is None
+
+
+def test_feet_out_of_view_get_a_hint_not_a_penalty(reference: PoseSequence) -> None:
+    session = LiveSession(Reference(reference), ScoreOptions())
+    updates = stream(session, feet_cut_off(reference, np.random.default_rng(3)))
+    assert updates[-1].visible_hint == "step back: your feet are out of view"
+    assert updates[-1].score >= 90.0
+    assert session.finish().not_visible == ("feet",)
+
+
+def test_mirror_speaks_of_the_learners_side(reference: PoseSequence) -> None:
+    session = LiveSession(Reference(reference), ScoreOptions(mirror=True))
+    other_side = mirrored_performance(reference, np.random.default_rng(4))
+    wrong = rotated_limb(other_side, Limb.LEFT_ARM, np.random.default_rng(5))
+    updates = stream(session, wrong)
+    settled = updates[len(updates) // 3:]
+    assert sum(u.limbs[Limb.LEFT_ARM].state != "good" for u in settled) > 0.8 * len(settled)
+    assert any("left arm" in line for u in updates for line in u.messages)
+
+
+def test_looping_one_step(reference: PoseSequence) -> None:
+    session = LiveSession(Reference(reference), ScoreOptions())
+    end = len(reference) // 2
+    session.reset(0, end)
+    part = reference.slice_frames(0, end)
+    updates = stream(session, part) + stream(session, part, t0=float(part.t[-1]) + 1 / 15.0)
+    positions = [u.ref_position for u in updates]
+    assert max(positions) <= end
+    events = [u.step_event for u in updates if u.step_event is not None]
+    assert [e.step for e in events] == ["first squat", "first squat"]
+
+
+def test_time_warped_attempt_summary(reference: PoseSequence) -> None:
+    session = LiveSession(Reference(reference), ScoreOptions())
+    stream(session, time_warp(reference, np.random.default_rng(6)))
+    assert session.finish().score >= 80.0
+
+
+def test_bad_frames_are_refused(reference: PoseSequence) -> None:
+    session = LiveSession(Reference(reference), ScoreOptions())
+    with pytest.raises(ValueError, match="shape"):
+        session.push(0.0, np.zeros((10, 3)), None, None, (640, 480))
+    with pytest.raises(ValueError, match="image size"):
+        session.push(0.0, None, None, None, (0, 480))
+    session.push(1.0, None, None, None, (640, 480))
+    with pytest.raises(ValueError, match="not after"):
+        session.push(1.0, None, None, None, (640, 480))
+    with pytest.raises(ValueError, match="nothing to score"):
+        session.finish()
+    with pytest.raises(ValueError, match="not a part"):
+        session.reset(10, 5)
