@@ -11,6 +11,8 @@ const COUNTDOWN_S = 3;
 const CAMERA_FPS = 30;
 const SUMMARY_TIMEOUT_MS = 20000;
 const END_HOLD_MS = 600;
+const MASTERED = 80;
+const MASTERED_ROUNDS = 3;
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,7 +27,7 @@ export function stepRange(reference, stepName) {
 
 export function ratingClass(score) {
   if (score === null || score === undefined) return "warn";
-  return score >= 80 ? "good" : score >= 55 ? "warn" : "bad";
+  return score >= 80 ? "good" : score >= 50 ? "warn" : "bad";
 }
 
 export class Practice {
@@ -93,8 +95,11 @@ export class Practice {
 
   resetHud() {
     this.timeline = [];
+    this.mastered = 0;
+    $("btn-next-step").hidden = true;
     this.endSince = null;
-    $("score").textContent = "";
+    $("score").textContent = "–";
+    $("score").style.color = "";
     $("corrections").replaceChildren();
     $("progress-fill").style.width = "0%";
     $("popup").hidden = true;
@@ -160,30 +165,48 @@ export class Practice {
 
   showFeedback(live) {
     const score = live.score;
-    $("score").textContent = score === null || score === undefined ? "" : String(Math.round(score));
-    $("score").style.color = STATE_COLOURS[ratingClass(score) === "warn" ? "warn" : ratingClass(score)];
+    $("score").textContent = String(Math.round(score));
+    $("score").style.color = STATE_COLOURS[ratingClass(score)];
     const messages = (live.messages || []).slice(0, 2);
     $("corrections").replaceChildren(...messages.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
     if (messages.length) say(messages[0]);
-    if (score !== null && score !== undefined) this.timeline.push({ t: live.t, score });
-    if (live.step_event) this.popup(live.step_event);
+    this.timeline.push({ t: live.t, score });
+    if (live.step_event) {
+      this.popup(live.step_event);
+      this.checkMastered(live.step_event);
+    }
     const [lo, hi] = stepRange(this.reference, this.options.step);
     const progress = Math.min(1, Math.max(0, (live.ref_position - lo + 1) / (hi - lo)));
     $("progress-fill").style.width = `${(progress * 100).toFixed(1)}%`;
     this.checkEnd(progress);
   }
 
-  // The run ends when the learner has held the last frame a moment; a looped step restarts.
+  // The run ends when the learner has held the last frame a moment (a looped step goes
+  // round again on the server until the learner moves on).
   checkEnd(progress) {
-    if (progress < 0.999) {
+    if (this.options.step || progress < 0.999) {
       this.endSince = null;
       return;
     }
     this.endSince ??= performance.now();
-    if (performance.now() - this.endSince < END_HOLD_MS) return;
-    this.endSince = null;
-    if (this.options.step) this.socket.restart(this.options.step);
-    else this.finish();
+    if (performance.now() - this.endSince >= END_HOLD_MS) this.finish();
+  }
+
+  // Three good rounds of a looped step in a row: offer the next step.
+  checkMastered(event) {
+    if (!this.options.step || event.step !== this.options.step) return;
+    this.mastered = event.score >= MASTERED ? this.mastered + 1 : 0;
+    if (this.mastered < MASTERED_ROUNDS) return;
+    const names = this.reference.steps.map((s) => s.name);
+    const next = names[names.indexOf(this.options.step) + 1] ?? null;
+    const button = $("btn-next-step");
+    button.textContent = next ? `Mastered! Next: ${next} →` : "Mastered! The whole sequence →";
+    button.onclick = () => {
+      button.hidden = true;
+      $("opt-step").value = next ?? "";
+      this.changeStep(next);
+    };
+    button.hidden = false;
   }
 
   popup(event) {

@@ -7,7 +7,7 @@ export const STATE_COLOURS = {
   bad: "#ff4d4d",
   unseen: "#7f8c8d",
 };
-const GHOST_COLOUR = "rgba(235, 240, 255, 0.55)";
+const GHOST_COLOUR = "rgba(140, 210, 255, 0.8)";
 const MIN_VISIBILITY = 0.5;
 const LEFT_SHOULDER = 11;
 const RIGHT_SHOULDER = 12;
@@ -25,11 +25,13 @@ export function boneCount() {
   return bones.length;
 }
 
+// Screen points are [x, y, visibility]; a missing visibility counts as visible.
 function visible(point) {
-  return point && (point.length < 4 || point[3] >= MIN_VISIBILITY);
+  return point && (point[2] === undefined || point[2] >= MIN_VISIBILITY);
 }
 
-// Normalised points to screen pixels; `flip` mirrors left-right.
+// Normalised points ([x, y, z, visibility] or [x, y]) to screen points [x, y, visibility];
+// `flip` mirrors left-right.
 export function toScreen(points, width, height, flip) {
   return points.map((p) => (p ? [(flip ? 1 - p[0] : p[0]) * width, p[1] * height, p[3]] : null));
 }
@@ -73,8 +75,12 @@ export function boxFit(frames, width, height, margin = 0.08) {
 // Draw screen points. `limbStates` maps limb name to good|warn|bad|unseen; without it every
 // bone takes `colour`.
 export function drawSkeleton(ctx, points, { limbStates = null, colour = GHOST_COLOUR, width = 6 } = {}) {
+  ctx.save();
   ctx.lineCap = "round";
   ctx.lineWidth = width;
+  // A dark halo keeps the lines readable on light and dark backgrounds alike.
+  ctx.shadowColor = "rgba(0, 0, 0, 0.7)";
+  ctx.shadowBlur = width;
   for (const bone of bones) {
     const a = points[bone.start];
     const b = points[bone.end];
@@ -93,6 +99,7 @@ export function drawSkeleton(ctx, points, { limbStates = null, colour = GHOST_CO
     ctx.arc(p[0], p[1], width * 0.6, 0, 2 * Math.PI);
     ctx.fill();
   }
+  ctx.restore();
 }
 
 // Ghost frames arrive as flat [x0, y0, x1, y1, ...] rows; turn one into points.

@@ -1,7 +1,7 @@
 // The summary after a run: overall score, body parts, the worst moments, a score chart.
 
 import { ratingClass } from "./practice.js";
-import { STATE_COLOURS } from "./skeleton.js";
+import { fitCanvas, STATE_COLOURS } from "./skeleton.js";
 
 const MASTERED = 80;
 const $ = (id) => document.getElementById(id);
@@ -32,8 +32,14 @@ function momentText(moment) {
 // Score over time: a line over the run, with the "good" band shaded.
 export function drawChart(canvas, timeline) {
   const ctx = canvas.getContext("2d");
-  const { width, height } = canvas;
-  const pad = { left: 48, right: 12, top: 12, bottom: 30 };
+  const { width, height, ratio } = fitCanvas(canvas);
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.scale(ratio, ratio);
+  drawChartAt(ctx, width / ratio, height / ratio, timeline);
+}
+
+function drawChartAt(ctx, width, height, timeline) {
+  const pad = { left: 48, right: 16, top: 12, bottom: 30 };
   const w = width - pad.left - pad.right;
   const h = height - pad.top - pad.bottom;
   ctx.clearRect(0, 0, width, height);
@@ -57,7 +63,9 @@ export function drawChart(canvas, timeline) {
   }
   const t0 = timeline[0].t;
   const span = Math.max(timeline[timeline.length - 1].t - t0, 1e-3);
-  ctx.fillText(`${span.toFixed(1)} s`, pad.left + w - 40, height - 8);
+  ctx.textAlign = "right";
+  ctx.fillText(`${span.toFixed(1)} s`, pad.left + w, height - 8);
+  ctx.textAlign = "left";
   ctx.fillText("0 s", pad.left, height - 8);
   ctx.strokeStyle = "#e8b04a";
   ctx.lineWidth = 3;
@@ -72,6 +80,7 @@ export function drawChart(canvas, timeline) {
 }
 
 export function showSummary(result, { onAgain, onLoop, onNext, onLibrary }) {
+  // The view is visible by now, so the chart can be sized to it.
   const report = result.report;
   $("summary-title").textContent = `${result.reference.title}${result.step ? ` — ${result.step}` : ""}`;
   const hasReport = Boolean(report);
