@@ -250,40 +250,47 @@ def align_offline(reference: Features, attempt: Features,
                         attempt.weights, tolerance)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _pair_cost(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, share: FloatArray,
-               i: int, att_v: FloatArray, att_w: FloatArray, j: int) -> float:  # pragma: no cover
-    num = 0.0
-    den = 0.0
-    for f in range(ref_v.shape[1]):
-        w = ref_w[i, f] * att_w[j, f]
-        if w > 0.0:
-            d = ref_v[i, f] - att_v[j, f]
-            e = d * d * inv_tol2[i, f]
-            if e > COST_CAP:
-                e = COST_CAP
-            num += w * e
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+def _cost_line(fixed_v: FloatArray, fixed_w: FloatArray, fixed_inv: FloatArray,
+               other_v: FloatArray, other_w: FloatArray, other_inv: FloatArray,
+               share: FloatArray, lo: int, hi: int, out: FloatArray) -> None:  # pragma: no cover
+    """The cost of one row against rows ``lo:hi`` of a block, into ``out[lo:hi]``.
+
+    ``fixed_*`` are (F,), ``other_*`` (K, F). The inverse squared tolerance of a pair is
+    ``fixed_inv[f] * other_inv[k, f]`` (one side's is all ones). Sums over features may be
+    reordered for speed (vectorised), so results can differ from a plain loop in the last
+    bits.
+    """
+    for k in range(lo, hi):
+        num = 0.0
+        den = 0.0
+        for f in range(fixed_v.shape[0]):
+            w = fixed_w[f] * other_w[k, f]
+            d = fixed_v[f] - other_v[k, f]
+            e = d * d * (fixed_inv[f] * other_inv[k, f])
+            num += w * (e if e < COST_CAP else COST_CAP)
             den += w * share[f]
-    if den < MIN_SHARED_WEIGHT:
-        return EMPTY_COST
-    return num / den
+        out[k] = num / den if den >= MIN_SHARED_WEIGHT else EMPTY_COST
 
 
 @numba.njit(cache=True, nogil=True)
 def _dtw_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, share: FloatArray,
-                att_v: FloatArray,
-                att_w: FloatArray, lo: IntArray, hi: IntArray, start_max: int, end_min: int,
-                ref_start_slack: int, ref_end_slack: int, skip_cost: float,
-                path: IntArray, step_costs: FloatArray) -> tuple[int, float]:  # pragma: no cover
+                att_v: FloatArray, att_w: FloatArray, lo: IntArray, hi: IntArray,
+                start_max: int, end_min: int, ref_start_slack: int, ref_end_slack: int,
+                skip_cost: float, path: IntArray,
+                step_costs: FloatArray) -> tuple[int, float]:  # pragma: no cover
     n = ref_v.shape[0]
     m = att_v.shape[0]
-    # move[j]: best cost of a path reaching (i, j) with a step that advanced the attempt;
-    # hold[j]: ... with a step that kept the attempt frame (allowed only after a move).
-    prev_move = np.full(m, _INF)
-    prev_hold = np.full(m, _INF)
-    cur_move = np.full(m, _INF)
-    cur_hold = np.full(m, _INF)
-    choice = np.full((n, m), -1, dtype=np.int8)
+    ones = np.ones_like(att_v)
+    cost = np.empty(m)
+    # move[j + 2]: best cost of a path reaching (i, j) by a step that advanced the attempt;
+    # hold[j + 2]: ... by a step that kept the attempt frame (allowed only after a move).
+    # Two leading infinities stand for the cells left of the matrix.
+    prev_move = np.full(m + 2, _INF)
+    prev_hold = np.full(m + 2, _INF)
+    cur_move = np.full(m + 2, _INF)
+    cur_hold = np.full(m + 2, _INF)
+    choice = np.empty((n, m), dtype=np.int8)
     best_end = _INF
     end_i = -1
     end_j = -1
@@ -291,42 +298,41 @@ def _dtw_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, shar
     for i in range(n):
         cur_move[:] = _INF
         cur_hold[:] = _INF
+        _cost_line(ref_v[i], ref_w[i], inv_tol2[i], att_v, att_w, ones, share, lo[i], hi[i],
+                   cost)
+        can_start = i <= ref_start_slack
+        start = i * skip_cost
         for j in range(lo[i], hi[i]):
-            c = _pair_cost(ref_v, ref_w, inv_tol2, share, i, att_v, att_w, j)
-            best = _INF
-            code = -1
-            if i > 0:
-                if j >= 1:
-                    if prev_move[j - 1] < best:
-                        best = prev_move[j - 1]
-                        code = _DIAG_FROM_MOVE
-                    if prev_hold[j - 1] < best:
-                        best = prev_hold[j - 1]
-                        code = _DIAG_FROM_HOLD
-                if j >= 2:
-                    if prev_move[j - 2] < best:
-                        best = prev_move[j - 2]
-                        code = _KNIGHT_FROM_MOVE
-                    if prev_hold[j - 2] < best:
-                        best = prev_hold[j - 2]
-                        code = _KNIGHT_FROM_HOLD
-                if prev_move[j] < _INF:
-                    cur_hold[j] = prev_move[j] + c
-            if i <= ref_start_slack and j <= start_max:
-                start = i * skip_cost
-                if start < best:
-                    best = start
-                    code = _START
-            if code >= 0:
-                cur_move[j] = best + c
-                choice[i, j] = code
-            if i >= n - 1 - ref_end_slack and j >= end_min:
-                tail = (n - 1 - i) * skip_cost
-                if cur_move[j] + tail < best_end:
-                    best_end = cur_move[j] + tail
+            c = cost[j]
+            # written as selects, not branches: the winner is unpredictable
+            best = prev_move[j + 1]
+            code = _DIAG_FROM_MOVE
+            other = prev_hold[j + 1]
+            better = other < best
+            best = other if better else best
+            code = _DIAG_FROM_HOLD if better else code
+            other = prev_move[j]
+            better = other < best
+            best = other if better else best
+            code = _KNIGHT_FROM_MOVE if better else code
+            other = prev_hold[j]
+            better = other < best
+            best = other if better else best
+            code = _KNIGHT_FROM_HOLD if better else code
+            if can_start and j <= start_max and start < best:
+                best = start
+                code = _START
+            cur_move[j + 2] = best + c
+            cur_hold[j + 2] = prev_move[j + 2] + c
+            choice[i, j] = code
+        if i >= n - 1 - ref_end_slack:
+            tail = (n - 1 - i) * skip_cost
+            for j in range(max(lo[i], end_min), hi[i]):
+                if cur_move[j + 2] + tail < best_end:
+                    best_end = cur_move[j + 2] + tail
                     end_i, end_j, end_hold = i, j, False
-                if cur_hold[j] + tail < best_end:
-                    best_end = cur_hold[j] + tail
+                if cur_hold[j + 2] + tail < best_end:
+                    best_end = cur_hold[j + 2] + tail
                     end_i, end_j, end_hold = i, j, True
         prev_move, cur_move = cur_move, prev_move
         prev_hold, cur_hold = cur_hold, prev_hold
@@ -337,7 +343,8 @@ def _dtw_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, shar
     while True:
         path[k, 0] = i
         path[k, 1] = j
-        step_costs[k] = _pair_cost(ref_v, ref_w, inv_tol2, share, i, att_v, att_w, j)
+        _cost_line(ref_v[i], ref_w[i], inv_tol2[i], att_v, att_w, ones, share, j, j + 1, cost)
+        step_costs[k] = cost[j]
         k += 1
         if hold:
             i -= 1
@@ -367,7 +374,10 @@ def pair_cost(reference_row: FloatArray, reference_weights: FloatArray,
                             "attempt row")
     f = ref_v.shape[1]
     inv_tol2 = inverse_tolerance(tolerance, 1, f)
-    return float(_pair_cost(ref_v, ref_w, inv_tol2, feature_shares(f), 0, att_v, att_w, 0))
+    out = np.empty(1)
+    _cost_line(ref_v[0], ref_w[0], inv_tol2[0], att_v, att_w, np.ones((1, f)),
+               feature_shares(f), 0, 1, out)
+    return float(out[0])
 
 
 def warping_path_reference(reference: FloatArray, attempt: FloatArray,
@@ -377,7 +387,8 @@ def warping_path_reference(reference: FloatArray, attempt: FloatArray,
                            tolerance: FloatArray | None = None) -> Alignment:
     """:func:`warping_path` written plainly in Python, to check the fast kernel against.
 
-    Slow (about a microsecond per cell and feature); same arguments, same result.
+    Slow (about a microsecond per cell and feature); same arguments, same path, and costs
+    equal up to rounding (the kernel sums features in a vectorised order).
     """
     ref_v, ref_w = _checked(reference, reference_weights, "reference")
     att_v, att_w = _checked(attempt, attempt_weights, "attempt")
@@ -528,16 +539,15 @@ class OnlineAligner:
         if len(reference) == 0:
             raise ValueError("the reference has no frames to follow")
         self.settings = settings
+        n = len(reference)
         self._ref_v = np.ascontiguousarray(reference.values)
         self._ref_w = np.ascontiguousarray(reference.weights)
+        self._inv_tol2 = inverse_tolerance(tolerance, n, N_FEATURES)
         self._fps = reference.fps
-        self._inv_tol2 = inverse_tolerance(tolerance, len(reference), N_FEATURES)
-        n = len(reference)
+        self._ones = np.ones(N_FEATURES)
         self._cost = np.empty(n)
         self._next_cost = np.empty(n)
         self._pair = np.empty(n)
-        self._row_v = np.zeros((1, N_FEATURES))
-        self._row_w = np.zeros((1, N_FEATURES))
         self._out = np.zeros(2)
         self.reset(start, end, loop)
 
@@ -585,14 +595,13 @@ class OnlineAligner:
             old = self._state
             self._state = AlignerState(old.position, old.tempo, old.confidence * 0.8, old.cost)
             return self._state
-        self._row_v[0] = values
-        self._row_w[0] = weights
         s = self.settings
         frames = dt * self._fps
         max_advance = min(MAX_ADVANCE, max(1, math.ceil(s.max_tempo * frames)))
         previous = round(self._state.position)
-        _online_kernel(self._ref_v, self._ref_w, self._inv_tol2, FEATURE_SHARE, self._row_v,
-                       self._row_w,
+        _online_kernel(self._ref_v, self._ref_w, self._inv_tol2, FEATURE_SHARE,
+                       np.ascontiguousarray(values, dtype=np.float64),
+                       np.ascontiguousarray(weights, dtype=np.float64), self._ones,
                        self._cost, self._next_cost, self._pair, self._start, self._end,
                        self._loop, max_advance, 1.0 - math.exp(-dt / s.memory_s),
                        s.restart_cost, s.hold_cost, previous, s.switch_margin, self._out)
@@ -615,15 +624,15 @@ class OnlineAligner:
 
 
 @numba.njit(cache=True, nogil=True)
-def _online_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, share: FloatArray,
-                   row_v: FloatArray, row_w: FloatArray, cost: FloatArray,
-                   next_cost: FloatArray, pair: FloatArray, start: int, end: int, loop: bool,
+def _online_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray,
+                   share: FloatArray, row_v: FloatArray, row_w: FloatArray, ones: FloatArray,
+                   cost: FloatArray, next_cost: FloatArray, pair: FloatArray, start: int,
+                   end: int, loop: bool,
                    max_advance: int, alpha: float, restart_cost: float, hold_cost: float,
                    previous: int, switch_margin: float,
                    out: FloatArray) -> None:  # pragma: no cover
     span = end - start
-    for i in range(start, end):
-        pair[i] = _pair_cost(ref_v, ref_w, inv_tol2, share, i, row_v, row_w, 0)
+    _cost_line(row_v, row_w, ones, ref_v, ref_w, inv_tol2, share, start, end, pair)
     best_i = start
     best_value = _INF
     near_i = -1

@@ -64,8 +64,8 @@ def test_kernel_equals_the_reference_implementation(n: int, m: int, f: int, seed
         return
     slow = warping_path_reference(ref, att, options, ref_w, att_w)
     np.testing.assert_array_equal(fast.path, slow.path)
-    assert fast.cost == slow.cost
-    np.testing.assert_array_equal(fast.step_costs, slow.step_costs)
+    assert fast.cost == pytest.approx(slow.cost, rel=1e-12, abs=1e-15)
+    np.testing.assert_allclose(fast.step_costs, slow.step_costs, rtol=1e-12, atol=1e-15)
 
 
 def test_a_sequence_against_itself_costs_nothing(squats: Features) -> None:
