@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
@@ -11,7 +12,7 @@ from app.server.main import SHUTDOWN_REASON, create_app
 from app.server.state import ServerState
 
 
-class _TutorServer(uvicorn.Server):
+class TutorServer(uvicorn.Server):
     """uvicorn's server, reporting its port once listening and closing sessions first."""
 
     def __init__(self, config: uvicorn.Config, state: ServerState,
@@ -31,14 +32,21 @@ class _TutorServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def make_server(state: ServerState, on_listening: Callable[[int], None],
+                **config: Any) -> TutorServer:
+    """The server for ``state``'s app; ``config`` overrides uvicorn options (e.g. ``port``)."""
+    settings = state.settings
+    options: dict[str, Any] = {
+        "host": settings.host, "port": settings.port,
+        # Our own limit answers with a message; uvicorn's is only the backstop.
+        "ws_max_size": 2 * settings.max_message_bytes,
+        "ws_ping_interval": 10.0, "ws_ping_timeout": 10.0, "timeout_graceful_shutdown": 5,
+        "log_level": "info", "server_header": False, **config,
+    }
+    return TutorServer(uvicorn.Config(create_app(settings, state), **options), state,
+                       on_listening)
+
+
 def serve(state: ServerState, on_listening: Callable[[int], None]) -> None:
     """Serve until SIGINT or SIGTERM; ``on_listening(port)`` once the socket is bound."""
-    settings = state.settings
-    config = uvicorn.Config(
-        create_app(settings, state), host=settings.host, port=settings.port,
-        # Our own limit answers with a message; uvicorn's is only the backstop.
-        ws_max_size=2 * settings.max_message_bytes,
-        ws_ping_interval=10.0, ws_ping_timeout=10.0, timeout_graceful_shutdown=5,
-        log_level="info", server_header=False,
-    )
-    _TutorServer(config, state, on_listening).run()
+    make_server(state, on_listening).run()
