@@ -5,14 +5,14 @@ measures, for every reference frame, each feature's difference in tolerance unit
 attempt frames matched to it (:class:`Matches`). From there (the same code for offline
 scoring and for the live session's summary):
 
-* a limb's error ``E`` is the root mean square of its features' differences over the whole
-  reference, each capped at three tolerances; reference frames the learner left out count as
-  capped errors;
-* a limb's score is ``100 / (1 + (E / 1.6) ** 3)``: 100 at no error, about 80 at one tolerance
-  off on average, 50 at 1.6 tolerances, under 20 at 2.5;
-* the overall score is the weighted power mean (exponent -2) of the limb scores (arms, legs and
+* a limb's error ``E`` is the root mean square of its measurements' differences (a joint angle,
+  or a bone's direction) over the whole reference, each feature capped at three tolerances;
+  reference frames the learner left out count as capped errors;
+* a limb's score is ``100 / (1 + (E / 1.6) ** 3)``: 100 at no error, 80 at one tolerance off
+  on average, 50 at 1.6 tolerances, about 20 at 2.5;
+* the overall score is the weighted power mean (exponent -4) of the limb scores (arms, legs and
   torso weigh 1, the head 0.5): one limb done wrong pulls the score down much more than an
-  average would, as a teacher's eye does;
+  average would, as a teacher's eye does (five limbs at 100 and one at 40 give 60);
 * limbs the camera did not see (less than 30 % of what the reference shows) are not scored and
   are listed as unseen; they never lower the score.
 
