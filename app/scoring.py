@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -112,20 +113,40 @@ def limb_scores(squared: FloatArray, counted: FloatArray, seen: FloatArray) -> F
     weights counted as measurements, ``seen`` (6,) the share of what the reference shows
     that was judged (below :data:`UNSEEN_SHARE` the limb is not judged).
     """
-    judged = (counted > 0) & (seen >= UNSEEN_SHARE)
-    error = np.sqrt(np.divide(squared, counted, out=np.zeros_like(squared), where=judged))
-    scores = 100.0 / (1.0 + (error / HALF_SCORE_ERROR) ** SCORE_STEEPNESS)
-    return np.where(judged, scores, np.nan)
+    out = np.empty(len(LIMBS))
+    _limb_scores_kernel(np.asarray(squared, dtype=np.float64),
+                        np.asarray(counted, dtype=np.float64),
+                        np.asarray(seen, dtype=np.float64), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _limb_scores_kernel(squared: FloatArray, counted: FloatArray, seen: FloatArray,
+                        out: FloatArray) -> None:  # pragma: no cover
+    for k in range(out.shape[0]):
+        if counted[k] > 0.0 and seen[k] >= UNSEEN_SHARE:
+            error = math.sqrt(squared[k] / counted[k])
+            out[k] = 100.0 / (1.0 + (error / HALF_SCORE_ERROR) ** SCORE_STEEPNESS)
+        else:
+            out[k] = np.nan
 
 
 def overall_of(scores: FloatArray) -> float:
     """Weighted power mean of (6,) limb scores in :data:`LIMBS` order, NaN ones left out."""
-    judged = np.isfinite(scores)
-    if not judged.any():
+    return float(_overall_kernel(np.asarray(scores, dtype=np.float64), _IMPORTANCE))
+
+
+@numba.njit(cache=True, nogil=True)
+def _overall_kernel(scores: FloatArray, importance: FloatArray) -> float:  # pragma: no cover
+    total = 0.0
+    weight = 0.0
+    for k in range(scores.shape[0]):
+        if np.isfinite(scores[k]):
+            total += importance[k] * max(scores[k], 1.0) ** POWER_MEAN_EXPONENT
+            weight += importance[k]
+    if weight == 0.0:
         return 0.0
-    weights = _IMPORTANCE[judged]
-    mean = np.sum(weights * np.maximum(scores[judged], 1.0) ** POWER_MEAN_EXPONENT)
-    return float((mean / weights.sum()) ** (1.0 / POWER_MEAN_EXPONENT))
+    return float((total / weight) ** (1.0 / POWER_MEAN_EXPONENT))
 
 
 def overall_score(limbs: Mapping[Limb, float]) -> float:

@@ -321,21 +321,14 @@ class BodyPoints:
     roll: float = 0.0
 
 
-def visibility_weight(visibility: FloatArray) -> FloatArray:
-    """Landmark weights 0..1 from MediaPipe visibility: a ramp from 0.4 to 0.7, any shape."""
-    ramp = (visibility - VISIBLE_FROM) / (FULLY_VISIBLE - VISIBLE_FROM)
-    return np.asarray(np.clip(ramp, 0.0, 1.0))
-
-
 def landmark_weights(image_xyz: FloatArray, visibility: FloatArray) -> FloatArray:
-    """(..., 33) weights: visibility ramp, 0 for landmarks outside the image or unknown.
+    """(n, 33) landmark weights: 0 below visibility 0.4, 1 from 0.7, linear between; 0 for
+    landmarks more than 2 % outside the image or unknown.
 
-    ``image_xyz`` is (..., 33, 3) normalised image coordinates, ``visibility`` (..., 33).
+    ``image_xyz`` is (n, 33, 3) normalised image coordinates, ``visibility`` (n, 33).
     """
-    x, y = image_xyz[..., 0], image_xyz[..., 1]
-    inside = ((x > -IMAGE_MARGIN) & (x < 1 + IMAGE_MARGIN)
-              & (y > -IMAGE_MARGIN) & (y < 1 + IMAGE_MARGIN))
-    return np.asarray(np.where(inside, visibility_weight(visibility), 0.0))
+    _, weights = raw_points(image_xyz, visibility, None, 1.0, "image")
+    return weights
 
 
 def common_space(*sequences: PoseSequence) -> Space:
@@ -365,19 +358,49 @@ def raw_points(image_xyz: FloatArray, visibility: FloatArray, world_xyz: FloatAr
     Returns
     -------
     xyz : (n, 33, 3) float64
-        Finite everywhere (0 where unknown).
+        Image points with ``x`` and ``z`` times ``aspect``, or world points; finite everywhere
+        (0 where unknown).
     weights : (n, 33) float64
+        See :func:`landmark_weights`; 0 where the chosen points are unknown.
     """
-    weights = landmark_weights(image_xyz, visibility)
-    if space == "world":
-        if world_xyz is None:
-            raise ValueError("the world space needs world landmarks")
-        xyz = world_xyz.copy()
-    else:
-        xyz = image_xyz * np.array([aspect, 1.0, aspect])
-    known = np.asarray(np.isfinite(xyz).all(axis=-1))
-    weights = np.where(known, weights, 0.0)
-    return np.where(known[..., None], xyz, 0.0), weights
+    use_world = space == "world"
+    if use_world and world_xyz is None:
+        raise ValueError("the world space needs world landmarks")
+    n = image_xyz.shape[0]
+    if image_xyz.shape != (n, N_LANDMARKS, 3) or visibility.shape != (n, N_LANDMARKS):
+        raise ValueError(f"landmarks have shape {image_xyz.shape} and visibility "
+                         f"{visibility.shape}, expected ({n}, {N_LANDMARKS}, 3) and "
+                         f"({n}, {N_LANDMARKS})")
+    xyz = np.empty((n, N_LANDMARKS, 3))
+    weights = np.empty((n, N_LANDMARKS))
+    _raw_kernel(np.ascontiguousarray(image_xyz, dtype=np.float64),
+                np.ascontiguousarray(visibility, dtype=np.float64),
+                np.ascontiguousarray(world_xyz if use_world else image_xyz, dtype=np.float64),
+                aspect, use_world, xyz, weights)
+    return xyz, weights
+
+
+@numba.njit(cache=True, nogil=True)
+def _raw_kernel(image: FloatArray, visibility: FloatArray, world: FloatArray, aspect: float,
+                use_world: bool, xyz: FloatArray, weights: FloatArray) -> None:  # pragma: no cover
+    lo = -IMAGE_MARGIN
+    hi = 1.0 + IMAGE_MARGIN
+    for n in range(image.shape[0]):
+        for k in range(image.shape[1]):
+            x = image[n, k, 0]
+            y = image[n, k, 1]
+            ramp = (visibility[n, k] - VISIBLE_FROM) / (FULLY_VISIBLE - VISIBLE_FROM)
+            w = min(1.0, max(0.0, ramp)) if lo < x < hi and lo < y < hi else 0.0
+            if use_world:
+                px, py, pz = world[n, k, 0], world[n, k, 1], world[n, k, 2]
+            else:
+                px, py, pz = x * aspect, y, image[n, k, 2] * aspect
+            if np.isfinite(px) and np.isfinite(py) and np.isfinite(pz) and np.isfinite(w):
+                xyz[n, k, 0], xyz[n, k, 1], xyz[n, k, 2] = px, py, pz
+                weights[n, k] = w
+            else:
+                xyz[n, k, 0], xyz[n, k, 1], xyz[n, k, 2] = 0.0, 0.0, 0.0
+                weights[n, k] = 0.0
 
 
 def hip_centre(xyz: FloatArray) -> FloatArray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -72,25 +73,30 @@ class OneEuroFilter:
             raise ValueError(f"time {t} s is not after the previous {self._last_t} s")
         if self._last_t is None or t - self._last_t > self.max_gap_s:
             self.reset()
-            self._last_t = t
-            np.copyto(self._value, value)
-            return self._value.copy()
-        dt = t - self._last_t
+        dt = 1.0 if self._last_t is None else t - self._last_t
         self._last_t = t
-        fresh = np.isnan(self._value)
-        speed = (value - self._value) / dt
-        a_d = _alpha(self.d_cutoff, dt)
-        self._speed += a_d * (np.where(fresh, 0.0, speed) - self._speed)
-        cutoff = self.min_cutoff + self.beta * np.abs(self._speed)
-        a = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt))
-        smoothed = self._value + a * (value - self._value)
-        np.copyto(self._value, np.where(fresh, value, smoothed))
-        self._speed[np.isnan(value)] = 0.0
+        _one_euro(np.ascontiguousarray(value, dtype=np.float64).reshape(-1),
+                  self._value.reshape(-1), self._speed.reshape(-1), dt, self.min_cutoff,
+                  self.beta, self.d_cutoff)
         return self._value.copy()
 
 
-def _alpha(cutoff: float, dt: float) -> float:
-    return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt))
+@numba.njit(cache=True, nogil=True)
+def _one_euro(value: FloatArray, state: FloatArray, speed: FloatArray, dt: float,
+              min_cutoff: float, beta: float, d_cutoff: float) -> None:  # pragma: no cover
+    """One step of the filter over flat arrays; ``state`` NaN means "start from the value"."""
+    a_d = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * d_cutoff * dt))
+    for k in range(value.shape[0]):
+        x = value[k]
+        previous = state[k]
+        if np.isnan(previous) or np.isnan(x):
+            state[k] = x
+            speed[k] = 0.0
+            continue
+        speed[k] += a_d * ((x - previous) / dt - speed[k])
+        cutoff = min_cutoff + beta * abs(speed[k])
+        a = 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt))
+        state[k] = previous + a * (x - previous)
 
 
 class LandmarkSmoother:

@@ -25,7 +25,6 @@ from app.skeleton import (
     landmark_weights,
     limb_columns,
     out_of_view,
-    visibility_weight,
 )
 from tests.scoring_fixtures import (
     feet_cut_off,
@@ -152,9 +151,15 @@ def test_missing_frames_weigh_nothing(squats: PoseSequence) -> None:
     assert np.isfinite(features.values).all()
 
 
-def test_visibility_ramp() -> None:
-    np.testing.assert_allclose(visibility_weight(np.array([0.0, 0.4, 0.55, 0.7, 1.0])),
-                               [0.0, 0.0, 0.5, 1.0, 1.0])
+def test_visibility_ramp_and_frame_edges() -> None:
+    image = np.full((1, N_LANDMARKS, 3), 0.5)
+    visibility = np.ones((1, N_LANDMARKS))
+    visibility[0, :5] = [0.0, 0.4, 0.55, 0.7, 1.0]
+    image[0, 5, 0] = 1.05
+    image[0, 6, 1] = -0.05
+    image[0, 7] = np.nan
+    weights = landmark_weights(image, visibility)
+    np.testing.assert_allclose(weights[0, :9], [0.0, 0.0, 0.5, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0])
 
 
 def test_world_landmarks_are_used_only_when_both_have_them(squats: PoseSequence) -> None:
