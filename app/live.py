@@ -187,6 +187,12 @@ class LiveSession:
         apply live as offline.
     fps_hint : float
         Expected camera frame rate, for the time constants before timestamps tell.
+
+    Notes
+    -----
+    The landmarks compared are chosen on the first frame showing someone: world landmarks
+    when that frame and the reference both carry them, image landmarks otherwise (see
+    :func:`app.skeleton.common_space`); a later frame missing them is then not judged.
     """
 
     def __init__(self, reference: Reference, options: ScoreOptions,
@@ -233,7 +239,7 @@ class LiveSession:
         self._tracker = FeedbackTracker()
         self._steps = self._spans(start_frame, end)
         self._matches = {space: Matches(f, self._tolerance) for space, f in self._features.items()}
-        self._space: Space = "image"
+        self._space: Space | None = None
         self._limb_num = np.zeros(len(LIMBS))
         self._limb_den = np.zeros(len(LIMBS))
         self._expected = np.zeros(len(LIMBS))
@@ -283,8 +289,9 @@ class LiveSession:
         vis = np.ones(N_LANDMARKS) if visibility is None else visibility
         aspect = image_size[0] / image_size[1]
         image, world = self._smoother(t, image_xyz, aspect, world_xyz)
-        space: Space = "world" if world is not None and "world" in self._features else "image"
-        self._space = space
+        if self._space is None:
+            self._space = "world" if world is not None and "world" in self._features else "image"
+        space = self._space
         values, weights, landmark_w = self._frame_features[space](image, vis, world, aspect)
         state = self._aligners[space].push(values, weights, (t - self._t0) * self.options.speed)
         self._position, self._tempo, self._confidence = (state.position, state.tempo,
@@ -315,9 +322,9 @@ class LiveSession:
 
     def finish(self) -> ScoreReport:
         """The closing summary over everything pushed since the start or the last reset."""
-        matches = self._matches[self._space]
-        if not matches.visits.any():
+        if self._space is None or not self._matches[self._space].visits.any():
             raise ValueError("nothing to score: no frame showed the learner")
+        matches = self._matches[self._space]
         offset = self._offsets[0] / self._offsets[1] if self._offsets[1] else 0.0
         hidden = [part for k, part in enumerate(BODY_PARTS)
                   if self._part_hidden[k] > 0.5 * self._present_frames

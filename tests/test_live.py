@@ -156,6 +156,18 @@ def test_time_warped_attempt_summary(reference: PoseSequence) -> None:
     assert session.finish().score >= 80.0
 
 
+def test_world_landmarks_when_both_have_them(reference: PoseSequence) -> None:
+    iso = reference.image_xyz * np.array([reference.aspect, 1.0, reference.aspect])
+    with_world = replace(reference, world_xyz=iso - iso[:, 23:25].mean(axis=1, keepdims=True))
+    session = LiveSession(Reference(with_world), ScoreOptions())
+    updates = stream(session, with_world)
+    assert updates[-1].score >= 90.0
+    gap = session.push(100.0, with_world.image_xyz[0], with_world.visibility[0], None,
+                       with_world.image_size)
+    assert gap.score == pytest.approx(updates[-1].score, abs=1.0)
+    assert session.finish().space == "world"
+
+
 def test_bad_frames_are_refused(reference: PoseSequence) -> None:
     session = LiveSession(Reference(reference), ScoreOptions())
     with pytest.raises(ValueError, match="shape"):
