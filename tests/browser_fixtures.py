@@ -1,4 +1,4 @@
-"""Helpers for end-to-end tests: a real server in a subprocess, a Y4M fake camera, Chromium.
+"""Helpers for end-to-end tests: a Y4M fake camera from a real clip, and Debian's Chromium.
 
 The browser is Debian's ``chromium`` (never one Playwright downloads), fed a real clip of a
 person moving through its fake camera device.
@@ -6,16 +6,7 @@ person moving through its fake camera device.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -23,7 +14,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-TOKEN = "test-instructor-token-0123456789"
 CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
@@ -72,65 +62,6 @@ def _letterbox(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
     left = (width - resized.shape[1]) // 2
     canvas[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
     return canvas
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class ServerProcess:
-    """``dance-tutor serve`` in a subprocess on a free loopback port."""
-
-    def __init__(self, poses: Path, model: Path, log: Path, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log
-        self._log = log.open("wb")
-        environment = {**os.environ, "DANCE_TUTOR_INSTRUCTOR_TOKEN": TOKEN, **env}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--poses",
-             str(poses), "--model", str(model)],
-            cwd=ROOT, env=environment, stdout=self._log, stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited early:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.2)
-        raise RuntimeError(f"the server did not answer within {timeout_s} s:\n{self.log()}")
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
-
-
-@contextmanager
-def running_server(poses: Path, model: Path, log: Path, **env: str) -> Iterator[ServerProcess]:
-    server = ServerProcess(poses, model, log, **env)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
 
 
 def chromium_path() -> str:

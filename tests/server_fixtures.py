@@ -1,4 +1,5 @@
-"""Fixtures for server tests: a private copy of the library, settings, the app, a live server.
+"""Fixtures for server tests: a private copy of the library, settings, the app, a live server
+in a thread, and ``dance-tutor serve`` in a subprocess.
 
 :class:`LiveServer` runs the real app through the real server runner (uvicorn) in a thread on
 a free loopback port, so WebSocket tests talk to it over a real socket.
@@ -6,9 +7,16 @@ a free loopback port, so WebSocket tests talk to it over a real socket.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +89,65 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=30)
 
+
+ANNOUNCE = re.compile(r"open (http://127\.0\.0\.1:(\d+))/ in a browser")
+
+
+class ServerProcess:
+    """``dance-tutor serve --port 0`` in a subprocess; the port is read from its announcement.
+
+    ``env`` adds environment variables (e.g. limits). Output goes to ``log``.
+    """
+
+    def __init__(self, poses: Path, model: Path, log: Path, **env: str) -> None:
+        self.log_path = log
+        self._log = log.open("wb")
+        environment = {**os.environ, "DANCE_TUTOR_INSTRUCTOR_TOKEN": TOKEN,
+                       "PYTHONUNBUFFERED": "1", **env}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", "0", "--poses", str(poses),
+             "--model", str(model)],
+            cwd=ROOT, env=environment, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self.url = ""
+        self.port = 0
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Wait for the announcement, then for ``/api/health`` to answer."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited early:\n{self.log()}")
+            found = ANNOUNCE.search(self.log())
+            if found:
+                self.url, self.port = found.group(1), int(found.group(2))
+                with urllib.request.urlopen(f"{self.url}/api/health", timeout=5) as response:
+                    if response.status == 200:
+                        return
+            time.sleep(0.1)
+        raise RuntimeError(f"the server did not start within {timeout_s} s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM (graceful), then SIGKILL if it does not end."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+@contextmanager
+def running_server(poses: Path, model: Path, log: Path, **env: str) -> Iterator[ServerProcess]:
+    server = ServerProcess(poses, model, log, **env)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()

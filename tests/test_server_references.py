@@ -16,7 +16,7 @@ from app.server.settings import Settings
 from app.server.state import open_state
 from tests.server_fixtures import AUTH, TOKEN, client, make_settings, settings, state
 
-__all__ = ["client", "settings", "state"]  # fixtures used by this module
+__all__ = ["client", "settings", "state"]  # pytest fixtures this module uses
 
 STARTERS = {p.name.removesuffix(".pose.json")
             for p in (Path(__file__).resolve().parents[1] / "poses").glob("*.pose.json")}

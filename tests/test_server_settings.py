@@ -69,3 +69,11 @@ def test_a_bad_environment_value_names_the_variable(
 def test_the_token_never_shows_in_errors_or_repr(poses: Path) -> None:
     settings = load_settings(poses_dir=poses, instructor_token="a-very-secret-token-value")
     assert "a-very-secret-token-value" not in repr(settings)
+
+
+def test_an_empty_variable_counts_as_unset(poses: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DANCE_TUTOR_INSTRUCTOR_TOKEN", "")
+    monkeypatch.setenv("DANCE_TUTOR_PORT", "")
+    settings = load_settings(poses_dir=poses)
+    assert settings.instructor_token is None
+    assert settings.port == 8000

@@ -20,6 +20,7 @@ from app import sequence
 from app.pose import extract_video
 from app.scoring import Reference, ScoreOptions, score
 from app.server.deps import StateDep
+from app.server.protocol import ReportPayload
 from app.server.references import reference_or_404
 from app.server.tasks import Job, JobLimitError, JobStatus, Progress
 
@@ -37,13 +38,14 @@ class JobPublic(BaseModel):
     label: str = Field(description="What is scored against what.")
     status: JobStatus
     progress: float = Field(ge=0, le=1)
-    result: dict[str, Any] | None = Field(description="The ScoreReport once done.")
+    result: ReportPayload | None = Field(description="The ScoreReport once done.")
     error: str | None = Field(description="Why the job failed, once failed.")
 
     @classmethod
     def of(cls, job: Job) -> JobPublic:
+        result = None if job.result is None else ReportPayload.model_validate(job.result)
         return cls(id=job.id, label=job.label, status=job.status, progress=job.progress,
-                   result=job.result, error=job.error)
+                   result=result, error=job.error)
 
 
 def is_pose_file(name: str, head: bytes) -> bool:

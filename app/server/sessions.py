@@ -34,6 +34,7 @@ from app.server.protocol import (
     LivePayload,
     Recorded,
     RecordingPayload,
+    ReportPayload,
     StartPractice,
     StartRecording,
     Summary,
@@ -383,10 +384,10 @@ class PracticeWorker(_Guarded):
     def closing(self, counts: FrameCounts) -> Summary:
         with self._using():
             try:
-                report = self.live.finish().to_dict()
+                report = self.live.finish()
             except ValueError:
-                report = None
-        return Summary(report=report, frames=counts)
+                return Summary(report=None, frames=counts)
+        return Summary(report=ReportPayload.model_validate(report.to_dict()), frames=counts)
 
     def _frames_of(self, step: str | None) -> tuple[int, int | None]:
         """Reference frames ``start, end`` of a step, or ``0, None`` for the whole."""

@@ -28,8 +28,8 @@ class Settings(BaseSettings):
     """Where things are, who may change the library, and how much the server accepts."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", hide_input_in_errors=True,
-        use_attribute_docstrings=True,
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid",
+        hide_input_in_errors=True, use_attribute_docstrings=True,
     )
 
     host: str = "127.0.0.1"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from app.library import Library
 from app.live import warm_up
-from app.models import ensure_model
+from app.models import ensure_model, verify_bundle
 from app.server.auth import InstructorToken, resolve_token
 from app.server.sessions import SessionRegistry
 from app.server.settings import Settings
@@ -29,6 +29,14 @@ class ServerState:
     jobs: JobRunner
 
 
+def _model(path: Path | None) -> Path:
+    """The operator's own model file, verified but never replaced; else the managed one."""
+    if path is None:
+        return ensure_model()
+    verify_bundle(path)
+    return path
+
+
 def open_state(settings: Settings) -> ServerState:
     """Check the model and the library, resolve the token, compile the scoring kernels.
 
@@ -38,7 +46,7 @@ def open_state(settings: Settings) -> ServerState:
         One sentence: the model cannot be had, the library is unreadable, or the token file is
         broken.
     """
-    model_path = ensure_model(settings.model_path)
+    model_path = _model(settings.model_path)
     library = Library(settings.poses_dir)
     if library.problems:
         raise ValueError(

@@ -1,0 +1,105 @@
+"""Scoring an uploaded pose file or video as a background job with progress."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.server.settings import Settings
+from tests.conftest import clip
+from tests.server_fixtures import client, settings, state
+
+__all__ = ["client", "settings", "state"]  # pytest fixtures this module uses
+
+
+def uploads() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("dance-tutor-upload-*"))
+
+
+def wait_for(client: TestClient, job_id: str, timeout_s: float = 120.0) -> list[dict[str, Any]]:
+    """Poll the job until it finishes; every answer seen."""
+    seen = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = client.get(f"/api/jobs/{job_id}")
+        assert response.status_code == 200
+        seen.append(response.json())
+        if seen[-1]["status"] in ("done", "failed"):
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {seen[-1]}")
+
+
+def submit(client: TestClient, name: str, data: bytes, reference: str,
+           **form: str) -> dict[str, Any]:
+    response = client.post("/api/jobs", files={"file": (name, data)},
+                           data={"reference": reference, **form})
+    assert response.status_code == 202, response.text
+    job: dict[str, Any] = response.json()
+    assert job["status"] in ("queued", "running")
+    return job
+
+
+def test_a_pose_file_scored_against_its_own_reference_scores_high(
+    client: TestClient, settings: Settings
+) -> None:
+    before = uploads()
+    data = (settings.poses_dir / "wing-beat.pose.json").read_bytes()
+    job = submit(client, "my-attempt.pose.json", data, "wing-beat", mirror="false")
+    final = wait_for(client, job["id"])[-1]
+    assert final["status"] == "done", final["error"]
+    assert final["progress"] == 1.0
+    assert final["result"]["reference"] == "wing-beat"
+    assert final["result"]["score"] >= 90
+    assert final["label"] == "my-attempt.pose.json against wing-beat"
+    assert uploads() - before == set()
+
+
+@pytest.mark.model
+def test_a_video_is_extracted_then_scored_with_progress(client: TestClient) -> None:
+    job = submit(client, "arms.mp4", clip("tfjs_pose_1.mp4").read_bytes(), "wing-spread")
+    seen = wait_for(client, job["id"])
+    final = seen[-1]
+    assert final["status"] == "done", final["error"]
+    assert 0 <= final["result"]["score"] <= 100
+    progress = [answer["progress"] for answer in seen]
+    assert progress == sorted(progress)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "words"),
+    [
+        ("attempt.pose.json", b'{"format": "other"}', "attempt.pose.json: format"),
+        ("attempt.pose.json", b"\xff\xfe not text", "attempt.pose.json: is not UTF-8"),
+        ("clip.mp4", b"this is not a video at all", "clip.mp4"),
+    ],
+)
+def test_a_bad_upload_fails_the_job_with_one_sentence_naming_it(
+    client: TestClient, name: str, data: bytes, words: str
+) -> None:
+    before = uploads()
+    final = wait_for(client, submit(client, name, data, "wing-beat")["id"])[-1]
+    assert final["status"] == "failed"
+    assert words in final["error"]
+    assert tempfile.gettempdir() not in final["error"]
+    assert "\n" not in final["error"]
+    assert uploads() - before == set()
+
+
+def test_an_empty_upload_is_refused_at_once(client: TestClient) -> None:
+    response = client.post("/api/jobs", files={"file": ("empty.mp4", b"")},
+                           data={"reference": "wing-beat"})
+    assert response.status_code == 422
+    assert response.json()["detail"] == "empty.mp4 is empty."
+
+
+def test_an_unknown_reference_or_job_is_404(client: TestClient) -> None:
+    response = client.post("/api/jobs", files={"file": ("a.pose.json", b"{}")},
+                           data={"reference": "no-such-step"})
+    assert response.status_code == 404
+    assert client.get("/api/jobs/0123456789abcdef").status_code == 404

@@ -1,0 +1,89 @@
+"""``dance-tutor serve`` as a user runs it: the announcement, failing fast, graceful shutdown."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.server_fixtures import ROOT, TOKEN, copy_library, running_server
+
+
+def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app", "serve", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--port", "70000"], "DANCE_TUTOR_PORT"),
+        (["--poses", "/nonexistent/poses"], "/nonexistent/poses is not a folder"),
+        (["--model", "/nonexistent/pose.task"], "/nonexistent/pose.task is not a file"),
+    ],
+)
+def test_bad_configuration_fails_fast_with_one_line(args: list[str], words: str) -> None:
+    result = serve(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dance-tutor serve: ")
+    assert words in lines[0]
+
+
+def test_a_model_file_that_is_not_a_model_fails_fast(tmp_path: Path) -> None:
+    fake = tmp_path / "pose.task"
+    fake.write_bytes(b"not a model")
+    result = serve("--model", str(fake), "--poses", str(copy_library(tmp_path / "poses")))
+    assert result.returncode == 2
+    assert "pose.task" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_broken_library_fails_fast(tmp_path: Path, model_path: Path) -> None:
+    poses = copy_library(tmp_path / "poses")
+    (poses / "wing-beat.pose.json").write_text("{ truncated")
+    result = serve("--poses", str(poses), "--model", str(model_path))
+    assert result.returncode == 2
+    assert "wing-beat.pose.json" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_start_announces_the_address_and_sigterm_says_goodbye_to_sessions(
+    tmp_path: Path, model_path: Path
+) -> None:
+    poses = copy_library(tmp_path / "poses")
+    with running_server(poses, model_path, tmp_path / "server.log") as server:
+        assert f"open {server.url}/ in a browser" in server.log()
+        assert "Instructor token: as set in DANCE_TUTOR_INSTRUCTOR_TOKEN" in server.log()
+        assert TOKEN not in server.log()
+        with connect(f"ws://127.0.0.1:{server.port}/ws/practice") as ws:
+            ws.send(json.dumps({"type": "start", "reference": "wing-beat",
+                                "mode": "landmarks"}))
+            assert json.loads(ws.recv(timeout=30))["type"] == "ready"
+            server.process.send_signal(signal.SIGTERM)
+            goodbye = json.loads(ws.recv(timeout=30))
+            assert (goodbye["code"], goodbye["fatal"]) == ("shutdown", True)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=30)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        # uvicorn re-raises the signal once it has shut down cleanly.
+        assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+
+
+def test_a_generated_token_is_printed_once_and_kept_private(
+    tmp_path: Path, model_path: Path
+) -> None:
+    poses = copy_library(tmp_path / "poses")
+    token_file = tmp_path / "state" / "token"
+    env = {"DANCE_TUTOR_INSTRUCTOR_TOKEN": "", "DANCE_TUTOR_TOKEN_FILE": str(token_file)}
+    with running_server(poses, model_path, tmp_path / "first.log", **env) as server:
+        token = token_file.read_text()
+        assert f"Instructor token (new, kept in {token_file}): {token}" in server.log()
+    with running_server(poses, model_path, tmp_path / "second.log", **env) as server:
+        assert token not in server.log()
+        assert f"Instructor token: kept in {token_file}." in server.log()
