@@ -101,19 +101,14 @@ def rating(score: float) -> str:
     return next(name for name, threshold in RATINGS if score >= threshold)
 
 
-def limb_score(error: float) -> float:
-    """Score 0-100 for a limb error in tolerance units (RMS)."""
-    return float(100.0 / (1.0 + (error / HALF_SCORE_ERROR) ** SCORE_STEEPNESS))
-
-
 def limb_scores(squared: FloatArray, counted: FloatArray, seen: FloatArray) -> FloatArray:
-    """(6,) limb scores in :data:`LIMBS` order; NaN for limbs not judged.
+    """Limb scores 0-100 from error sums; NaN for limbs not judged.
 
-    ``squared`` are (6,) sums of weighted squared differences, ``counted`` (6,) sums of
-    weights counted as measurements, ``seen`` (6,) the share of what the reference shows
-    that was judged (below :data:`UNSEEN_SHARE` the limb is not judged).
+    ``squared`` are sums of weighted squared differences, ``counted`` sums of weights counted
+    as measurements, ``seen`` the share of what the reference shows that was judged (below
+    :data:`UNSEEN_SHARE` the limb is not judged); all (k,), usually the six :data:`LIMBS`.
     """
-    out = np.empty(len(LIMBS))
+    out = np.empty(len(squared))
     _limb_scores_kernel(np.asarray(squared, dtype=np.float64),
                         np.asarray(counted, dtype=np.float64),
                         np.asarray(seen, dtype=np.float64), out)
@@ -513,9 +508,10 @@ def _worst_moments(matches: Matches, frame_errors: FloatArray, scored: Sequence[
         if limb not in scored:
             continue
         errors = frame_errors[:, k]
-        scores = np.where(np.isnan(errors), 100.0,
-                          100.0 / (1.0 + (np.nan_to_num(errors) / HALF_SCORE_ERROR)
-                                   ** SCORE_STEEPNESS))
+        judged = np.isfinite(errors)
+        scores = np.where(judged, limb_scores(np.where(judged, errors, 0.0) ** 2,
+                                              judged.astype(np.float64), np.ones(len(errors))),
+                          100.0)
         smooth = np.convolve(scores, kernel, mode="same")
         bad = smooth < MOMENT_SCORE
         for start, stop in _runs(bad):
