@@ -88,7 +88,7 @@ export class Instructor {
       { type: "record", token: instructorToken(), mode: "image", fps: CAMERA_FPS },
       {
         onUpdate: (m) => this.draw(m.live),
-        onRecorded: (m) => this.recorded(m.sequence),
+        onRecorded: (m) => this.recorded(m.sequence, m.suggested_trim),
         onError: (m) => setStatus("take-status", m.message, true),
       },
     );
@@ -117,15 +117,16 @@ export class Instructor {
     $("btn-record-stop").hidden = false;
   }
 
-  recorded(sequence) {
+  // Show the take with the trim the server suggests (the still lead-in and lead-out cut).
+  recorded(sequence, suggested) {
     $("rec-badge").hidden = true;
     $("btn-record-stop").hidden = true;
     this.take = sequence;
     const ghost = ghostFromDocument(sequence);
     const duration = ghost.t.length ? ghost.t[ghost.t.length - 1] + 1 / sequence.fps : 0;
     for (const id of ["trim-start", "trim-end"]) $(id).max = duration.toFixed(2);
-    $("trim-start").value = "0";
-    $("trim-end").value = duration.toFixed(2);
+    $("trim-start").value = (suggested?.start_s ?? 0).toFixed(2);
+    $("trim-end").value = (suggested?.end_s ?? duration).toFixed(2);
     this.showTrim();
     this.showTargetFields();
     $("take-form").hidden = false;

@@ -1,0 +1,227 @@
+"""The real page in Debian's Chromium, its fake camera playing a real clip of a person.
+
+Each test starts ``dance-tutor serve`` on a private copy of the library and asserts on what a
+person would see. Screenshots of every view go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+from app import sequence
+from tests.browser_fixtures import ARTIFACTS, CHROMIUM_ARGS, chromium_path, write_y4m
+from tests.conftest import clip
+from tests.server_fixtures import TOKEN, ServerProcess, copy_library, running_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+DESKTOP = {"width": 1280, "height": 720}
+PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 60_000
+SCORE_SHOWN = "() => /^\\d+$/.test(document.getElementById('score').textContent)"
+
+# Counts the overlay's pixels near each limb colour (good, warn, bad) and the ghost's.
+COUNT_COLOURS = """(id) => {
+  const canvas = document.getElementById(id);
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const targets = {good: [46, 204, 113], warn: [245, 166, 35], bad: [255, 77, 77],
+                   ghost: [140, 210, 255], amber: [232, 176, 74]};
+  const counts = Object.fromEntries(Object.keys(targets).map((k) => [k, 0]));
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] < 200) continue;
+    for (const [name, [r, g, b]] of Object.entries(targets)) {
+      if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 60) {
+        counts[name] += 1;
+      }
+    }
+  }
+  return counts;
+}"""
+
+
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A woman raising her arms and balancing, as the fake webcam's 640x480 feed."""
+    return write_y4m(clip("tfjs_pose_1.mp4"), tmp_path_factory.mktemp("camera") / "cam.y4m")
+
+
+@pytest.fixture
+def server(tmp_path: Path, model_path: Path) -> Iterator[ServerProcess]:
+    poses = copy_library(tmp_path / "poses")
+    with running_server(poses, model_path, tmp_path / "server.log") as running:
+        yield running
+
+
+@pytest.fixture
+def browser(camera: Path) -> Iterator[BrowserContext]:
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=chromium_path(), headless=True, viewport=DESKTOP,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={camera}"],
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def open_page(browser: BrowserContext, url: str) -> tuple[Page, list[str]]:
+    """A new page at ``url`` and the list its script errors are collected in."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    return page, errors
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def text(page: Page, selector: str) -> str:
+    return (page.text_content(selector) or "").strip()
+
+
+def test_a_practice_session_from_library_to_summary(
+    browser: BrowserContext, server: ServerProcess
+) -> None:
+    page, errors = open_page(browser, server.url)
+    page.wait_for_selector(".card canvas", timeout=TIMEOUT_MS)
+    assert page.locator(".card").count() == len(list(server_poses(server).glob("*.pose.json")))
+    assert "Wing spread" in text(page, ".card[data-name='wing-spread']")
+    page.wait_for_timeout(500)
+    assert page.evaluate(COUNT_COLOURS.replace("document.getElementById(id)",
+                                               "document.querySelector('.card canvas')"),
+                         "")["amber"] > 50, "the step previews are drawn"
+    assert not page.is_checked("#opt-speech"), "spoken corrections are off by default"
+    shot(page, "library")
+
+    page.click(".card[data-name='wing-spread'] button")
+    page.wait_for_selector("#framing:not([hidden])", timeout=TIMEOUT_MS)
+    page.wait_for_selector("#countdown:not([hidden])", timeout=TIMEOUT_MS)
+    shot(page, "practice-countdown")
+    page.wait_for_function(SCORE_SHOWN,
+                           timeout=TIMEOUT_MS)
+    page.wait_for_timeout(2500)
+    colours = page.evaluate(COUNT_COLOURS, "overlay")
+    assert colours["good"] + colours["warn"] + colours["bad"] > 200, colours
+    assert colours["ghost"] > 100, colours
+    assert 0 <= int(text(page, "#score")) <= 100
+    assert page.locator("#corrections li").count() <= 2
+    width = page.evaluate("document.getElementById('progress-fill').style.width")
+    assert width.endswith("%") and float(width[:-1]) > 0
+    shot(page, "practice")
+
+    page.click("#btn-stop")
+    page.wait_for_selector("#view-summary:not([hidden])", timeout=TIMEOUT_MS)
+    page.wait_for_timeout(300)
+    assert text(page, "#summary-overall").isdigit()
+    assert text(page, "#summary-rating") in ("Perfect", "Great", "Good", "Almost", "Miss")
+    assert page.locator("#summary-limbs li").count() >= 4
+    assert page.locator("#summary-worst li").count() >= 1
+    assert page.evaluate(COUNT_COLOURS, "summary-chart")["amber"] > 50, "the chart is drawn"
+    shot(page, "summary")
+    assert errors == []
+
+
+def test_looping_a_step_and_watching_the_reference_slowly(
+    browser: BrowserContext, server: ServerProcess
+) -> None:
+    page, errors = open_page(browser, f"{server.url}/#practice/wing-beat")
+    page.wait_for_function(SCORE_SHOWN,
+                           timeout=TIMEOUT_MS)
+    steps = page.eval_on_selector_all("#opt-step option", "els => els.map(e => e.value)")
+    assert steps[0] == "" and len(steps) > 2
+    page.select_option("#opt-step", steps[2])
+    page.wait_for_selector("#countdown:not([hidden])", timeout=TIMEOUT_MS)
+    page.wait_for_selector("#countdown", state="hidden", timeout=TIMEOUT_MS)
+    page.select_option("#opt-speed", "0.5")
+    page.wait_for_function(SCORE_SHOWN,
+                           timeout=TIMEOUT_MS)
+    assert page.input_value("#opt-speed") == "0.5"
+    page.click("#btn-watch")
+    assert text(page, "#btn-watch") == "Stop watching"
+    page.wait_for_timeout(800)
+    assert page.evaluate(COUNT_COLOURS, "overlay")["ghost"] > 100
+    shot(page, "practice-loop-watch")
+    assert errors == []
+
+
+def test_the_practice_view_fits_a_phone(browser: BrowserContext, server: ServerProcess) -> None:
+    page, errors = open_page(browser, f"{server.url}/#practice/wing-beat")
+    page.set_viewport_size(PHONE)
+    page.wait_for_function(SCORE_SHOWN,
+                           timeout=TIMEOUT_MS)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    stage = page.locator("#stage").bounding_box()
+    assert stage is not None and stage["width"] <= PHONE["width"]
+    shot(page, "practice-phone")
+    page.goto(f"{server.url}/#library")
+    page.wait_for_selector(".card canvas", timeout=TIMEOUT_MS)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    shot(page, "library-phone")
+    assert errors == []
+
+
+def test_an_instructor_records_a_new_step_and_a_take_of_an_existing_one(
+    browser: BrowserContext, server: ServerProcess
+) -> None:
+    page, errors = open_page(browser, f"{server.url}/#instructor")
+    page.fill("#token-input", "not-the-token-at-all")
+    page.click("#token-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('token-status').textContent")
+    assert text(page, "#token-status") == "That token is not right."
+    shot(page, "instructor-token")
+
+    page.fill("#token-input", TOKEN)
+    page.click("#token-form button[type=submit]")
+    record_take(page, target="")
+    page.fill("#take-name", "browser-take")
+    page.fill("#take-title", "Recorded in the browser")
+    page.select_option("#take-difficulty", "beginner")
+    shot(page, "instructor-take")
+    page.click("#take-form button[type=submit]")
+    page.wait_for_selector(".card[data-name='browser-take']", timeout=TIMEOUT_MS)
+    assert "Recorded in the browser" in text(page, ".card[data-name='browser-take']")
+    shot(page, "library-after-recording")
+    saved = sequence.load(server_poses(server) / "browser-take.pose.json")
+    assert saved.source.kind == "webcam" and saved.present.mean() > 0.8
+    assert saved.extra["difficulty"] == "beginner"
+
+    page.goto(f"{server.url}/#instructor")
+    record_take(page, target="wing-beat")
+    page.click("#take-form button[type=submit]")
+    page.wait_for_selector(".card[data-name='wing-beat']", timeout=TIMEOUT_MS)
+    stored = json.loads((server_poses(server) / "wing-beat.pose.json").read_text())
+    assert len(stored["takes"]) == 1
+    assert errors == []
+
+
+def record_take(page: Page, target: str) -> None:
+    """Record about three seconds after the countdown and wait for the take form."""
+    page.wait_for_selector("#recorder:not([hidden])", timeout=TIMEOUT_MS)
+    page.select_option("#rec-target", target)
+    page.wait_for_function("() => !document.getElementById('btn-record').disabled",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1000)
+    assert page.evaluate(COUNT_COLOURS, "rec-overlay")["amber"] > 50, "the live skeleton shows"
+    page.click("#btn-record")
+    page.wait_for_selector("#rec-badge:not([hidden])", timeout=TIMEOUT_MS)
+    page.wait_for_timeout(3000)
+    page.click("#btn-record-stop")
+    page.wait_for_selector("#take-form:not([hidden])", timeout=TIMEOUT_MS)
+    assert float(page.input_value("#trim-end")) > 1.0
+
+
+def server_poses(server: ServerProcess) -> Path:
+    """The library folder the server subprocess was started on."""
+    args = server.process.args
+    assert isinstance(args, list)
+    return Path(args[args.index("--poses") + 1])
