@@ -10,8 +10,10 @@ where needed so that they strictly increase.
 from __future__ import annotations
 
 import math
+import queue
 import struct
-from collections.abc import Iterator
+import threading
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +124,53 @@ def read_video(
         yield from _frames(path, capture, _info(path, capture).fps, every, start_s, end_s)
     finally:
         capture.release()
+
+
+def read_ahead(frames: Iterator[Frame], depth: int = 4) -> Generator[Frame, None, None]:
+    """Yield from ``frames`` while a thread decodes up to ``depth`` frames ahead.
+
+    OpenCV releases the GIL while it decodes, so on a machine with a spare core decoding
+    overlaps with whatever the consumer does with each frame (running the pose model). At most
+    ``depth`` frames wait in memory. An error in decoding is raised in the consumer; closing
+    the returned iterator stops the thread and closes ``frames``.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be 1 or more, got {depth}")
+    slots: queue.Queue[Frame | Exception | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Frame | Exception | None) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if not offer(frame):
+                    return
+            offer(None)
+        except Exception as exc:  # handed over and raised in the consumer
+            offer(exc)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="frame-decoder", daemon=True)
+    worker.start()
+    try:
+        while (item := slots.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _frames(

@@ -18,7 +18,7 @@ import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import vision
 
-from app.frames import Frame, RgbImage, probe_video, read_image, read_video
+from app.frames import Frame, RgbImage, probe_video, read_ahead, read_image, read_video
 from app.landmarks import LIMB_LANDMARKS, Limb
 from app.models import ModelVerificationError, ensure_model, verify_bundle
 from app.sequence import N_LANDMARKS, FloatArray, PoseSequence, Source
@@ -270,8 +270,11 @@ def extract_video(
     info = probe_video(path)
     expected = _expected_frames(info.frame_count, info.fps, every, start_s, end_s)
     with PoseEstimator(model_path, mode="video", num_poses=num_poses) as estimator:
-        frames = read_video(path, every=every, start_s=start_s, end_s=end_s)
-        rows = _track(estimator, frames, expected, progress)
+        frames = read_ahead(read_video(path, every=every, start_s=start_s, end_s=end_s))
+        try:
+            rows = _track(estimator, frames, expected, progress)
+        finally:
+            frames.close()
     t = (rows.timestamps_ms - rows.timestamps_ms[0]) / 1000.0
     detail = path.name if start_s is None else f"{path.name} from {start_s:g} s"
     return PoseSequence.from_frames(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import struct
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,6 +97,35 @@ def test_reading_is_lazy_and_streamed() -> None:
     second = next(stream)
     stream.close()
     assert (first.index, second.index) == (0, 1)
+
+
+def _decoder_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "frame-decoder"]
+
+
+def test_read_ahead_gives_the_same_frames_in_order() -> None:
+    path = clip("tfjs_dance_crop.avi")
+    direct = list(frames.read_video(path, every=2))
+    ahead = list(frames.read_ahead(frames.read_video(path, every=2), depth=2))
+    assert [f.index for f in ahead] == [f.index for f in direct]
+    assert [f.timestamp_ms for f in ahead] == [f.timestamp_ms for f in direct]
+    assert all(np.array_equal(a.rgb, d.rgb) for a, d in zip(ahead, direct, strict=True))
+    assert _decoder_threads() == []
+
+
+def test_read_ahead_raises_decoding_errors_in_the_consumer(tmp_path: Path) -> None:
+    path = tmp_path / "notes.mp4"
+    path.write_text("not a video\n" * 100)
+    with pytest.raises(frames.DecodeError, match="not a video file"):
+        list(frames.read_ahead(frames.read_video(path)))
+    assert _decoder_threads() == []
+
+
+def test_closing_read_ahead_early_stops_its_thread() -> None:
+    ahead = frames.read_ahead(frames.read_video(clip("hybrik_taiji.mp4")), depth=2)
+    assert next(ahead).index == 0
+    ahead.close()
+    assert _decoder_threads() == []
 
 
 def test_phone_rotation_metadata_is_applied(tmp_path: Path) -> None:
