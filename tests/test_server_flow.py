@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from app.server.flow import FrameGate, Mailbox, TokenBucket, Verdict
+from app.server.flow import FrameGate, Mailbox, Pacer, TokenBucket, Verdict
 
 
 def test_mailbox_newest_item_wins_and_reports_the_displaced_one() -> None:
@@ -97,3 +97,38 @@ def test_frame_gate_counts_every_kind_of_loss() -> None:
     gate.processed()
     counts = gate.counts
     assert (counts.received, counts.processed, counts.dropped, counts.rejected) == (3, 1, 1, 2)
+
+
+def test_mailbox_newer_returns_an_item_put_in_time() -> None:
+    async def scenario() -> list[int | None]:
+        box: Mailbox[int] = Mailbox()
+        asyncio.get_running_loop().call_later(0.01, box.put, 2)
+        fresh = await box.newer(timeout=1.0)
+        late = await box.newer(timeout=0.01)
+        return [fresh, late]
+
+    assert asyncio.run(scenario()) == [2, None]
+
+
+def test_pacer_never_holds_before_it_knows_the_rate() -> None:
+    pacer = Pacer(max_hold_s=0.012)
+    assert pacer.hold(0.0) == 0.0
+    pacer.arrived(0.0)
+    assert pacer.hold(0.03) == 0.0
+
+
+def test_pacer_holds_only_when_the_next_frame_is_due_soon() -> None:
+    pacer = Pacer(max_hold_s=0.012)
+    for i in range(10):  # a camera at 30 fps
+        pacer.arrived(i / 30)
+    last = 9 / 30
+    assert pacer.hold(last + 0.005) == 0.0, "next frame 28 ms away: process the waiting one"
+    assert pacer.hold(last + 0.025) == pytest.approx(1 / 30 - 0.025 + Pacer.SLACK_S, abs=1e-6)
+    assert pacer.hold(last + 0.040) == 0.0, "overdue: do not wait for it"
+
+
+def test_pacer_does_not_hold_a_client_that_sends_when_answered() -> None:
+    pacer = Pacer(max_hold_s=0.012)
+    for i in range(10):  # one frame per 50 ms answer
+        pacer.arrived(i * 0.05)
+    assert pacer.hold(9 * 0.05 + 0.001) == 0.0

@@ -10,6 +10,7 @@ and keeps the counts the client is told about.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -53,6 +54,56 @@ class Mailbox(Generic[T]):
             await self._ready.wait()
         item, self._item = self._item, None
         return item
+
+    async def newer(self, timeout: float) -> T | None:
+        """An item put within ``timeout`` seconds (or already waiting), else ``None``."""
+        if self._item is None and not self._closed:
+            self._ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), timeout)
+        item, self._item = self._item, None
+        return item
+
+
+class Pacer:
+    """Says when to hold a waiting frame for a moment because a fresher one is due.
+
+    A camera sends at a steady rate; the pose model takes longer than one frame interval, so
+    the frame waiting when the model becomes free is, on average, half an interval old. When
+    the next frame is due within ``max_hold_s``, holding for it gives feedback on a newer
+    pose for a short idle: latency falls by up to an interval, throughput by a few per cent.
+    The interval is learnt from arrivals (an exponential average), so a client that sends
+    only when answered (never a frame due soon) is never held.
+
+    Parameters
+    ----------
+    max_hold_s : float
+        Longest hold.
+    """
+
+    SLACK_S = 0.002
+    SMOOTHING = 0.2
+    MAX_INTERVAL_S = 1.0
+
+    def __init__(self, max_hold_s: float = 0.012) -> None:
+        self.max_hold_s = max_hold_s
+        self._last: float | None = None
+        self._interval: float | None = None
+
+    def arrived(self, now: float) -> None:
+        """A frame arrived at ``now`` (seconds, monotonic)."""
+        if self._last is not None and 0 < now - self._last <= self.MAX_INTERVAL_S:
+            gap = now - self._last
+            self._interval = gap if self._interval is None else (
+                self._interval + self.SMOOTHING * (gap - self._interval))
+        self._last = now
+
+    def hold(self, now: float) -> float:
+        """Seconds to wait for the next frame before processing the waiting one (0: don't)."""
+        if self._last is None or self._interval is None:
+            return 0.0
+        due = self._last + self._interval - now
+        return due + self.SLACK_S if 0 < due <= self.max_hold_s else 0.0
 
 
 @dataclass

@@ -20,7 +20,7 @@ from starlette.websockets import WebSocketState
 
 from app.server.deps import get_state
 from app.server.errors import sentence
-from app.server.flow import FrameGate, Mailbox, Verdict
+from app.server.flow import FrameGate, Mailbox, Pacer, Verdict
 from app.server.protocol import (
     FRAME_HEADER,
     OPEN_MESSAGE,
@@ -159,6 +159,7 @@ class _Session:
         self.settings = state.settings
         self.gate = FrameGate(self.settings.max_frame_rate)
         self.mailbox: Mailbox[Frame] = Mailbox()
+        self.pacer = Pacer()
         self.last_rate_notice = -RATE_NOTICE_INTERVAL_S
 
     async def run(self) -> None:
@@ -264,6 +265,7 @@ class _Session:
     async def _offer(self, frame: Frame) -> None:
         verdict = self.gate.admit(frame.seq, frame.arrived)
         if verdict is Verdict.ADMIT:
+            self.pacer.arrived(frame.arrived)
             if self.mailbox.put(frame) is not None:
                 self.gate.superseded()
         elif (verdict is Verdict.RATE_LIMITED
@@ -275,6 +277,10 @@ class _Session:
 
     async def _process(self, worker: Worker) -> None:
         while (frame := await self.mailbox.take()) is not None:
+            hold = self.pacer.hold(time.monotonic())
+            if hold and (fresher := await self.mailbox.newer(hold)) is not None:
+                self.gate.superseded()
+                frame = fresher
             started = time.monotonic()
             try:
                 live = await anyio.to_thread.run_sync(worker.process, frame)
