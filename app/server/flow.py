@@ -72,8 +72,9 @@ class Pacer:
     the frame waiting when the model becomes free is, on average, half an interval old. When
     the next frame is due within ``max_hold_s``, holding for it gives feedback on a newer
     pose for a short idle: latency falls by up to an interval, throughput by a few per cent.
-    The interval is learnt from arrivals (an exponential average), so a client that sends
-    only when answered (never a frame due soon) is never held.
+    The interval is learnt from arrivals (an exponential average). The caller asks only about
+    frames that waited while the model was busy: a client that sends when answered finds
+    the model idle and is never held.
 
     Parameters
     ----------

@@ -276,25 +276,24 @@ class _Session:
                                                f"the extra ones are dropped.")
 
     async def _process(self, worker: Worker) -> None:
+        free_since = time.monotonic()
         while (frame := await self.mailbox.take()) is not None:
-            hold = self.pacer.hold(time.monotonic())
-            if hold and (fresher := await self.mailbox.newer(hold)) is not None:
-                self.gate.superseded()
-                frame = fresher
+            frame = await self._freshest(frame, free_since)
             started = time.monotonic()
             try:
                 live = await anyio.to_thread.run_sync(worker.process, frame)
             except FrameError as exc:
+                free_since = time.monotonic()
                 self.gate.failed()
                 await self._notice("bad_frame", f"Frame {frame.seq}: {exc}")
                 continue
+            free_since = time.monotonic()
             self.gate.processed()
-            finished = time.monotonic()
             await self.channel.send(Update(
                 seq=frame.seq,
                 timing=Timing(capture_ms=frame.capture_ms,
                               queued_ms=round((started - frame.arrived) * 1000, 2),
-                              processing_ms=round((finished - started) * 1000, 2)),
+                              processing_ms=round((free_since - started) * 1000, 2)),
                 frames=self._counts(),
                 live=live,
             ))
@@ -302,6 +301,20 @@ class _Session:
                 await self._notice("recording_full", f"Recordings stop at "
                                                      f"{self.settings.max_recording_s:g} s.")
                 return
+
+    async def _freshest(self, frame: Frame, free_since: float) -> Frame:
+        """``frame``, or a fresher one due within the pacer's hold.
+
+        Only a frame that waited while the model was busy is stale; one that arrived to an
+        idle model is as fresh as frames get (and its sender may be waiting for our answer).
+        """
+        if frame.arrived >= free_since:
+            return frame
+        hold = self.pacer.hold(time.monotonic())
+        if hold and (fresher := await self.mailbox.newer(hold)) is not None:
+            self.gate.superseded()
+            return fresher
+        return frame
 
     async def _finish(self, worker: Worker) -> None:
         try:
