@@ -287,6 +287,11 @@ class _Session:
                 self.gate.failed()
                 await self._notice("bad_frame", f"Frame {frame.seq}: {exc}")
                 continue
+            except Exception:
+                logger.exception("session failed on frame %d", frame.seq)
+                await self.channel.fail("internal", "The tutor failed on this session; "
+                                                    "please start again.", CloseCode.INTERNAL)
+                return
             free_since = time.monotonic()
             self.gate.processed()
             await self.channel.send(Update(
