@@ -7,6 +7,7 @@ import { boxFit, drawSkeleton, fitCanvas, fitTo, ghostPoints, STATE_COLOURS, toS
 import { say } from "./speech.js";
 
 const FRAMING_HOLD_MS = 1000;
+const MIN_BODY_HEIGHT = 0.3;
 const COUNTDOWN_S = 3;
 const CAMERA_FPS = 30;
 const SUMMARY_TIMEOUT_MS = 20000;
@@ -23,6 +24,16 @@ export function stepRange(reference, stepName) {
   if (!step) return [0, n];
   const lo = Math.max(0, Math.floor(step.start_s * reference.fps));
   return [lo, Math.min(n, Math.max(lo + 1, Math.round(step.end_s * reference.fps)))];
+}
+
+// What keeps the learner from being ready: nobody seen, a body part out of view (the
+// server's hint), or too far away to judge; null when the whole body is well in view.
+export function framingHint(live) {
+  if (!live.landmarks) return "Step into view";
+  if (live.visible_hint) return live.visible_hint[0].toUpperCase() + live.visible_hint.slice(1);
+  const ys = live.landmarks.filter((p) => p[3] >= 0.5).map((p) => p[1]);
+  if (Math.max(...ys) - Math.min(...ys) < MIN_BODY_HEIGHT) return "Come closer: you look small to the camera";
+  return null;
 }
 
 export function ratingClass(score) {
@@ -131,9 +142,9 @@ export class Practice {
   }
 
   checkFraming(live) {
-    const ok = Boolean(live.landmarks) && !live.visible_hint;
-    $("framing-hint").textContent = live.visible_hint || (live.landmarks ? "Hold still…" : "Step into view");
-    if (!ok) {
+    const hint = framingHint(live);
+    $("framing-hint").textContent = hint ?? "Hold still…";
+    if (hint) {
       this.okSince = null;
       return;
     }
