@@ -424,3 +424,12 @@ def test_a_recording_becomes_a_take_that_can_be_saved(server: LiveServer) -> Non
         response = httpx.post(f"{server.http_url}/api/references", json=body, headers=AUTH)
         assert response.status_code == 201, response.text
         assert (server.state.settings.poses_dir / "recorded-wings.pose.json").is_file()
+
+
+def test_a_long_non_ascii_reason_still_closes_cleanly(server: LiveServer) -> None:
+    name = "é" * 90  # 180 bytes of UTF-8 in the error, more than a close frame holds
+    with connect(server.ws_url) as ws:
+        ws.send(json.dumps({"type": "start", "reference": name[:100]}))
+        error = recv(ws)
+        assert error["code"] == "bad_open" and name[:50] in error["message"]
+        assert close_code(ws) == 1008

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 RATE_NOTICE_INTERVAL_S = 1.0
+MAX_CLOSE_REASON_BYTES = 123
 
 
 class _Closed(Exception):
@@ -77,7 +78,7 @@ class _Channel:
             await self.send(ErrorMessage(code=code, message=text, fatal=True))
             async with self._send_lock:
                 if self.websocket.application_state is WebSocketState.CONNECTED:
-                    await self.websocket.close(code=close_code, reason=text[:120])
+                    await self.websocket.close(code=close_code, reason=_close_reason(text))
 
     async def receive(self) -> bytes | str:
         """The next message; raises :class:`_Closed` on disconnect, idleness or oversize."""
@@ -98,6 +99,11 @@ class _Channel:
                                        f"{self.settings.max_message_bytes}.", CloseCode.TOO_BIG)
             raise _Closed
         return data
+
+
+def _close_reason(text: str) -> str:
+    """``text`` cut to the 123 bytes a close frame allows, on a character boundary."""
+    return text.encode("utf-8")[:MAX_CLOSE_REASON_BYTES].decode("utf-8", errors="ignore")
 
 
 @router.websocket("/ws/practice")
