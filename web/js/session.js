@@ -1,11 +1,14 @@
 // The /ws/practice client (protocol: docs/protocol.md).
 // Frames go out as binary messages: a 12-byte little-endian header (uint32 sequence number,
 // float64 capture time in ms) and the JPEG. At most MAX_IN_FLIGHT frames wait for an answer,
-// so the camera never runs ahead of the server.
+// so the camera never runs ahead of the server; and while one is being processed, the next
+// is captured just in time to arrive as the server finishes (the fresher the frame, the
+// sooner the feedback matches what the learner is doing).
 
 export const HEADER_BYTES = 12;
 const MAX_IN_FLIGHT = 2;
 const IN_FLIGHT_TIMEOUT_MS = 1500;
+const SMOOTHING = 0.2;
 
 export function packFrame(seq, captureMs, jpeg) {
   const message = new Uint8Array(HEADER_BYTES + jpeg.byteLength);
@@ -26,6 +29,9 @@ export class LiveSocket {
     this.seq = 0;
     this.inFlight = new Map();
     this.latencies = [];
+    this.serverMs = null;
+    this.grabMs = null;
+    this.lastSent = -Infinity;
     this.streaming = false;
     this.ready = null;
   }
@@ -75,6 +81,7 @@ export class LiveSocket {
     const now = performance.now();
     this.latencies.push(now - update.timing.capture_ms);
     if (this.latencies.length > 90) this.latencies.shift();
+    this.serverMs = smooth(this.serverMs, update.timing.processing_ms);
     // Frames older than the answered one were superseded on the server.
     for (const seq of this.inFlight.keys()) if (seq <= update.seq) this.inFlight.delete(seq);
   }
@@ -103,6 +110,13 @@ export class LiveSocket {
     this.ws?.close(1000);
   }
 
+  // With a frame in flight, the earliest moment to capture the next one so that it reaches
+  // the server as it finishes the current one.
+  justInTime() {
+    if (!this.inFlight.size || this.serverMs === null) return -Infinity;
+    return this.lastSent + this.serverMs - (this.grabMs ?? 0);
+  }
+
   // Send camera frames at up to `fps` while the socket is open and not told to stop.
   async stream(grabber, fps = 30) {
     this.streaming = true;
@@ -113,15 +127,21 @@ export class LiveSocket {
       for (const [seq, sentAt] of this.inFlight) {
         if (now - sentAt > IN_FLIGHT_TIMEOUT_MS) this.inFlight.delete(seq);
       }
-      if (now >= next && this.inFlight.size < MAX_IN_FLIGHT) {
+      if (now >= next && this.inFlight.size < MAX_IN_FLIGHT && now >= this.justInTime()) {
         next = Math.max(next + interval, now);
         const frame = await grabber.grab();
         if (!this.streaming) break;
         const seq = this.seq++;
-        this.inFlight.set(seq, performance.now());
+        this.lastSent = performance.now();
+        this.grabMs = smooth(this.grabMs, this.lastSent - frame.captureMs);
+        this.inFlight.set(seq, this.lastSent);
         this.ws.send(packFrame(seq, frame.captureMs, frame.jpeg));
       }
       await new Promise((resolve) => setTimeout(resolve, 4));
     }
   }
+}
+
+function smooth(average, value) {
+  return average === null ? value : average + SMOOTHING * (value - average);
 }
