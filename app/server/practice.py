@@ -15,7 +15,7 @@ import time
 
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from app.server.deps import get_state
@@ -32,6 +32,7 @@ from app.server.protocol import (
     Limits,
     Ready,
     Restart,
+    ServerMessage,
     StartPractice,
     StartRecording,
     Stop,
@@ -67,7 +68,7 @@ class _Channel:
         self.settings = settings
         self._send_lock = asyncio.Lock()
 
-    async def send(self, message: BaseModel) -> None:
+    async def send(self, message: ServerMessage) -> None:
         async with self._send_lock:
             if self.websocket.application_state is WebSocketState.CONNECTED:
                 await self.websocket.send_text(message.model_dump_json())
