@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -44,13 +45,20 @@ def test_a_model_file_that_is_not_a_model_fails_fast(tmp_path: Path) -> None:
     assert "pose.task" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_a_broken_library_fails_fast(tmp_path: Path, model_path: Path) -> None:
+def test_a_broken_reference_file_is_reported_and_skipped_not_fatal(
+    tmp_path: Path, model_path: Path
+) -> None:
     poses = copy_library(tmp_path / "poses")
     (poses / "wing-beat.pose.json").write_text("{ truncated")
-    result = serve("--poses", str(poses), "--model", str(model_path))
-    assert result.returncode == 2
-    assert "wing-beat.pose.json" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    with running_server(poses, model_path, tmp_path / "server.log") as server:
+        skipped = [line for line in server.log().splitlines() if "wing-beat.pose.json" in line]
+        assert len(skipped) == 1 and skipped[0].startswith("Skipped reference file")
+        health = httpx.get(f"{server.url}/api/health").json()
+        names = [r["name"] for r in httpx.get(f"{server.url}/api/references").json()]
+    assert [p["file"] for p in health["problems"]] == ["wing-beat.pose.json"]
+    assert "JSON" in health["problems"][0]["reason"]
+    assert str(poses) not in json.dumps(health)
+    assert "wing-beat" not in names and len(names) == health["references"] > 0
 
 
 def test_start_announces_the_address_and_sigterm_says_goodbye_to_sessions(

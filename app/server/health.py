@@ -25,11 +25,19 @@ class LimitsPublic(BaseModel):
     max_request_bytes: int
 
 
+class ProblemPublic(BaseModel):
+    """A library file that was skipped: its name (never its folder) and why."""
+
+    file: str
+    reason: str
+
+
 class HealthPublic(BaseModel):
     status: str
     version: str
     model: str
     references: int
+    problems: list[ProblemPublic]
     sessions: int
     camera_sessions: int
     limits: LimitsPublic
@@ -37,13 +45,16 @@ class HealthPublic(BaseModel):
 
 @router.get("/health")
 def health(state: StateDep) -> HealthPublic:
-    """Liveness and a little state; safe to poll."""
+    """Liveness and a little state; safe to poll. ``problems`` lists skipped library files."""
     s = state.settings
+    references = state.library.list()
     return HealthPublic(
         status="ok",
         version=__version__,
         model=state.model_path.name,
-        references=len(state.library.list()),
+        references=len(references),
+        problems=[ProblemPublic(file=p.path.name, reason=p.reason)
+                  for p in state.library.problems],
         sessions=state.sessions.open_count,
         camera_sessions=state.sessions.camera_count,
         limits=LimitsPublic(

@@ -1,8 +1,10 @@
 """What the running server holds, built once at start-up and reached from every handler.
 
 :func:`open_state` does everything that can fail before the server starts listening (the
-model, the library, the instructor token), so a broken set-up stops ``dance-tutor serve`` with
-one sentence instead of failing on the first request.
+model, the library folder, the instructor token), so a broken set-up stops ``dance-tutor
+serve`` with one sentence instead of failing on the first request. A broken reference file is
+not a broken set-up: the library skips it and lists it in ``library.problems``, which the
+serve command prints and ``/api/health`` reports.
 """
 
 from __future__ import annotations
@@ -40,20 +42,16 @@ def _model(path: Path | None) -> Path:
 def open_state(settings: Settings) -> ServerState:
     """Check the model and the library, resolve the token, compile the scoring kernels.
 
+    Broken reference files do not stop the server; they are in ``library.problems``.
+
     Raises
     ------
     ValueError
-        One sentence: the model cannot be had, the library is unreadable, or the token file is
-        broken.
+        One sentence: the model cannot be had, the library folder is unreadable, or the token
+        file is broken.
     """
     model_path = _model(settings.model_path)
     library = Library(settings.poses_dir)
-    if library.problems:
-        raise ValueError(
-            f"the reference library {settings.poses_dir} has {len(library.problems)} broken "
-            f"file(s), first: {library.problems[0]}; fix or remove them (dance-tutor library "
-            f"validate)"
-        )
     warm_up()
     return ServerState(
         settings=settings,
