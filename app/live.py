@@ -256,7 +256,8 @@ class LiveSession:
         self._index = start_frame - 1
         self._tempo = 1.0
         self._confidence = 0.0
-        self._offsets = np.zeros(2)
+        self._lag_sum = 0.0
+        self._lag_count = 0
         self._step_sums: dict[str, FloatArray] = {}
         self._corrections_t = -math.inf
         self._recent_corrections: list[Correction] = []
@@ -307,7 +308,8 @@ class LiveSession:
         self._accumulate(d, w, self._features[space].weights[index], dt)
         self._track_visibility(landmark_w, dt)
         if state.confidence >= MIN_CONFIDENCE:
-            self._offsets += (self._lag(t, index), 1.0)
+            self._lag_sum += self._lag(t, index)
+            self._lag_count += 1
         limbs = self._limb_states()
         good = {limb: s.state == "good" for limb, s in limbs.items()}
         messages = tuple(self._tracker.update(t, self._corrections(t, index, limbs), good))
@@ -325,7 +327,7 @@ class LiveSession:
         if self._space is None or not self._matches[self._space].visits.any():
             raise ValueError("nothing to score: no frame showed the learner")
         matches = self._matches[self._space]
-        offset = self._offsets[0] / self._offsets[1] if self._offsets[1] else 0.0
+        offset = self._lag_sum / self._lag_count if self._lag_count else 0.0
         hidden = [part for k, part in enumerate(BODY_PARTS)
                   if self._part_hidden[k] > 0.5 * self._present_frames
                   and self._ref_parts[part] >= 0.5]

@@ -583,3 +583,12 @@ def verdicts(cases: Sequence[Case], scores: Sequence[float],
     named = float(np.mean([w == n for w, n in single])) if single else float("nan")
     return Verdicts(auc(correct, wrong), float(np.percentile(correct, 10)),
                     float(np.percentile(wrong, 90)), named, tuple(correct), tuple(wrong))
+
+
+def plain_json(value: object) -> bool:
+    """True when ``value`` is made only of JSON's own Python types (no numpy scalars)."""
+    if isinstance(value, dict):
+        return all(type(k) is str and plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(plain_json(v) for v in value)
+    return value is None or type(value) in (bool, int, float, str)

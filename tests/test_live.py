@@ -16,6 +16,7 @@ from tests.scoring_fixtures import (
     feet_cut_off,
     mirrored_performance,
     noisy,
+    plain_json,
     rotated_limb,
     squats_sequence,
     time_warp,
@@ -181,3 +182,25 @@ def test_bad_frames_are_refused(reference: PoseSequence) -> None:
         session.finish()
     with pytest.raises(ValueError, match="not a part"):
         session.reset(10, 5)
+
+
+@pytest.mark.parametrize("scenario", ["steps", "mirror", "missing frames", "slow"])
+def test_updates_and_summary_are_plain_json(reference: PoseSequence, scenario: str) -> None:
+    rng = np.random.default_rng(7)
+    attempt = {
+        "steps": reference,
+        "mirror": mirrored_performance(reference, rng),
+        "missing frames": replace(reference, present=reference.present
+                                  & (np.arange(len(reference)) % 4 != 1)),
+        "slow": replace(reference, t=reference.t * 1.4),
+    }[scenario]
+    session = LiveSession(Reference(reference), ScoreOptions(mirror=scenario == "mirror"))
+    updates = stream(session, attempt)
+    assert any(u.step_event is not None for u in updates)
+    for update in updates:
+        doc = update.to_dict()
+        assert plain_json(doc), doc
+        json.dumps(doc)
+    report = session.finish().to_dict()
+    assert plain_json(report), report
+    assert json.loads(json.dumps(report)) == report

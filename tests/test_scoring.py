@@ -29,6 +29,7 @@ from tests.scoring_fixtures import (
     mirrored_performance,
     moves_enough,
     noisy,
+    plain_json,
     rotated_limb,
     segments,
     squats_sequence,
@@ -60,6 +61,7 @@ def test_identical_attempt_is_perfect(part: PoseSequence) -> None:
 
 def test_report_is_json_with_the_promised_keys(part: PoseSequence) -> None:
     report = score(part, rotated_limb(part, Limb.RIGHT_ARM, np.random.default_rng(0)))
+    assert plain_json(report.to_dict())
     doc = json.loads(json.dumps(report.to_dict()))
     assert {"score", "rating", "limbs", "timing", "feedback", "steps",
             "worst_moments"} <= set(doc)
