@@ -13,6 +13,7 @@ import math
 import queue
 import struct
 import threading
+import warnings
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 RgbImage = npt.NDArray[np.uint8]
 """(height, width, 3) uint8, RGB channel order."""
 
 MAX_JPEG_BYTES = 4 * 1024 * 1024
 MAX_JPEG_PIXELS = 4096 * 4096
+MAX_PICTURE_PIXELS = MAX_JPEG_PIXELS
+"""Largest video frame or still image decoded, checked in the header before decoding."""
 MAX_FPS = 1000.0
 _NUDGE_MS = 1.0
 _JPEG_START = b"\xff\xd8"
@@ -121,7 +125,7 @@ def read_video(
     _check_range(every, start_s, end_s)
     capture = _open(path)
     try:
-        yield from _frames(path, capture, _info(path, capture).fps, every, start_s, end_s)
+        yield from _frames(path, capture, _info(path, capture), every, start_s, end_s)
     finally:
         capture.release()
 
@@ -176,14 +180,14 @@ def read_ahead(frames: Iterator[Frame], depth: int = 4) -> Generator[Frame, None
 def _frames(
     path: Path,
     capture: cv2.VideoCapture,
-    fps: float | None,
+    info: VideoInfo,
     every: int,
     start_s: float | None,
     end_s: float | None,
 ) -> Iterator[Frame]:
     start_ms = -math.inf if start_s is None else start_s * 1000.0
     end_ms = math.inf if end_s is None else end_s * 1000.0
-    step_ms = 1000.0 / fps if fps else 1.0
+    step_ms = 1000.0 / info.fps if info.fps else 1.0
     previous_ms = -math.inf
     index = kept = 0
     while capture.grab():
@@ -201,12 +205,26 @@ def _frames(
         if not ok or bgr is None:
             raise DecodeError(f"{path}: frame {index - 1} cannot be decoded")
         yield Frame(index - 1, timestamp_ms, _to_rgb(bgr))
+    else:
+        _check_complete(path, index, info.frame_count)
     if index == 0:
         raise DecodeError(f"{path}: holds no video frames")
     if kept == 0:
         raise ValueError(
             f"{path}: has no frames from {start_s or 0} s to {end_s or 'the end'} (its last "
             f"frame is at {previous_ms / 1000:.2f} s)"
+        )
+
+
+def _check_complete(path: Path, decoded: int, frame_count: int) -> None:
+    """A stream that ends well short of the frames its container lists is damaged.
+
+    FFmpeg stops quietly at a corrupt stretch; scoring the frames before it would judge a
+    fraction of the attempt. A few frames of slack cover containers that round their count.
+    """
+    if decoded and decoded + max(2, frame_count // 20) < frame_count:
+        raise DecodeError(
+            f"{path}: is damaged: only {decoded} of its {frame_count} frames can be decoded"
         )
 
 
@@ -260,10 +278,13 @@ def _check_file(path: Path) -> None:
 
 def _info(path: Path, capture: cv2.VideoCapture) -> VideoInfo:
     fps = float(capture.get(cv2.CAP_PROP_FPS))
+    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    _check_pixels(path, width, height)
     return VideoInfo(
         path=path,
-        width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-        height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        width=width,
+        height=height,
         fps=fps if math.isfinite(fps) and 0 < fps <= MAX_FPS else None,
         frame_count=max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))),
         rotation_deg=int(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360,
@@ -285,10 +306,34 @@ def read_image(path: Path) -> RgbImage:
     """
     path = Path(path)
     _check_file(path)
+    _check_image_size(path)
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise DecodeError(f"{path}: is not an image file OpenCV can decode")
     return _to_rgb(bgr)
+
+
+def _check_image_size(path: Path) -> None:
+    """Refuse an image whose header claims too many pixels; unknown formats pass to OpenCV."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Image.DecompressionBombError:
+            width = height = MAX_PICTURE_PIXELS
+        except (OSError, ValueError):
+            return
+    _check_pixels(path, width, height)
+
+
+def _check_pixels(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_PICTURE_PIXELS:
+        size = "" if width == height == MAX_PICTURE_PIXELS else f" ({width}x{height})"
+        raise DecodeError(
+            f"{path}: its pictures are over the limit of {MAX_PICTURE_PIXELS / 1e6:.1f} "
+            f"megapixels{size}"
+        )
 
 
 def decode_jpeg(data: bytes, max_bytes: int = MAX_JPEG_BYTES,
