@@ -255,6 +255,7 @@ def _check_range(every: int, start_s: float | None, end_s: float | None) -> None
 
 def _open(path: Path) -> cv2.VideoCapture:
     _check_file(path)
+    _check_image_size(path)
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not capture.isOpened():
         capture.release()

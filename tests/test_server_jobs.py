@@ -79,15 +79,17 @@ def test_a_video_is_extracted_then_scored_with_progress(client: TestClient) -> N
         ("clip.mp4", b"this is not a video at all", "clip.mp4"),
     ],
 )
-def test_a_bad_upload_fails_the_job_with_one_sentence_naming_it(
+def test_a_bad_upload_is_refused_at_once_with_one_sentence_naming_it(
     client: TestClient, name: str, data: bytes, words: str
 ) -> None:
     before = uploads()
-    final = wait_for(client, submit(client, name, data, "wing-beat")["id"])[-1]
-    assert final["status"] == "failed"
-    assert words in final["error"]
-    assert tempfile.gettempdir() not in final["error"]
-    assert "\n" not in final["error"]
+    response = client.post("/api/jobs", files={"file": (name, data)},
+                           data={"reference": "wing-beat"})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert words in detail
+    assert tempfile.gettempdir() not in detail
+    assert "\n" not in detail
     assert uploads() - before == set()
 
 
@@ -95,7 +97,7 @@ def test_an_empty_upload_is_refused_at_once(client: TestClient) -> None:
     response = client.post("/api/jobs", files={"file": ("empty.mp4", b"")},
                            data={"reference": "wing-beat"})
     assert response.status_code == 422
-    assert response.json()["detail"] == "empty.mp4 is empty."
+    assert response.json()["detail"] == "empty.mp4: is empty (0 bytes)."
 
 
 def test_an_unknown_reference_or_job_is_404(client: TestClient) -> None:

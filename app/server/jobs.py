@@ -17,8 +17,10 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from pydantic import BaseModel, Field
 
 from app import sequence
+from app.frames import probe_video
 from app.pose import extract_video
 from app.scoring import Reference, ScoreOptions, score
+from app.sequence import PoseSequence
 from app.server.deps import StateDep
 from app.server.protocol import ReportPayload
 from app.server.references import reference_or_404
@@ -75,13 +77,13 @@ def create_job(
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out, _COPY_CHUNK)
         if path.stat().st_size == 0:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} is empty.")
-        with path.open("rb") as handle:
-            pose_file = is_pose_file(name, handle.read(64))
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"{name}: is empty (0 bytes).")
+        attempt = _checked_upload(path, name)
         options = ScoreOptions(mirror=mirror, speed=speed)
         job = state.jobs.submit(
             f"{name} against {reference}",
-            lambda progress: _score_upload(path, name, pose_file, target, options,
+            lambda progress: _score_upload(path, name, attempt, target, options,
                                            state.model_path, progress),
             cleanup=lambda: shutil.rmtree(folder, ignore_errors=True),
         )
@@ -103,13 +105,29 @@ def get_job(state: StateDep, job_id: str) -> JobPublic:
     return JobPublic.of(job)
 
 
-def _score_upload(path: Path, name: str, pose_file: bool, reference: Reference,
+def _checked_upload(path: Path, name: str) -> PoseSequence | None:
+    """Parse a pose file, or read a video's header, before queueing: a bad upload is a 422.
+
+    Returns the parsed sequence, or ``None`` for a video (its poses are found by the job).
+    Damage deep inside a video shows only when it is decoded, so it fails the job instead.
+    """
+    try:
+        with path.open("rb") as handle:
+            if is_pose_file(name, handle.read(64)):
+                return sequence.loads(path.read_bytes(), origin=name)
+        probe_video(path)
+        return None
+    except ValueError as exc:
+        # The file name leads the sentence as typed, so it is not capitalised.
+        detail = str(exc).replace(str(path), name)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+
+
+def _score_upload(path: Path, name: str, attempt: PoseSequence | None, reference: Reference,
                   options: ScoreOptions, model_path: Path, progress: Progress) -> dict[str, Any]:
     """The job's body; errors name the upload, never the private folder it sits in."""
     try:
-        if pose_file:
-            attempt = sequence.loads(path.read_bytes(), origin=name)
-        else:
+        if attempt is None:
             attempt = extract_video(
                 path, model_path=model_path,
                 progress=lambda done, total: progress(EXTRACTION_SHARE * done / total)

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from app import __version__
 from app.server import health, instructor, jobs, practice, references, skeleton
 from app.server.errors import install_error_handlers
-from app.server.security import SecurityHeaders
+from app.server.security import DeclaredBodyLimit, SecurityHeaders
 from app.server.settings import Settings, load_settings
 from app.server.state import ServerState, open_state
 
@@ -36,10 +36,11 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
         description="Live practice of the Kazakh eagle dance. The WebSocket protocol of "
                     "/ws/practice is described in docs/protocol.md.",
         lifespan=lifespan,
-        max_body_size=settings.max_request_bytes,
     )
     app.state.tutor = state
     install_error_handlers(app)
+    app.add_middleware(DeclaredBodyLimit, limits=[("/api/jobs", settings.max_upload_bytes)],
+                       default=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     if settings.allowed_origins:
         app.add_middleware(
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.include_router(health.router)
     app.include_router(skeleton.router)
     app.include_router(instructor.router)
-    app.include_router(references.router)
+    app.include_router(references.router, max_body_size=settings.max_request_bytes)
     app.include_router(jobs.router, max_body_size=settings.max_upload_bytes)
     app.include_router(practice.router)
     app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")

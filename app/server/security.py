@@ -1,11 +1,14 @@
-"""HTTP hardening: security headers on every response.
+"""HTTP hardening: security headers on every response, and body limits that answer in JSON.
 
 Plain ASGI middleware, so it sees every response, static files and error pages included.
-Request bodies are capped by FastAPI's own ``max_body_size`` (set in ``main.py``).
+:class:`DeclaredBodyLimit` refuses a body whose declared length is over its limit before any
+of it is read; FastAPI's own ``max_body_size`` (set in ``main.py``) stays the backstop for a
+body sent without a length.
 """
 
 from __future__ import annotations
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAGE_CSP = (
@@ -60,3 +63,39 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class DeclaredBodyLimit:
+    """413 with a JSON sentence when ``Content-Length`` is over the limit for the path.
+
+    Parameters
+    ----------
+    app
+        The application.
+    limits
+        ``(path prefix, bytes)`` pairs, the first matching prefix wins; other paths get
+        ``default``.
+    default
+        The limit elsewhere, in bytes.
+    """
+
+    def __init__(self, app: ASGIApp, limits: list[tuple[str, int]], default: int) -> None:
+        self.app = app
+        self.limits = limits
+        self.default = default
+
+    def _limit(self, path: str) -> int:
+        return next((size for prefix, size in self.limits if path.startswith(prefix)),
+                    self.default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = dict(scope["headers"]).get(b"content-length", b"")
+            limit = self._limit(scope["path"])
+            if declared.isdigit() and int(declared) > limit:
+                response = JSONResponse(status_code=413, content={
+                    "detail": f"The request body is {int(declared)} bytes, over this "
+                              f"server's limit of {limit} bytes."})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
