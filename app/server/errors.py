@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
+
+
+class ErrorPublic(BaseModel):
+    """An error: one sentence, or (a request that fails validation) one entry per field."""
+
+    detail: str | list[dict[str, Any]]
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a router answers with, all :class:`ErrorPublic`."""
+    return {code: {"model": ErrorPublic, "description": HTTPStatus(code).phrase}
+            for code in codes}
 
 
 def sentence(exc: Exception) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from app.server.deps import InstructorDep
+from app.server.errors import error_responses
 
-router = APIRouter(prefix="/api", tags=["instructor"])
+router = APIRouter(prefix="/api", tags=["instructor"],
+                   responses=error_responses(401))
 
 
 @router.get("/instructor", status_code=status.HTTP_204_NO_CONTENT,

@@ -22,11 +22,13 @@ from app.pose import extract_video
 from app.scoring import Reference, ScoreOptions, score
 from app.sequence import PoseSequence
 from app.server.deps import StateDep
+from app.server.errors import error_responses
 from app.server.protocol import ReportPayload
 from app.server.references import reference_or_404
 from app.server.tasks import Job, JobLimitError, JobStatus, Progress
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/jobs", tags=["jobs"],
+                   responses=error_responses(400, 404, 413, 422, 429))
 
 EXTRACTION_SHARE = 0.9
 """Of a video job's progress, the part spent finding poses (scoring is the rest)."""

@@ -27,14 +27,16 @@ from app.recording import pause_steps
 from app.scoring import Reference
 from app.sequence import PoseSequence, Step
 from app.server.deps import InstructorDep, StateDep
-from app.server.errors import sentence
+from app.server.errors import error_responses, sentence
 from app.server.protocol import ImageSize, Trim
 from app.server.state import ServerState
 
-router = APIRouter(prefix="/api/references", tags=["references"])
+router = APIRouter(prefix="/api/references", tags=["references"],
+                   responses=error_responses(400, 401, 404, 409, 413, 422))
 
 GHOST_DECIMALS = 4
-Name = Annotated[str, Path(max_length=64, description="Reference name, e.g. wing-beat.")]
+Name = Annotated[str, Path(pattern=NAME_PATTERN.pattern,
+                           description="Reference name, e.g. wing-beat.")]
 Difficulty = Annotated[str, Field(json_schema_extra={"enum": list(DIFFICULTIES)},
                                    description="One of " + ", ".join(DIFFICULTIES) + ".")]
 
