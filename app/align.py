@@ -591,7 +591,8 @@ class OnlineAligner:
             if self._last_t is not None and dt <= 0:
                 raise ValueError(f"frame time {t} s is not after the previous {self._last_t} s")
             self._last_t = t
-        if float(weights.sum()) < MIN_SHARED_WEIGHT:
+        # np.add.reduce: the same sum as weights.sum() at a fraction of its call cost, per frame
+        if float(np.add.reduce(weights)) < MIN_SHARED_WEIGHT:
             old = self._state
             self._state = AlignerState(old.position, old.tempo, old.confidence * 0.8, old.cost)
             return self._state

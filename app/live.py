@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -31,7 +32,6 @@ from app.scoring import (
     GOOD_LIMB,
     LIMB_COUNTED,
     LIMB_IMPORTANCE,
-    LIMB_MEMBERSHIP,
     LIMBS,
     Matches,
     Reference,
@@ -44,11 +44,13 @@ from app.scoring import (
     rating,
 )
 from app.scoring import warm_up as warm_up_scoring
-from app.sequence import N_LANDMARKS
+from app.sequence import N_LANDMARKS, PoseSequence
 from app.skeleton import (
     BODY_PART_MATRIX,
     BODY_PARTS,
     FEATURE_LIMBS,
+    FEATURE_SHARE,
+    N_FEATURES,
     Features,
     FrameFeatures,
     Space,
@@ -70,6 +72,7 @@ VISIBILITY_MEMORY_S = 1.0
 MIN_CONFIDENCE = 0.25
 """Below this aligner confidence a frame still counts for the score but not for timing."""
 _LIMB_COUNT = LIMB_COUNTED.sum(axis=0)
+_LIMB_OF = np.array([LIMBS.index(limb) for limb in FEATURE_LIMBS], dtype=np.int64)
 CORRECTION_INTERVAL_S = 0.2
 """Corrections are worked out again at most this often (they must last longer to be shown)."""
 _HINTS = {
@@ -92,6 +95,9 @@ class LimbState:
     def to_dict(self) -> dict[str, Any]:
         return {"score": None if self.score is None else round(self.score, 1),
                 "state": self.state}
+
+
+_UNSEEN = LimbState(None, "unseen")
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,7 @@ class LiveSession:
         self._ref_fps = self._features["image"].fps
         self._ref_parts = _part_visibility(landmark_weights(seq.image_xyz, seq.visibility)
                                            [seq.present])
+        self._own_limbs = tuple(learner_limb(limb, options.mirror) for limb in LIMBS)
         self._smoother = LandmarkSmoother()
         self._frame_features = {space: FrameFeatures(space, options.mirror,
                                                      options.align_facing)
@@ -240,12 +247,12 @@ class LiveSession:
         self._steps = self._spans(start_frame, end)
         self._matches = {space: Matches(f, self._tolerance) for space, f in self._features.items()}
         self._space: Space | None = None
-        self._limb_num = np.zeros(len(LIMBS))
-        self._limb_den = np.zeros(len(LIMBS))
-        self._expected = np.zeros(len(LIMBS))
-        self._recent_d = np.zeros(len(FEATURE_LIMBS))
-        self._recent_d2 = np.zeros(len(FEATURE_LIMBS))
-        self._recent_w = np.zeros(len(FEATURE_LIMBS))
+        self._totals = np.zeros((3, len(LIMBS)))
+        self._recent = np.zeros((3, N_FEATURES))
+        self._frame_sums = np.zeros((3, len(LIMBS)))
+        self._judged = np.zeros((3, 2, len(LIMBS)))
+        self._scores = np.full((2, len(LIMBS)), np.nan)
+        self._score = 0.0
         self._parts = np.ones(len(BODY_PARTS))
         self._part_hidden = np.zeros(len(BODY_PARTS))
         self._present_frames = 0
@@ -300,25 +307,24 @@ class LiveSession:
         previous = self._index
         index = min(max(round(state.position), 0), len(self._ref_t) - 1)
         self._index = index
-        matches = self._matches[space]
-        for passed in range(previous + 1, index) if index - previous <= 4 else ():
-            matches.add(passed, values, weights, t)
-        d = matches.add(index, values, weights, t)
-        w = self._features[space].weights[index] * weights
-        self._accumulate(d, w, self._features[space].weights[index], dt)
-        self._track_visibility(landmark_w, dt)
+        first = previous + 1 if 0 < index - previous <= 4 else index
+        d = self._matches[space].add(index, values, weights, t, first)
+        ref_w = self._features[space].weights[index]
+        self._accumulate(d, weights, ref_w, landmark_w, dt)
         if state.confidence >= MIN_CONFIDENCE:
             self._lag_sum += self._lag(t, index)
             self._lag_count += 1
         limbs = self._limb_states()
         good = {limb: s.state == "good" for limb, s in limbs.items()}
         messages = tuple(self._tracker.update(t, self._corrections(t, index, limbs), good))
-        landmarks = np.concatenate([image, vis[:, None]], axis=1)
+        landmarks = np.empty((N_LANDMARKS, 4))
+        landmarks[:, :3] = image
+        landmarks[:, 3] = vis
         return LiveUpdate(
             t=t, landmarks=landmarks, ref_position=state.position,
             ref_time_s=float(self._ref_t[index]), tempo=state.tempo,
-            confidence=state.confidence, score=self._running_score(), limbs=limbs,
-            messages=messages, step_event=self._step_event(index, d, w),
+            confidence=state.confidence, score=self._score, limbs=limbs,
+            messages=messages, step_event=self._step_event(index),
             visible_hint=self._visible_hint(),
         )
 
@@ -367,43 +373,35 @@ class LiveSession:
         if self._absent_since is None:
             self._absent_since = t
         hint = _NOBODY_HINT if t - self._absent_since >= 0.5 else None
-        unseen = {learner_limb(limb, self.options.mirror): LimbState(None, "unseen")
-                  for limb in LIMBS}
+        unseen = dict.fromkeys(self._own_limbs, _UNSEEN)
         index = min(max(round(self._position), 0), len(self._ref_t) - 1)
         return LiveUpdate(t=t, landmarks=None, ref_position=self._position,
                           ref_time_s=float(self._ref_t[index]), tempo=self._tempo,
-                          confidence=0.0, score=self._running_score(), limbs=unseen,
+                          confidence=0.0, score=self._score, limbs=unseen,
                           messages=tuple(self._tracker.update(t, [], {})),
                           visible_hint=hint)
 
-    def _accumulate(self, d: FloatArray, w: FloatArray, ref_w: FloatArray, dt: float) -> None:
-        squared = np.minimum(d * d, COST_CAP)
-        self._limb_num += (w * squared) @ LIMB_MEMBERSHIP
-        self._limb_den += w @ LIMB_COUNTED
-        self._expected += ref_w @ LIMB_COUNTED
-        a = 1.0 - math.exp(-dt / LIMB_MEMORY_S) if self._recent_w.any() else 1.0
-        self._recent_d += a * (w * d - self._recent_d)
-        self._recent_d2 += a * (w * squared - self._recent_d2)
-        self._recent_w += a * (w - self._recent_w)
-
-    def _running_score(self) -> float:
-        seen = np.divide(self._limb_den, self._expected, out=np.zeros(len(LIMBS)),
-                         where=self._expected > 0)
-        return overall_of(limb_scores(self._limb_num, self._limb_den, seen))
+    def _accumulate(self, d: FloatArray, weights: FloatArray, ref_w: FloatArray,
+                    landmark_w: FloatArray, dt: float) -> None:
+        """Add a frame's (F,) differences and weights to the running and recent sums, and its
+        (33,) landmark weights to what the camera sees of each body part."""
+        self._present_frames += 1
+        _accumulate_kernel(d, weights, ref_w, _LIMB_OF, FEATURE_SHARE, _LIMB_COUNT,
+                           1.0 - math.exp(-dt / LIMB_MEMORY_S), self._recent, self._totals,
+                           self._frame_sums, self._judged, landmark_w, BODY_PART_MATRIX,
+                           1.0 - math.exp(-dt / VISIBILITY_MEMORY_S), self._parts,
+                           self._part_hidden)
+        self._scores = limb_scores(self._judged[0], self._judged[1], self._judged[2])
+        self._score = overall_of(self._scores[0])
 
     def _limb_states(self) -> dict[Limb, LimbState]:
-        den = self._recent_w @ LIMB_COUNTED
-        scores = limb_scores(self._recent_d2 @ LIMB_MEMBERSHIP, den, den / _LIMB_COUNT)
         states = {}
-        for k, limb in enumerate(LIMBS):
-            own = learner_limb(limb, self.options.mirror)
-            value = float(scores[k])
+        for own, value in zip(self._own_limbs, self._scores[1].tolist(), strict=True):
             if not math.isfinite(value):
-                states[own] = LimbState(None, "unseen")
-                continue
-            state: LimbStateName = ("good" if value >= GOOD_LIMB
-                                    else "warn" if value >= WARN_LIMB else "bad")
-            states[own] = LimbState(value, state)
+                states[own] = _UNSEEN
+            else:
+                states[own] = LimbState(value, "good" if value >= GOOD_LIMB
+                                        else "warn" if value >= WARN_LIMB else "bad")
         return states
 
     def _corrections(self, t: float, index: int, limbs: Mapping[Limb, LimbState]
@@ -417,10 +415,10 @@ class LiveSession:
                   in ("warn", "bad")]
         found: list[Correction] = []
         if wanted:
+            recent_d, recent_d2, recent_w = self._recent
             with np.errstate(invalid="ignore", divide="ignore"):
-                delta = np.nan_to_num(self._recent_d / self._recent_w) * self._tolerance[index]
-                severity = np.where(self._recent_w > 0.05,
-                                    np.sqrt(self._recent_d2 / self._recent_w), np.nan)
+                delta = np.nan_to_num(recent_d / recent_w) * self._tolerance[index]
+                severity = np.where(recent_w > 0.05, np.sqrt(recent_d2 / recent_w), np.nan)
             found = corrections(delta, severity, mirror, wanted)
             found.sort(key=lambda c: -c.severity * LIMB_IMPORTANCE[c.limb])
         self._recent_corrections = merged(found)
@@ -437,20 +435,13 @@ class LiveSession:
             lag = (lag + span_s / 2) % span_s - span_s / 2
         return float(lag)
 
-    def _track_visibility(self, landmark_w: FloatArray, dt: float) -> None:
-        self._present_frames += 1
-        a = 1.0 - math.exp(-dt / VISIBILITY_MEMORY_S)
-        seen = landmark_w @ BODY_PART_MATRIX
-        self._parts += a * (seen - self._parts)
-        self._part_hidden += seen < 0.5
-
     def _visible_hint(self) -> str | None:
         for k, part in enumerate(BODY_PARTS):
             if self._parts[k] < 0.5 and self._ref_parts[part] >= 0.5:
                 return _HINTS[part]
         return None
 
-    def _step_event(self, index: int, d: FloatArray, w: FloatArray) -> StepEvent | None:
+    def _step_event(self, index: int) -> StepEvent | None:
         event = None
         for span in self._steps:
             inside = span.start <= index < span.end
@@ -460,9 +451,7 @@ class LiveSession:
                     self._step_entered.add(span.name)
                     self._step_sums[span.name] = np.zeros((2, len(LIMBS)))
                 if span.name in self._step_entered:
-                    sums = self._step_sums[span.name]
-                    sums[0] += (w * np.minimum(d * d, COST_CAP)) @ LIMB_MEMBERSHIP
-                    sums[1] += w @ LIMB_COUNTED
+                    self._step_sums[span.name] += self._frame_sums[:2]
             completed = index >= span.end - max(1, round(0.1 * self._ref_fps)) and inside
             if completed and span.name in self._step_entered:
                 self._step_entered.discard(span.name)
@@ -474,6 +463,62 @@ class LiveSession:
         return event
 
 
+@numba.njit(cache=True, nogil=True)
+def _accumulate_kernel(d: FloatArray, weights: FloatArray, ref_w: FloatArray,
+                       limb_of: npt.NDArray[np.int64], share: FloatArray,
+                       limb_count: FloatArray, decay: float, recent: FloatArray,
+                       totals: FloatArray, frame: FloatArray, judged: FloatArray,
+                       landmark_w: FloatArray, part_matrix: FloatArray, part_decay: float,
+                       parts: FloatArray, part_hidden: FloatArray) -> None:  # pragma: no cover
+    """One frame's sums, and the error sums to score the session and the recent past.
+
+    ``d``, ``weights`` and ``ref_w`` are the frame's (F,) differences, attempt weights and
+    reference weights. Updates ``recent`` (3, F): exponential averages (``decay`` per frame,
+    starting at the first frame seen) of ``w d``, ``w min(d^2, cap)`` and ``w``; sets ``frame``
+    (3, 6): the frame's per-limb squared errors, counted weights and counted reference
+    weights, and adds it to ``totals``. Sets ``judged`` (3, 2, 6): squared, counted and seen
+    share for :func:`~app.scoring.limb_scores`, row 0 since the start, row 1 recent.
+
+    Also moves ``parts`` (an exponential average, ``part_decay`` per frame, of each body part's
+    mean landmark weight, ``landmark_w @ part_matrix``) and counts in ``part_hidden`` the
+    frames where a part showed less than half.
+    """
+    a = 1.0
+    for f in range(recent.shape[1]):
+        if recent[2, f] != 0.0:
+            a = decay
+            break
+    frame[:] = 0.0
+    judged[:] = 0.0
+    for f in range(d.shape[0]):
+        k = limb_of[f]
+        w = ref_w[f] * weights[f]
+        squared = w * min(d[f] * d[f], COST_CAP)
+        frame[0, k] += squared
+        frame[1, k] += w * share[f]
+        frame[2, k] += ref_w[f] * share[f]
+        recent[0, f] += a * (w * d[f] - recent[0, f])
+        recent[1, f] += a * (squared - recent[1, f])
+        recent[2, f] += a * (w - recent[2, f])
+        judged[0, 1, k] += recent[1, f]
+        judged[1, 1, k] += recent[2, f] * share[f]
+    for k in range(frame.shape[1]):
+        totals[0, k] += frame[0, k]
+        totals[1, k] += frame[1, k]
+        totals[2, k] += frame[2, k]
+        judged[0, 0, k] = totals[0, k]
+        judged[1, 0, k] = totals[1, k]
+        judged[2, 0, k] = totals[1, k] / totals[2, k] if totals[2, k] > 0.0 else 0.0
+        judged[2, 1, k] = judged[1, 1, k] / limb_count[k]
+    for part in range(parts.shape[0]):
+        seen = 0.0
+        for lm in range(landmark_w.shape[0]):
+            seen += landmark_w[lm] * part_matrix[lm, part]
+        parts[part] += part_decay * (seen - parts[part])
+        if seen < 0.5:
+            part_hidden[part] += 1.0
+
+
 def _part_visibility(weights: FloatArray) -> dict[str, float]:
     """Share of frames where each body part shows, from (n, 33) landmark weights."""
     return {part: float(np.mean(weights[:, [int(lm) for lm in landmarks]].mean(axis=1) >= 0.5))
@@ -483,3 +528,9 @@ def _part_visibility(weights: FloatArray) -> dict[str, float]:
 def warm_up() -> None:
     """Compile or load every kernel a session uses; call once before the first session."""
     warm_up_scoring()
+    points = np.random.default_rng(0).uniform(0.3, 0.7, (2, N_LANDMARKS, 3))
+    reference = PoseSequence.from_frames([0.0, 1 / 30], list(points), [None, None],
+                                         list(points), fps=30.0, image_size=(640, 480))
+    session = LiveSession(Reference(reference), ScoreOptions())
+    for k, world in enumerate((points[0], None)):
+        session.push(float(k), points[k], np.ones(N_LANDMARKS), world, (640, 480))

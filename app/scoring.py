@@ -106,11 +106,12 @@ def limb_scores(squared: FloatArray, counted: FloatArray, seen: FloatArray) -> F
 
     ``squared`` are sums of weighted squared differences, ``counted`` sums of weights counted
     as measurements, ``seen`` the share of what the reference shows that was judged (below
-    :data:`UNSEEN_SHARE` the limb is not judged); all (k,), usually the six :data:`LIMBS`.
+    :data:`UNSEEN_SHARE` the limb is not judged); all of one shape, usually (6,) for the
+    :data:`LIMBS` (or (k, 6) to score k sets at once).
     """
-    out = np.empty(len(squared))
-    _limb_scores_kernel(np.asarray(squared, dtype=np.float64),
-                        np.asarray(counted, dtype=np.float64),
+    squared = np.asarray(squared, dtype=np.float64)
+    out = np.empty(squared.shape)
+    _limb_scores_kernel(squared, np.asarray(counted, dtype=np.float64),
                         np.asarray(seen, dtype=np.float64), out)
     return out
 
@@ -118,12 +119,14 @@ def limb_scores(squared: FloatArray, counted: FloatArray, seen: FloatArray) -> F
 @numba.njit(cache=True, nogil=True)
 def _limb_scores_kernel(squared: FloatArray, counted: FloatArray, seen: FloatArray,
                         out: FloatArray) -> None:  # pragma: no cover
-    for k in range(out.shape[0]):
-        if counted[k] > 0.0 and seen[k] >= UNSEEN_SHARE:
-            error = math.sqrt(squared[k] / counted[k])
-            out[k] = 100.0 / (1.0 + (error / HALF_SCORE_ERROR) ** SCORE_STEEPNESS)
+    flat_squared, flat_counted, flat_seen = squared.ravel(), counted.ravel(), seen.ravel()
+    flat_out = out.ravel()
+    for k in range(flat_out.shape[0]):
+        if flat_counted[k] > 0.0 and flat_seen[k] >= UNSEEN_SHARE:
+            error = math.sqrt(flat_squared[k] / flat_counted[k])
+            flat_out[k] = 100.0 / (1.0 + (error / HALF_SCORE_ERROR) ** SCORE_STEEPNESS)
         else:
-            out[k] = np.nan
+            flat_out[k] = np.nan
 
 
 def overall_of(scores: FloatArray) -> float:
@@ -404,7 +407,9 @@ class Matches:
         if tolerance.shape != (n, N_FEATURES):
             raise ValueError(f"tolerance has shape {tolerance.shape}, expected {(n, N_FEATURES)}")
         self.reference = reference
-        self.tolerance = tolerance
+        self.tolerance = np.ascontiguousarray(tolerance, dtype=np.float64)
+        self._ref_v = np.ascontiguousarray(reference.values, dtype=np.float64)
+        self._ref_w = np.ascontiguousarray(reference.weights, dtype=np.float64)
         self.signed = np.zeros((n, N_FEATURES))
         self.squared = np.zeros((n, N_FEATURES))
         self.weight = np.zeros((n, N_FEATURES))
@@ -414,18 +419,22 @@ class Matches:
     def __len__(self) -> int:
         return len(self.reference)
 
-    def add(self, i: int, values: FloatArray, weights: FloatArray, t: float) -> FloatArray:
+    def add(self, i: int, values: FloatArray, weights: FloatArray, t: float,
+            first: int | None = None) -> FloatArray:
         """Add one attempt frame, (F,) values and weights at ``t`` s, matched to frame ``i``.
 
-        Returns the (F,) differences in tolerance units.
+        With ``first``, the frame is matched to every reference frame from ``first`` to ``i``
+        (frames the learner passed through between two camera frames). Returns the (F,)
+        differences in tolerance units at frame ``i``.
         """
-        d: FloatArray = (values - self.reference.values[i]) / self.tolerance[i]
-        w = self.reference.weights[i] * weights
-        self.signed[i] += w * d
-        self.squared[i] += w * np.minimum(d * d, COST_CAP)
-        self.weight[i] += w
-        self.visits[i] += 1
-        self.attempt_t[i] = t
+        start = i if first is None else first
+        if not 0 <= start <= i < len(self):
+            raise ValueError(f"reference frames {start}..{i} are not in 0..{len(self) - 1}")
+        d = np.empty(N_FEATURES)
+        _add_kernel(self._ref_v, self._ref_w, self.tolerance,
+                    np.ascontiguousarray(values, dtype=np.float64),
+                    np.ascontiguousarray(weights, dtype=np.float64), start, i, t, self.signed,
+                    self.squared, self.weight, self.visits, self.attempt_t, d)
         return d
 
     def add_path(self, path: npt.NDArray[np.int64], attempt: Features) -> None:
@@ -452,6 +461,23 @@ class Matches:
         squared[missing] = COST_CAP * self.reference.weights[missing]
         weight[missing] = self.reference.weights[missing]
         return squared, weight
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_kernel(ref_v: FloatArray, ref_w: FloatArray, tolerance: FloatArray, values: FloatArray,
+                weights: FloatArray, first: int, last: int, t: float, signed: FloatArray,
+                squared: FloatArray, weight: FloatArray, visits: npt.NDArray[np.int64],
+                attempt_t: FloatArray, d_out: FloatArray) -> None:  # pragma: no cover
+    for i in range(first, last + 1):
+        for f in range(values.shape[0]):
+            d = (values[f] - ref_v[i, f]) / tolerance[i, f]
+            w = ref_w[i, f] * weights[f]
+            signed[i, f] += w * d
+            squared[i, f] += w * min(d * d, COST_CAP)
+            weight[i, f] += w
+            d_out[f] = d
+        visits[i] += 1
+        attempt_t[i] = t
 
 
 def _limb_errors(squared: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatArray]:

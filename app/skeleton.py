@@ -447,7 +447,7 @@ def roll_from_sums(c: float, s: float) -> float:
     if math.hypot(c, s) < 1e-9:
         return 0.0
     roll = 0.5 * math.atan2(s, c)
-    return float(np.clip(-roll, -MAX_ROLL_CORRECTION, MAX_ROLL_CORRECTION))
+    return min(MAX_ROLL_CORRECTION, max(-MAX_ROLL_CORRECTION, -roll))
 
 
 def facing_from_sums(x: float, z: float) -> float:
@@ -570,6 +570,10 @@ class FrameFeatures:
         self.align_facing = align_facing
         self._decay = math.exp(-1.0 / memory_frames)
         self._missing_world = np.full((1, N_LANDMARKS, 3), np.nan)
+        self._xyz = np.empty((1, N_LANDMARKS, 3))
+        self._centred = np.empty((1, N_LANDMARKS, 3))
+        self._prepared_w = np.empty((1, N_LANDMARKS))
+        self._frame_evidence = np.empty((1, 4))
         self.reset()
 
     def reset(self) -> None:
@@ -583,14 +587,40 @@ class FrameFeatures:
 
         ``landmark_weights`` are in the learner's own (unmirrored) landmark order.
         """
-        world = self._missing_world if world_xyz is None else world_xyz[None]
-        xyz, landmark_w = raw_points(image_xyz[None], visibility[None], world, aspect,
-                                     self.space)
-        centred, weights, evidence = prepared(xyz, landmark_w, self.mirror)
-        self._evidence = self._evidence * self._decay + evidence[0]
-        values, feature_w = features_of_points(centred, weights,
-                                               *orientation(self._evidence, self.align_facing))
-        return values[0], feature_w[0], landmark_w[0]
+        use_world = self.space == "world"
+        image = np.ascontiguousarray(image_xyz, dtype=np.float64).reshape(1, N_LANDMARKS, 3)
+        if use_world and world_xyz is None:
+            points = self._missing_world
+        elif use_world:
+            points = np.ascontiguousarray(world_xyz, dtype=np.float64).reshape(1, N_LANDMARKS, 3)
+        else:
+            points = image
+        landmark_w = np.empty((1, N_LANDMARKS))
+        _frame_points_kernel(image, np.ascontiguousarray(visibility, dtype=np.float64)
+                             .reshape(1, N_LANDMARKS), points, aspect, use_world, self.mirror,
+                             _MIRROR, self._decay, self._xyz, landmark_w, self._centred,
+                             self._prepared_w, self._frame_evidence, self._evidence)
+        roll, yaw = orientation(self._evidence, self.align_facing)
+        values = np.zeros((1, N_FEATURES))
+        weights = np.zeros((1, N_FEATURES))
+        _features_kernel(self._centred, self._prepared_w, roll, yaw, _JOINT_INDEX,
+                         _DIRECTION_INDEX, values, weights)
+        return values[0], weights[0], landmark_w[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _frame_points_kernel(image: FloatArray, visibility: FloatArray, points: FloatArray,
+                         aspect: float, use_world: bool, mirror: bool, permutation: IntArray,
+                         decay: float, xyz: FloatArray, lw: FloatArray, centred: FloatArray,
+                         prepared_w: FloatArray, frame_evidence: FloatArray,
+                         evidence: FloatArray) -> None:  # pragma: no cover
+    """:func:`raw_points` and :func:`prepared` of one frame; ``evidence`` (4,) fades by
+    ``decay`` and takes the frame's."""
+    _raw_kernel(image, visibility, points, aspect, use_world, xyz, lw)
+    frame_evidence[:] = 0.0
+    _prepare_kernel(xyz, lw, mirror, permutation, centred, prepared_w, frame_evidence)
+    for k in range(4):
+        evidence[k] = evidence[k] * decay + frame_evidence[0, k]
 
 
 def features_of_points(xyz: FloatArray, weights: FloatArray, roll: float = 0.0,

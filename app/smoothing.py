@@ -69,16 +69,21 @@ class OneEuroFilter:
         """The filtered value at time ``t`` s (NaN elements stay NaN and restart)."""
         if value.shape != self.shape:
             raise ValueError(f"value has shape {value.shape}, expected {self.shape}")
+        dt = self.advance(t)
+        _one_euro(np.ascontiguousarray(value, dtype=np.float64).reshape(-1),
+                  self._value.reshape(-1), self._speed.reshape(-1), dt, self.min_cutoff,
+                  self.beta, self.d_cutoff)
+        return self._value.copy()
+
+    def advance(self, t: float) -> float:
+        """Move the clock to ``t`` s (restarting after a long gap); the step in seconds."""
         if self._last_t is not None and t <= self._last_t:
             raise ValueError(f"time {t} s is not after the previous {self._last_t} s")
         if self._last_t is None or t - self._last_t > self.max_gap_s:
             self.reset()
         dt = 1.0 if self._last_t is None else t - self._last_t
         self._last_t = t
-        _one_euro(np.ascontiguousarray(value, dtype=np.float64).reshape(-1),
-                  self._value.reshape(-1), self._speed.reshape(-1), dt, self.min_cutoff,
-                  self.beta, self.d_cutoff)
-        return self._value.copy()
+        return dt
 
 
 @numba.njit(cache=True, nogil=True)
@@ -110,7 +115,6 @@ class LandmarkSmoother:
 
     def __init__(self, min_cutoff: float = 1.5, beta: float = 4.0) -> None:
         self._filter = OneEuroFilter((2, N_LANDMARKS, 3), min_cutoff, beta)
-        self._frame = np.empty((2, N_LANDMARKS, 3))
 
     def reset(self) -> None:
         self._filter.reset()
@@ -118,8 +122,37 @@ class LandmarkSmoother:
     def __call__(self, t: float, image_xyz: FloatArray, aspect: float,
                  world_xyz: FloatArray | None) -> tuple[FloatArray, FloatArray | None]:
         """Smoothed ``(image_xyz, world_xyz)``: (33, 3) each, world None when not given."""
-        scale = np.array([aspect, 1.0, aspect])
-        self._frame[0] = image_xyz * scale
-        self._frame[1] = np.nan if world_xyz is None else world_xyz
-        smoothed = self._filter(t, self._frame)
-        return smoothed[0] / scale, None if world_xyz is None else smoothed[1]
+        f = self._filter
+        dt = f.advance(t)
+        image = np.empty((N_LANDMARKS, 3))
+        world = np.empty((N_LANDMARKS, 3))
+        _smooth_landmarks(np.ascontiguousarray(image_xyz, dtype=np.float64),
+                          np.ascontiguousarray(image_xyz if world_xyz is None else world_xyz,
+                                               dtype=np.float64),
+                          world_xyz is not None, aspect, f._value, f._speed, dt, f.min_cutoff,
+                          f.beta, f.d_cutoff, image, world)
+        return image, None if world_xyz is None else world
+
+
+@numba.njit(cache=True, nogil=True)
+def _smooth_landmarks(image: FloatArray, world: FloatArray, has_world: bool, aspect: float,
+                      state: FloatArray, speed: FloatArray, dt: float, min_cutoff: float,
+                      beta: float, d_cutoff: float, image_out: FloatArray,
+                      world_out: FloatArray) -> None:  # pragma: no cover
+    """One filter step over (2, 33, 3) ``state``: image landmarks in units of the image height
+    (``x`` and ``z`` times ``aspect``), then world landmarks (NaN when not given)."""
+    frame = np.empty((2, image.shape[0], 3))
+    for k in range(image.shape[0]):
+        frame[0, k, 0] = image[k, 0] * aspect
+        frame[0, k, 1] = image[k, 1]
+        frame[0, k, 2] = image[k, 2] * aspect
+        for axis in range(3):
+            frame[1, k, axis] = world[k, axis] if has_world else np.nan
+    _one_euro(frame.reshape(-1), state.reshape(-1), speed.reshape(-1), dt, min_cutoff, beta,
+              d_cutoff)
+    for k in range(image.shape[0]):
+        image_out[k, 0] = state[0, k, 0] / aspect
+        image_out[k, 1] = state[0, k, 1]
+        image_out[k, 2] = state[0, k, 2] / aspect
+        for axis in range(3):
+            world_out[k, axis] = state[1, k, axis]
