@@ -23,7 +23,7 @@ from typing import Any
 
 from app import sequence
 from app.atomic import remove_stale_temporaries
-from app.scoring import Reference, tolerance_from_takes
+from app.scoring import Reference
 from app.sequence import SUFFIX, PoseSequence, SequenceFormatError, Step
 
 ENV_POSES = "DANCE_TUTOR_POSES"
@@ -264,9 +264,7 @@ class Library:
             cached = self._references.get(path)
             if cached and cached[0] is seq:
                 return cached[1]
-        takes = [replace(seq, takes=())] + [replace(take, steps=seq.steps) for take in seq.takes]
-        mean, spread = tolerance_from_takes(takes)
-        reference = Reference(replace(mean, name=seq.name, title=seq.title, takes=()), spread)
+        reference = Reference.from_sequence(seq)
         with self._lock:
             self._references[path] = (seq, reference)
         return reference

@@ -243,6 +243,21 @@ class Reference:
             if not (np.isfinite(self.tolerance).all() and np.all(self.tolerance >= 0)):
                 raise ValueError("reference tolerance must be finite and not negative")
 
+    @classmethod
+    def from_sequence(cls, seq: PoseSequence) -> Reference:
+        """The reference a stored sequence stands for.
+
+        With one take, the sequence itself and the default tolerance. With several, the mean
+        movement of the takes and their spread (:func:`tolerance_from_takes`), named, titled
+        and split into steps like the first take.
+        """
+        if not seq.takes:
+            return cls(seq)
+        takes = [replace(seq, takes=())] + [replace(take, steps=seq.steps) for take in seq.takes]
+        mean, spread = tolerance_from_takes(takes)
+        return cls(replace(mean, name=seq.name, title=seq.title, steps=seq.steps, takes=()),
+                   spread)
+
     @property
     def name(self) -> str:
         return self.sequence.name

@@ -189,6 +189,18 @@ def test_tolerance_from_takes(part: PoseSequence) -> None:
         tolerance_from_takes([])
 
 
+def test_reference_from_a_file_with_takes(part: PoseSequence) -> None:
+    rng = np.random.default_rng(10)
+    other = replace(time_warp(part, rng), steps=(), name="", title="")
+    stored = replace(part, name="squat", title="Squat", takes=(noisy(other, rng, level=0.03),))
+    reference = Reference.from_sequence(stored)
+    assert reference.tolerance is not None and reference.tolerance.max() > 0
+    assert (reference.name, reference.sequence.title) == ("squat", "Squat")
+    assert reference.sequence.steps == part.steps and reference.sequence.takes == ()
+    one_take = Reference.from_sequence(part)
+    assert one_take.sequence is part and one_take.tolerance is None
+
+
 def test_library_reference_scores_itself() -> None:
     library = sorted((REPO / "poses").glob(f"*{sequence.SUFFIX}"))
     if not library:

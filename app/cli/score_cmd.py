@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,17 +60,12 @@ def run(args: argparse.Namespace) -> int:
 def load_reference(args: argparse.Namespace) -> Any:
     """A Reference from a file (its takes averaged) or from the library by name."""
     from app import sequence
-    from app.scoring import Reference, tolerance_from_takes
+    from app.scoring import Reference
 
     text: str = args.reference
     path = Path(text)
     if path.is_file():
-        seq = sequence.load(path)
-        if not seq.takes:
-            return Reference(seq)
-        mean, spread = tolerance_from_takes([replace(seq, takes=()), *seq.takes])
-        return Reference(replace(mean, name=seq.name, title=seq.title, steps=seq.steps),
-                         spread)
+        return Reference.from_sequence(sequence.load(path))
     if text.endswith((SUFFIX, ".json")) or "/" in text:
         raise UserError(f"reference file {text} does not exist")
     return open_library(args).reference(text)
