@@ -3,13 +3,13 @@
 ``POST /api/jobs`` takes the upload (multipart: ``file``, ``reference``, ``mirror``,
 ``speed``), stores it in a private temporary folder and answers 202 with the job; ``GET
 /api/jobs/{id}`` reports progress and, once done, the ``ScoreReport``. The upload is deleted
-when the job ends, however it ends.
+when the job ends, however it ends; a killed server's uploads are deleted when the next one
+starts (:mod:`app.server.uploads`).
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +26,7 @@ from app.server.errors import error_responses
 from app.server.protocol import ReportPayload
 from app.server.references import reference_or_404
 from app.server.tasks import Job, JobLimitError, JobStatus, Progress
+from app.server.uploads import new_upload_folder
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"],
                    responses=error_responses(400, 404, 413, 422, 429))
@@ -73,7 +74,7 @@ def create_job(
     """Queue the upload for scoring against ``reference``; poll the job for its progress."""
     target = reference_or_404(state, reference)
     name = _display_name(file)
-    folder = Path(tempfile.mkdtemp(prefix="dance-tutor-upload-"))  # private: mode 0700
+    folder = new_upload_folder()
     try:
         path = folder / ("attempt" + "".join(Path(name).suffixes[-2:]))
         with path.open("wb") as out:

@@ -19,6 +19,7 @@ from app.server.auth import InstructorToken, resolve_token
 from app.server.sessions import SessionRegistry
 from app.server.settings import Settings
 from app.server.tasks import JobRunner
+from app.server.uploads import remove_orphaned_uploads
 
 
 @dataclass
@@ -52,6 +53,7 @@ def open_state(settings: Settings) -> ServerState:
     """
     model_path = _model(settings.model_path)
     library = Library(settings.poses_dir)
+    remove_orphaned_uploads()
     warm_up()
     return ServerState(
         settings=settings,

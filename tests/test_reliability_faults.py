@@ -1,0 +1,141 @@
+"""Faults: ``dance-tutor serve`` killed with SIGKILL in the middle of its work.
+
+A killed server cannot clean up after itself, so what matters is what the next start finds:
+every reference file whole (the previous version or the new one, never a half), no temporary
+file in ``poses/`` and no upload folder in the temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app import sequence
+from app.atomic import TEMP_PREFIX
+from app.server.uploads import UPLOAD_PREFIX
+from tests.conftest import clip
+from tests.server_fixtures import AUTH, ServerProcess, copy_library, running_server
+
+KILL_FRACTIONS = (0.2, 0.5, 0.8, 1.0)
+"""When to kill, as fractions of how long the same writes take when left alone."""
+
+
+def _fire(url: str, requests: list[tuple[str, str, dict[str, object]]]) -> threading.Thread:
+    def send() -> None:
+        with httpx.Client(base_url=url, headers=AUTH, timeout=60) as client:
+            for method, path, body in requests:
+                try:
+                    client.request(method, path, json=body)
+                except httpx.TransportError:
+                    return  # the server was killed under us
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+def _writes(poses: Path, round_no: int) -> list[tuple[str, str, dict[str, object]]]:
+    """A new reference, a take added to an existing one and a metadata change."""
+    document = json.loads((poses / "swoop.pose.json").read_bytes())
+    return [
+        ("POST", "/api/references", {"name": f"new-step-{round_no}", "sequence": document}),
+        ("POST", "/api/references/wing-beat/takes", {"sequence": document}),
+        ("PATCH", "/api/references/landing", {"title": f"Landing {round_no}"}),
+    ]
+
+
+def _assert_library_whole(poses: Path, before: dict[str, bytes]) -> None:
+    names = sorted(p.name for p in poses.glob("*.pose.json"))
+    for name in names:
+        sequence.load(poses / name)  # raises on half a file
+    assert set(before) <= set(names)
+    assert [p.name for p in poses.iterdir() if p.name.startswith(TEMP_PREFIX)] == []
+
+
+@pytest.mark.model
+def test_sigkill_during_reference_writes_leaves_every_file_whole(
+    tmp_path: Path, model_path: Path
+) -> None:
+    poses = copy_library(tmp_path / "poses")
+    with running_server(poses, model_path, tmp_path / "timing.log") as server:
+        started = time.monotonic()
+        _fire(server.url, _writes(poses, 0)).join(timeout=60)
+        undisturbed_s = time.monotonic() - started
+    for round_no, fraction in enumerate(KILL_FRACTIONS, start=1):
+        before = {p.name: p.read_bytes() for p in poses.glob("*.pose.json")}
+        server = ServerProcess(poses, model_path, tmp_path / f"kill-{round_no}.log")
+        try:
+            server.wait_ready()
+            writer = _fire(server.url, _writes(poses, round_no))
+            time.sleep(fraction * undisturbed_s)
+            server.process.kill()
+            server.process.wait(timeout=30)
+            writer.join(timeout=30)
+        finally:
+            server.stop()
+        with running_server(poses, model_path, tmp_path / f"after-{round_no}.log") as after:
+            health = httpx.get(f"{after.url}/api/health").json()
+        assert health["problems"] == [], (fraction, health["problems"])
+        _assert_library_whole(poses, before)
+
+
+@pytest.mark.model
+def test_sigkill_during_an_upload_or_a_scoring_job_leaves_no_upload_behind(
+    tmp_path: Path, model_path: Path
+) -> None:
+    poses = copy_library(tmp_path / "poses")
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    env = {"TMPDIR": str(private_tmp)}
+    video = clip("romp_sample_video2_jumpingjacks.mp4").read_bytes()
+    server = ServerProcess(poses, model_path, tmp_path / "kill.log", **env)
+    try:
+        server.wait_ready()
+        job = httpx.post(f"{server.url}/api/jobs", files={"file": ("a.mp4", video)},
+                         data={"reference": "wing-beat"}, timeout=60).json()
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{server.url}/api/jobs/{job['id']}").json()["progress"] == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        second = _upload_slowly(server.url, video)
+        time.sleep(0.5)
+        assert list(private_tmp.glob(f"{UPLOAD_PREFIX}*")), "the job's upload is not there"
+        server.process.kill()
+        server.process.wait(timeout=30)
+        second.join(timeout=30)
+    finally:
+        server.stop()
+    with running_server(poses, model_path, tmp_path / "after.log", **env):
+        assert list(private_tmp.glob(f"{UPLOAD_PREFIX}*")) == []
+        assert list(private_tmp.iterdir()) == []
+
+
+def _upload_slowly(url: str, video: bytes) -> threading.Thread:
+    """An upload still arriving when the server dies (64 kB every 50 ms)."""
+    boundary = "fault-test-boundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"reference\"\r\n\r\n"
+            f"wing-beat\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"b.mp4\"\r\nContent-Type: video/mp4\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def chunks() -> object:
+        yield head
+        for start in range(0, len(video), 65536):
+            yield video[start:start + 65536]
+            time.sleep(0.05)
+        yield tail
+
+    def send() -> None:
+        try:
+            httpx.post(f"{url}/api/jobs", content=chunks(),  # type: ignore[arg-type]
+                       headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                       timeout=60)
+        except httpx.TransportError:
+            return
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
