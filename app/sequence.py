@@ -449,12 +449,12 @@ class _Parser:
             count = len(value) if isinstance(value, list) else type(value).__name__
             self.fail(where, f"must list {N_LANDMARKS} points, got {count}")
         try:
-            array = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
+            raw = np.asarray(value)
+        except ValueError:
             self.fail(where, f"must hold {N_LANDMARKS} lists of {width} numbers")
-        if array.shape != (N_LANDMARKS, width):
-            self.fail(where, f"must hold {N_LANDMARKS} lists of {width} numbers, got shape "
-                             f"{array.shape}")
+        if raw.shape != (N_LANDMARKS, width) or raw.dtype.kind not in "iuf":
+            self.fail(where, f"must hold {N_LANDMARKS} lists of {width} numbers")
+        array = raw.astype(np.float64)
         if not np.isfinite(array).all():
             self.fail(where, "holds a value that is not a finite number")
         return array
