@@ -17,6 +17,7 @@ A keyframe file::
     description = "..."
     difficulty = "intermediate"
     tempo_bpm = 60
+    order = 5          # place in the dance's story (optional)
     fps = 30
 
     [pose.up]
@@ -218,6 +219,8 @@ class StepScript:
     fps: float
     keyframes: tuple[Keyframe, ...]
     origin: str = ""
+    order: int | None = None
+    """Place in the dance's story (1 first); None: after the ordered steps."""
 
     @property
     def duration_s(self) -> float:
@@ -257,6 +260,10 @@ def parse_script(doc: Mapping[str, Any], origin: str = "<keyframes>") -> StepScr
         raise fail(f"difficulty must be one of {', '.join(DIFFICULTIES)}, got {difficulty!r}")
     tempo = _positive(doc.get("tempo_bpm"), "tempo_bpm", fail)
     fps = _positive(doc.get("fps", 30), "fps", fail)
+    order = doc.get("order")
+    if order is not None and (isinstance(order, bool) or not isinstance(order, int)
+                              or order < 1):
+        raise fail(f"order must be a whole number from 1, got {order!r}")
     named: dict[str, dict[str, float]] = {}
     for pose_name, table in dict(doc.get("pose", {})).items():
         named[pose_name] = _flatten(table, f"pose.{pose_name}", fail)
@@ -294,7 +301,7 @@ def parse_script(doc: Mapping[str, Any], origin: str = "<keyframes>") -> StepScr
     return StepScript(
         name=doc["name"], title=doc["title"], description=doc["description"].strip(),
         difficulty=str(difficulty), tempo_bpm=tempo, fps=fps, keyframes=tuple(keyframes),
-        origin=origin,
+        origin=origin, order=order,
     )
 
 
@@ -391,7 +398,8 @@ def build_sequence(script: StepScript, body: BodyModel = ADULT,
         image_size=(camera.width, camera.height_px), name=script.name, title=script.title,
         source=Source("authored", f"keyframes {Path(script.origin).name}"), steps=steps,
         extra={"description": script.description, "difficulty": script.difficulty,
-               "tempo_bpm": script.tempo_bpm},
+               "tempo_bpm": script.tempo_bpm,
+               **({} if script.order is None else {"order": script.order})},
     )
 
 

@@ -1,7 +1,8 @@
 """The reference library: one ``<name>.pose.json`` per step in a folder (``poses/``).
 
 Files are plain pose sequences (:mod:`app.sequence`) with a few extra top-level fields a teacher
-sets: ``description``, ``difficulty`` (beginner, intermediate, advanced) and ``tempo_bpm``.
+sets: ``description``, ``difficulty`` (beginner, intermediate, advanced), ``tempo_bpm`` and
+``order`` (the step's place in the dance's story, which :meth:`Library.list` follows).
 A reference may hold several takes of the same movement: the main ``frames`` are the first
 take and ``takes`` the others; :meth:`Library.reference` derives the mean movement and how much
 the takes vary, which the scorer tolerates.
@@ -32,6 +33,7 @@ DIFFICULTIES = ("beginner", "intermediate", "advanced")
 MAX_TAKES = 10
 MAX_TEXT = 2000
 TEMPO_RANGE = (20.0, 300.0)
+MAX_ORDER = 999
 MIN_FRAMES = 2
 
 
@@ -85,10 +87,13 @@ class ReferenceInfo:
     source_kind: str
     fps: float
     n_frames: int
+    order: int | None = None
+    """Place in the dance's story (1 first); None for a step not placed (listed last)."""
 
     @classmethod
     def of(cls, seq: PoseSequence) -> ReferenceInfo:
         tempo = seq.extra.get("tempo_bpm")
+        order = seq.extra.get("order")
         return cls(
             name=seq.name, title=seq.title or seq.name,
             description=str(seq.extra.get("description", "")),
@@ -96,7 +101,13 @@ class ReferenceInfo:
             tempo_bpm=float(tempo) if isinstance(tempo, int | float) else None,
             duration_s=seq.duration_s, n_takes=1 + len(seq.takes), steps=seq.steps,
             source_kind=seq.source.kind, fps=seq.fps, n_frames=len(seq),
+            order=order if isinstance(order, int) and not isinstance(order, bool) else None,
         )
+
+    @property
+    def sort_key(self) -> tuple[bool, int, str]:
+        """Story order, then name; steps without an order last."""
+        return self.order is None, self.order or 0, self.name
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -107,6 +118,7 @@ class ReferenceInfo:
             "steps": [{"name": s.name, "start_s": s.start_s, "end_s": s.end_s}
                       for s in self.steps],
             "source_kind": self.source_kind, "fps": self.fps, "n_frames": self.n_frames,
+            "order": self.order,
         }
 
 
@@ -217,7 +229,8 @@ class Library:
         return self.path_of(name).is_file()
 
     def list(self) -> list[ReferenceInfo]:
-        """Every valid reference, sorted by name; broken files go to :attr:`problems`."""
+        """Every valid reference in story order (then by name, steps without an order last);
+        broken files go to :attr:`problems`."""
         infos, problems = [], []
         with self._lock:
             for path in sorted(self.root.glob(f"*{SUFFIX}")):
@@ -226,7 +239,7 @@ class Library:
                 except LibraryError as exc:
                     problems.append(LibraryProblem(path, str(exc)))
             self.problems = problems
-        return infos
+        return sorted(infos, key=lambda info: info.sort_key)
 
     def validate(self) -> Problems:
         """Check every file; returns (and stores in :attr:`problems`) the broken ones."""
@@ -292,14 +305,14 @@ class Library:
 
     def update_metadata(self, name: str, *, title: str | None = None,
                         description: str | None = None, difficulty: str | None = None,
-                        tempo_bpm: float | None = None,
+                        tempo_bpm: float | None = None, order: int | None = None,
                         steps: tuple[Step, ...] | None = None) -> ReferenceInfo:
         """Change what a teacher can edit without re-recording; ``None`` leaves a field."""
         with self._lock:
             seq = self.get(name)
             extra = dict(seq.extra)
             for key, value in (("description", description), ("difficulty", difficulty),
-                               ("tempo_bpm", tempo_bpm)):
+                               ("tempo_bpm", tempo_bpm), ("order", order)):
                 if value is not None:
                     extra[key] = value
             if title is not None and not title.strip():
@@ -398,6 +411,11 @@ def _checked_metadata(extra: dict[str, Any]) -> dict[str, Any]:
                               or not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]):
         raise InvalidReference(f"tempo_bpm must be a number from {TEMPO_RANGE[0]:g} to "
                                f"{TEMPO_RANGE[1]:g}, got {tempo!r}")
+    order = out.get("order")
+    if order is not None and (isinstance(order, bool) or not isinstance(order, int)
+                              or not 1 <= order <= MAX_ORDER):
+        raise InvalidReference(f"order must be a whole number from 1 to {MAX_ORDER}, got "
+                               f"{order!r}")
     description = out.get("description")
     if description is not None and (not isinstance(description, str)
                                     or len(description) > MAX_TEXT):

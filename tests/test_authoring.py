@@ -20,7 +20,7 @@ from app.authoring import (
     parse_script,
 )
 from app.landmarks import Landmark
-from app.library import default_poses_dir
+from app.library import Library, default_poses_dir
 from app.scoring import score
 from tests.conftest import TESTDATA, Extracted
 from tests.library_fixtures import authored, body_problems, knee_forward, step_names
@@ -50,6 +50,17 @@ def test_the_library_ships_at_least_the_seven_steps_the_issue_names() -> None:
     for name in ("wing-spread", "wing-beat", "soaring-turn", "scanning", "swoop", "landing",
                  "talon-step"):
         assert name in names
+
+
+def test_the_library_lists_the_steps_in_story_order() -> None:
+    """EAGLE_DANCE.md: perched, unhooding, scanning, wing spread, wing beat, soaring turn,
+    swoop, talons, return to the arm."""
+    story = ["perched", "unhooding", "scanning", "wing-spread", "wing-beat", "soaring-turn",
+             "swoop", "talons", "talon-step", "landing"]
+    listed = [info.name for info in Library(default_poses_dir()).list()]
+    assert [name for name in listed if name in story] == story
+    assert sorted(authored(name).extra["order"] for name in step_names()) == list(
+        range(1, len(step_names()) + 1))
 
 
 @pytest.mark.parametrize("name", step_names())
@@ -194,6 +205,8 @@ def test_values_carry_over_and_named_poses_apply() -> None:
 @pytest.mark.parametrize(("change", "message"), [
     ({"difficulty": "hard"}, "difficulty must be one of"),
     ({"tempo_bpm": 0}, "tempo_bpm must be a positive number"),
+    ({"order": 0}, "order must be a whole number from 1"),
+    ({"order": 2.5}, "order must be a whole number from 1"),
     ({"keyframe": [{"t": 0.0}]}, "at least two"),
     ({"keyframe": [{"t": 0.0}, {"t": 0.0}]}, "not after the previous keyframe"),
     ({"keyframe": [{"t": 0.5}, {"t": 1.0}]}, "first keyframe must be at t = 0"),

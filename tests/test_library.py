@@ -93,6 +93,16 @@ def test_delete_removes_the_file(library: Library) -> None:
     assert [info.name for info in library.list()] == ["wing-spread"]
 
 
+def test_list_follows_the_story_order_and_puts_unplaced_steps_last(library: Library) -> None:
+    assert [info.name for info in library.list()] == ["wing-spread", "wing-beat"]
+    library.create(replace(authored("swoop"), name="a-new-step", extra={}))
+    library.update_metadata("wing-beat", order=1)
+    infos = library.list()
+    assert [(info.name, info.order) for info in infos] == [
+        ("wing-beat", 1), ("wing-spread", 4), ("a-new-step", None)]
+    assert [doc["order"] for doc in (info.to_dict() for info in infos)] == [1, 4, None]
+
+
 def test_update_metadata_changes_only_what_is_given(library: Library) -> None:
     before = library.get("wing-beat")
     steps = parse_steps("lift@0,beat@1.5", before.duration_s)
@@ -109,6 +119,8 @@ def test_update_metadata_changes_only_what_is_given(library: Library) -> None:
 @pytest.mark.parametrize(("change", "message"), [
     ({"difficulty": "easy"}, "difficulty must be one of"),
     ({"tempo_bpm": 1000}, "tempo_bpm must be a number from 20 to 300"),
+    ({"order": 0}, "order must be a whole number from 1 to 999"),
+    ({"order": True}, "order must be a whole number from 1 to 999"),
     ({"title": "  "}, "a title cannot be empty"),
     ({"steps": (Step("late", 3.0, 9.0),)}, "outside the sequence"),
     ({"steps": (Step("a", 0.0, 2.0), Step("b", 1.0, 3.0))}, "before step 'a' ends"),
@@ -138,7 +150,7 @@ def test_a_broken_file_is_reported_and_skipped(library: Library) -> None:
     renamed["name"] = "other"
     (library.root / "copy.pose.json").write_text(json.dumps(renamed))
     names = [info.name for info in library.list()]
-    assert names == ["wing-beat", "wing-spread"]
+    assert names == ["wing-spread", "wing-beat"]
     reasons = {p.path.name: p.reason for p in library.problems}
     assert "is not valid JSON" in reasons["broken.pose.json"]
     assert "not a valid reference name" in reasons["Bad Name.pose.json"]

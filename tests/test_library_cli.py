@@ -25,8 +25,17 @@ def test_list_shows_title_difficulty_duration_and_takes(poses: Path,
     assert main(["library", "list", "--poses", str(poses)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2
-    assert out[0].split()[:4] == ["wing-beat", "4.0", "s", "intermediate"]
-    assert "1 take" in out[0] and out[0].endswith("Wing beat")
+    assert out[1].split()[:5] == ["5", "wing-beat", "4.0", "s", "intermediate"]
+    assert "1 take" in out[1] and out[1].endswith("Wing beat")
+    assert out[0].split()[:2] == ["4", "wing-spread"]
+
+
+def test_edit_places_a_step_in_the_story(poses: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["library", "edit", "wing-beat", "--order", "1", "--poses", str(poses)]) == 0
+    capsys.readouterr()
+    assert main(["library", "list", "--poses", str(poses)]) == 0
+    assert capsys.readouterr().out.split()[:2] == ["1", "wing-beat"]
 
 
 def test_show_prints_description_and_steps(poses: Path,

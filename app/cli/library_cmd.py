@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
         description="Manage the reference library: the .pose.json steps learners practise.")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    p = sub.add_parser("list", help="list the references with title, difficulty, duration")
+    p = sub.add_parser("list", help="list the references in story order with title, "
+                                    "difficulty, duration")
     poses_argument(p)
     p.set_defaults(handler=run_list)
 
@@ -41,12 +42,14 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run_show)
 
     p = sub.add_parser("edit", help="change a reference's title, description, difficulty, "
-                                    "tempo or steps")
+                                    "tempo, order or steps")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--title")
     p.add_argument("--description")
     p.add_argument("--difficulty", choices=("beginner", "intermediate", "advanced"))
     p.add_argument("--tempo", type=float, metavar="BPM")
+    p.add_argument("--order", type=int, metavar="N",
+                   help="place in the dance's story (1 first); lists follow it")
     p.add_argument("--steps", metavar="NAME@S,...",
                    help='sub-steps by start time, like "lift@0,beat@1.5"')
     poses_argument(p)
@@ -80,9 +83,10 @@ def run_list(args: argparse.Namespace) -> int:
     width = max((len(info.name) for info in infos), default=4)
     for info in infos:
         tempo = f"{info.tempo_bpm:g} bpm" if info.tempo_bpm else "-"
-        print(f"{info.name:<{width}}  {info.duration_s:4.1f} s  {info.difficulty or '-':<12}  "
-              f"{tempo:>7}  {info.n_takes} take{'s' if info.n_takes != 1 else ' '}  "
-              f"{info.title}")
+        order = "-" if info.order is None else str(info.order)
+        takes = f"{info.n_takes} take{'s' if info.n_takes != 1 else ' '}"
+        print(f"{order:>3}  {info.name:<{width}}  {info.duration_s:4.1f} s  "
+              f"{info.difficulty or '-':<12}  {tempo:>7}  {takes}  {info.title}")
     _report_problems(library.problems)
     return 0
 
@@ -109,7 +113,8 @@ def run_edit(args: argparse.Namespace) -> int:
     if args.steps is not None:
         steps = parse_steps(args.steps, library.info(args.name).duration_s)
     info = library.update_metadata(args.name, title=args.title, description=args.description,
-                                   difficulty=args.difficulty, tempo_bpm=args.tempo, steps=steps)
+                                   difficulty=args.difficulty, tempo_bpm=args.tempo,
+                                   order=args.order, steps=steps)
     print(f"updated {info.name}")
     return 0
 
