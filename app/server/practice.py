@@ -14,6 +14,7 @@ import logging
 import time
 
 import anyio
+import anyio.lowlevel
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
@@ -30,7 +31,9 @@ from app.server.protocol import (
     FrameCounts,
     LandmarksFrame,
     Limits,
+    LivePayload,
     Ready,
+    RecordingPayload,
     Restart,
     ServerMessage,
     StartPractice,
@@ -288,7 +291,7 @@ class _Session:
             frame = await self._freshest(frame, free_since)
             started = time.monotonic()
             try:
-                live = await anyio.to_thread.run_sync(worker.process, frame)
+                live = await self._run(worker, frame)
             except FrameError as exc:
                 free_since = time.monotonic()
                 self.gate.failed()
@@ -313,6 +316,19 @@ class _Session:
                 await self._notice("recording_full", f"Recordings stop at "
                                                      f"{self.settings.max_recording_s:g} s.")
                 return
+
+    @staticmethod
+    async def _run(worker: Worker, frame: Frame) -> LivePayload | RecordingPayload:
+        """Process a frame: a camera image in a thread (the pose model), landmarks in the loop.
+
+        A landmark frame costs a fraction of a millisecond of Python, no more than parsing its
+        message; handing it to a thread would add that much again and make a hundred
+        sessions' threads trade the GIL with the event loop, which starves everyone.
+        """
+        if worker.mode == "landmarks":
+            await anyio.lowlevel.checkpoint()
+            return worker.process(frame)
+        return await anyio.to_thread.run_sync(worker.process, frame)
 
     async def _freshest(self, frame: Frame, free_since: float) -> Frame:
         """``frame``, or a fresher one due within the pacer's hold.
