@@ -48,6 +48,7 @@ import numpy.typing as npt
 
 from app.landmarks import Landmark
 from app.sequence import N_LANDMARKS, PoseSequence, Source, Step
+from app.skeleton import IMAGE_DEPTH_SCALE
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -185,13 +186,14 @@ class Camera:
         """Stage points (n, 33, 3) in (left, up, forward) metres -> image (n, 33, 3).
 
         x and y are fractions of the image width and height; z is depth relative to the hip
-        centre, scaled like x, negative toward the camera (MediaPipe's convention).
+        centre, negative toward the camera, in the scale of x times the pose model's
+        :data:`~app.skeleton.IMAGE_DEPTH_SCALE` (MediaPipe's image landmarks, as they are).
         """
         depth = self.distance - stage[..., 2]
         x = 0.5 + self.focal_px * stage[..., 0] / depth / self.width
         y = 0.5 + self.focal_px * (self.height - stage[..., 1]) / depth / self.height_px
         hips = depth[:, [Landmark.LEFT_HIP, Landmark.RIGHT_HIP]].mean(axis=1, keepdims=True)
-        z = (depth - hips) * self.focal_px / hips / self.width
+        z = (depth - hips) * self.focal_px / hips / self.width * IMAGE_DEPTH_SCALE
         return np.stack([x, y, z], axis=-1)
 
 

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from app.landmarks import MIRROR_PERMUTATION, Landmark, Limb
 from app.sequence import N_LANDMARKS, PoseSequence
+from app.skeleton import IMAGE_DEPTH_SCALE
 
 FloatArray = npt.NDArray[np.float64]
 L = Landmark
@@ -98,8 +99,10 @@ def stick_figure() -> FloatArray:
 
 
 def still_sequence(points: FloatArray, n: int = 30, fps: float = 30.0) -> PoseSequence:
-    """``n`` frames of (33, 3) isotropic points in a square image, fully visible."""
-    return PoseSequence.from_frames(np.arange(n) / fps, [points] * n, [np.ones(N_LANDMARKS)] * n,
+    """``n`` frames of (33, 3) isotropic points in a square image, fully visible (image ``z``
+    at the pose model's depth scale)."""
+    image = points * np.array([1.0, 1.0, IMAGE_DEPTH_SCALE])
+    return PoseSequence.from_frames(np.arange(n) / fps, [image] * n, [np.ones(N_LANDMARKS)] * n,
                                     [None] * n, fps=fps, image_size=(720, 720))
 
 
@@ -134,14 +137,15 @@ def segments(seq: PoseSequence, length_s: float, count: int) -> list[PoseSequenc
 
 
 def _iso(seq: PoseSequence) -> FloatArray:
-    return seq.image_xyz * np.array([seq.aspect, 1.0, seq.aspect])
+    """Image landmarks in the scorer's isotropic space (see :func:`app.skeleton.raw_points`)."""
+    return seq.image_xyz * np.array([seq.aspect, 1.0, seq.aspect / IMAGE_DEPTH_SCALE])
 
 
 def _from_iso(seq: PoseSequence, iso: FloatArray, **changes: object) -> PoseSequence:
     image_size = changes.get("image_size", seq.image_size)
     assert isinstance(image_size, tuple)
     aspect = image_size[0] / image_size[1]
-    image = iso / np.array([aspect, 1.0, aspect])
+    image = iso / np.array([aspect, 1.0, aspect / IMAGE_DEPTH_SCALE])
     return replace(seq, image_xyz=image, **changes)  # type: ignore[arg-type]
 
 
