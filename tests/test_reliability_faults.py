@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
 import pytest
+from websockets.sync.client import connect
 
 from app import sequence
 from app.atomic import TEMP_PREFIX
@@ -139,3 +143,33 @@ def _upload_slowly(url: str, video: bytes) -> threading.Thread:
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
     return thread
+
+
+def _model_threads() -> int:
+    """Native threads of MediaPipe's graphs in this process (named "drishti")."""
+    tasks = Path("/proc/self/task")
+    return sum((task / "comm").read_text().strip() == "drishti" for task in tasks.iterdir())
+
+
+@pytest.mark.model
+def test_vanished_camera_clients_free_their_models_and_threads(tmp_path: Path) -> None:
+    from tests.test_practice_ws import eventually, frame, server_with
+
+    jpeg = cv2.imencode(".jpg", np.full((240, 320, 3), 128, np.uint8))[1].tobytes()
+    with server_with(tmp_path, max_camera_sessions=3) as server, ExitStack() as clients:
+        baseline = _model_threads()
+        sockets = []
+        for _ in range(3):
+            ws = clients.enter_context(connect(server.ws_url, max_size=2**24))
+            ws.send(json.dumps({"type": "start", "reference": "wing-beat", "mode": "image"}))
+            assert json.loads(ws.recv(timeout=60))["type"] == "ready"
+            ws.send(frame(jpeg, 0))
+            assert json.loads(ws.recv(timeout=60))["type"] == "update"
+            sockets.append(ws.socket)
+        assert server.state.sessions.camera_count == 3
+        assert _model_threads() > baseline
+        for raw in sockets:
+            raw.close()  # no closing handshake: the clients just disappear
+        assert eventually(lambda: server.state.sessions.open_count == 0)
+        assert server.state.sessions.camera_count == 0
+        assert eventually(lambda: _model_threads() == baseline), _model_threads()
