@@ -10,11 +10,13 @@ import pytest
 
 from app import sequence
 from app.landmarks import Limb
+from app.library import default_poses_dir
 from app.scoring import (
     RATINGS,
     Reference,
     ScoreOptions,
     overall_score,
+    path_timing,
     rating,
     score,
     tolerance_from_takes,
@@ -210,3 +212,24 @@ def test_library_reference_scores_itself() -> None:
     assert report.score == pytest.approx(100.0, abs=0.5)
     if seq.steps:
         assert len(report.steps) == len(seq.steps)
+
+
+@pytest.mark.parametrize("name", ["wing-spread", "perched", "landing"])
+def test_timing_ignores_held_poses_where_any_pairing_fits(name: str) -> None:
+    """A step that starts and ends still: the copy is on the count and at the same tempo."""
+    step = sequence.load(default_poses_dir() / f"{name}.pose.json")
+    report = score(step, step)
+    assert report.timing.tempo == pytest.approx(1.0, abs=0.02)
+    assert report.timing.offset_s == pytest.approx(0.0, abs=0.05)
+    slow = score(step, replace(step, t=step.t * 1.25, fps=step.fps / 1.25))
+    assert slow.timing.tempo == pytest.approx(0.8, abs=0.04)
+
+
+def test_path_timing_weights_moving_reference_rows() -> None:
+    t = np.arange(6) / 10.0
+    # rows 0-2 hold still and pair loosely; rows 3-5 move and pair one to one, 0.2 s late
+    path = np.array([[0, 0], [1, 0], [2, 1], [3, 5], [4, 6], [5, 7]])
+    motion = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    timing = path_timing(path, t, np.arange(8) / 10.0, motion=motion)
+    assert timing.tempo == pytest.approx(1.0)
+    assert timing.offset_s == pytest.approx(0.2)
