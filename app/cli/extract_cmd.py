@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli import UserError
-from app.sequence import SUFFIX
+from app.sequence import SUFFIX, PoseSequence
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
@@ -40,11 +40,23 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def extract_with_progress(video: Path, **options: Any) -> PoseSequence:
+    """``app.pose.extract_video`` with a progress bar on stderr (hidden when not a terminal)."""
     from tqdm import tqdm
 
+    from app.pose import extract_video
+
+    with tqdm(unit="frame", desc=video.name, file=sys.stderr, disable=None) as bar:
+        def progress(done: int, expected: int) -> None:
+            bar.total = max(expected, done) or None
+            bar.update(done - bar.n)
+
+        return extract_video(video, progress=progress, **options)
+
+
+def run(args: argparse.Namespace) -> int:
     from app import sequence
-    from app.pose import extract_image, extract_video
+    from app.pose import extract_image
 
     output: Path = args.output
     if not output.name.endswith(SUFFIX):
@@ -54,14 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if args.video.suffix.lower() in IMAGE_SUFFIXES:
         seq = extract_image(args.video, model_path=args.model)
     else:
-        with tqdm(unit="frame", desc=args.video.name, file=sys.stderr, disable=None) as bar:
-            def progress(done: int, expected: int) -> None:
-                bar.total = max(expected, done) or None
-                bar.update(done - bar.n)
-
-            seq = extract_video(args.video, model_path=args.model, every=args.every,
-                                start_s=args.start, end_s=args.end, progress=progress,
-                                num_poses=args.people)
+        seq = extract_with_progress(args.video, model_path=args.model, every=args.every,
+                                    start_s=args.start, end_s=args.end, num_poses=args.people)
     sequence.save(seq, output)
     found = int(seq.present.sum())
     rate = found / len(seq) if len(seq) else 0.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -86,19 +85,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _extract(args: argparse.Namespace) -> Any:
-    from tqdm import tqdm
-
-    from app.pose import extract_video
+    from app.cli.extract_cmd import extract_with_progress
 
     if not args.video.is_file():
         raise UserError(f"video {args.video} does not exist")
-    with tqdm(unit="frame", desc=args.video.name, file=sys.stderr, disable=None) as bar:
-        def progress(done: int, expected: int) -> None:
-            bar.total = max(expected, done) or None
-            bar.update(done - bar.n)
-
-        seq = extract_video(args.video, model_path=args.model, start_s=args.start,
-                            end_s=args.end, progress=progress)
+    seq = extract_with_progress(args.video, model_path=args.model, start_s=args.start,
+                                end_s=args.end)
     if not seq.present.any():
         raise UserError(f"nobody was found in {args.video}")
     return seq

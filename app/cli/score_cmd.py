@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +78,9 @@ def load_attempt(path: Path) -> Any:
         raise UserError(f"attempt file {path} does not exist")
     if path.name.endswith((SUFFIX, ".json")):
         return sequence.load(path)
-    from app.pose import extract_video
+    from app.cli.extract_cmd import extract_with_progress
 
-    print(f"extracting poses from {path.name} ...", file=sys.stderr)
-    return extract_video(path)
+    return extract_with_progress(path)
 
 
 def readable(report: dict[str, Any], title: str) -> str:
