@@ -4,7 +4,8 @@ The server runs as a subprocess; this process is the client (asyncio, one WebSoc
 session), so the two do not share an interpreter. Two kinds of session run side by side:
 
 - landmark mode: ``--sessions`` learners (default 100), each sending the poses of a real
-  extracted clip at 30 fps, as the page does when the browser runs the pose model;
+  extracted clip at 30 fps, as a client that runs the pose model itself does: binary
+  landmarks frames, or JSON ``landmarks`` messages with ``--format json``;
 - image mode: ``--camera-sessions`` learners (default: the server's camera limit, 4), each
   sending a real clip's JPEG frames as fast as the server answers them (one awaiting answer).
 
@@ -20,6 +21,7 @@ under 50 ms with 100 sessions.
 Run from the repository root::
 
     python -m benchmarks.load [--sessions 100] [--camera-sessions 4] [--seconds 120]
+                              [--format binary|json]
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ import asyncio
 import json
 import math
 import shutil
-import struct
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -43,10 +46,12 @@ from websockets.exceptions import ConnectionClosed
 from app.models import ensure_model
 from app.pose import extract_video
 from app.sequence import PoseSequence
+from app.server.protocol import FRAME_HEADER, landmarks_frame
 from tests.conftest import TESTDATA
 from tests.server_fixtures import copy_library, running_server
 
-HEADER = struct.Struct("<Id")
+Bodies = list[str] | list[Callable[[int, float], bytes]]
+"""Landmark frames: JSON bodies without seq and time, or makers of binary frames."""
 LANDMARK_FPS = 30.0
 LANDMARK_CLIP = "tfjs_pose_1.mp4"
 IMAGE_CLIP = "tfjs_pose_1.mp4"
@@ -90,6 +95,18 @@ class LoadReport:
     def memory_growth(self) -> float:
         """Last RSS sample against the first one taken once every session was answered."""
         return self.rss_kb[-1] / self.rss_kb[0] - 1.0 if self.rss_kb else 0.0
+
+
+def binary_landmark_frames(seq: PoseSequence) -> list[Callable[[int, float], bytes]]:
+    """Each frame of ``seq`` as a maker of its binary landmarks frame: ``make(seq, ms)``."""
+    makers: list[Callable[[int, float], bytes]] = []
+    for i in range(len(seq)):
+        landmarks = (np.column_stack([seq.image_xyz[i], seq.visibility[i]])
+                     if seq.present[i] else None)
+        world = seq.world_xyz[i] if seq.present[i] and seq.has_world[i] else None
+        makers.append(partial(landmarks_frame, image_size=seq.image_size, landmarks=landmarks,
+                              world=world))
+    return makers
 
 
 def landmark_frames(seq: PoseSequence) -> list[str]:
@@ -156,7 +173,7 @@ async def _receive(ws: ClientConnection, result: SessionResult, sent_at: dict[in
         result.errors.append(f"closed early: {closed}")
 
 
-async def landmark_session(url: str, bodies: list[str], stop_at: float,
+async def landmark_session(url: str, bodies: Bodies, stop_at: float,
                            result: SessionResult) -> None:
     """Send poses at 30 fps until ``stop_at`` (a ``perf_counter`` time), then stop."""
     ws = await _open(url, "landmarks", result)
@@ -168,8 +185,11 @@ async def landmark_session(url: str, bodies: list[str], stop_at: float,
     seq = ticks = 0
     while (now := time.perf_counter()) < stop_at and not receiver.done():
         sent_at[seq] = now
-        await ws.send(f'{{"seq": {seq}, "capture_ms": {now * 1000:.3f}, '
-                      f'{bodies[seq % len(bodies)]}}}')
+        body = bodies[seq % len(bodies)]
+        if callable(body):
+            await ws.send(body(seq, now * 1000))
+        else:
+            await ws.send(f'{{"seq": {seq}, "capture_ms": {now * 1000:.3f}, {body}}}')
         result.sent += 1
         seq += 1
         ticks += 1
@@ -194,7 +214,7 @@ async def image_session(url: str, jpegs: list[bytes], stop_at: float,
     while time.perf_counter() < stop_at and not receiver.done():
         answered.clear()
         sent_at[seq] = time.perf_counter()
-        await ws.send(HEADER.pack(seq, sent_at[seq] * 1000) + jpegs[seq % len(jpegs)])
+        await ws.send(FRAME_HEADER.pack(seq, sent_at[seq] * 1000) + jpegs[seq % len(jpegs)])
         result.sent += 1
         seq += 1
         await asyncio.wait([receiver, asyncio.create_task(answered.wait())],
@@ -232,7 +252,7 @@ async def _sample_rss(pid: int, samples: list[int], results: list[SessionResult]
         await asyncio.sleep(RSS_PERIOD_S)
 
 
-async def run_load(url: str, pid: int, bodies: list[str], jpegs: list[bytes], sessions: int,
+async def run_load(url: str, pid: int, bodies: Bodies, jpegs: list[bytes], sessions: int,
                    camera_sessions: int, seconds: float) -> LoadReport:
     """Open every session (staggered over a second), stream for ``seconds``, stop them all."""
     results = ([SessionResult("landmarks") for _ in range(sessions)]
@@ -291,10 +311,13 @@ def describe(report: LoadReport) -> list[str]:
     return lines
 
 
-def run(sessions: int, camera_sessions: int, seconds: float) -> LoadReport:
+def run(sessions: int, camera_sessions: int, seconds: float,
+        landmark_format: str = "binary") -> LoadReport:
     """Start a server on a copy of the library and put it under load; the server is stopped."""
     model = ensure_model()
-    bodies = landmark_frames(extract_video(TESTDATA / LANDMARK_CLIP, model_path=model))
+    clip = extract_video(TESTDATA / LANDMARK_CLIP, model_path=model)
+    bodies = (binary_landmark_frames(clip) if landmark_format == "binary"
+              else landmark_frames(clip))
     jpegs = jpeg_frames(TESTDATA / IMAGE_CLIP)
     folder = Path(tempfile.mkdtemp(prefix="dance-tutor-load-"))
     try:
@@ -318,9 +341,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="image-mode sessions, as fast as served (default 4)")
     parser.add_argument("--seconds", type=float, default=120.0,
                         help="how long to stream once all are open (default 120)")
+    parser.add_argument("--format", choices=("binary", "json"), default="binary",
+                        help="how landmark sessions send poses (default binary)")
     args = parser.parse_args(argv)
-    report = run(args.sessions, args.camera_sessions, args.seconds)
-    print(f"{args.sessions} landmark sessions at {LANDMARK_FPS:g} fps and "
+    report = run(args.sessions, args.camera_sessions, args.seconds, args.format)
+    print(f"{args.sessions} landmark sessions ({args.format}) at {LANDMARK_FPS:g} fps and "
           f"{args.camera_sessions} image sessions for {args.seconds:g} s on loopback")
     for line in describe(report):
         print("  " + line)

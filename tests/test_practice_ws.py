@@ -12,6 +12,7 @@ from typing import Any
 
 import cv2
 import httpx
+import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -19,6 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 from app import sequence
 from app.landmarks import Limb
 from app.sequence import PoseSequence
+from app.server.protocol import SERVER_MESSAGE, landmarks_frame
 from app.server.state import open_state
 from tests.conftest import clip
 from tests.server_fixtures import AUTH, TOKEN, LiveServer, make_settings
@@ -58,7 +60,10 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 def recv(ws: ClientConnection, timeout: float = 30.0) -> Message:
-    message: Message = json.loads(ws.recv(timeout=timeout))
+    """The next message, checked against the protocol's models (docs/protocol.md)."""
+    text = ws.recv(timeout=timeout)
+    SERVER_MESSAGE.validate_json(text)
+    message: Message = json.loads(text)
     return message
 
 
@@ -180,6 +185,30 @@ def test_landmarks_session_of_the_reference_itself_scores_high(server: LiveServe
         assert {e["step"] for e in events} <= {s.name for s in seq.steps}
         assert events, "completed steps are announced"
         assert close_code(ws) == 1000
+
+
+def test_binary_landmarks_score_the_same_as_json_landmarks(server: LiveServer) -> None:
+    seq = reference(server, "wing-beat")
+    scores = {}
+    for kind in ("json", "binary"):
+        with opened(server, mode="landmarks") as (ws, _):
+            for i, message in enumerate(landmark_messages(seq)):
+                if kind == "binary":
+                    landmarks = (np.column_stack([seq.image_xyz[i], seq.visibility[i]])
+                                 if seq.present[i] else None)
+                    ws.send(landmarks_frame(i, 1000.0 * float(seq.t[i]), seq.image_size,
+                                            landmarks, seq.world_xyz[i] if seq.has_world[i]
+                                            else None))
+                else:
+                    ws.send(message)
+                update, _ = recv_until(ws, lambda m: m["type"] == "update")
+                assert update["seq"] == i
+            ws.send(json.dumps({"type": "stop"}))
+            summary, _ = recv_until(ws, lambda m: m["type"] == "summary")
+            assert summary["frames"]["processed"] == len(seq)
+            scores[kind] = summary["report"]["score"]
+    assert scores["binary"] >= 80
+    assert scores["binary"] == pytest.approx(scores["json"], abs=0.5)
 
 
 def test_a_looped_step_stays_within_the_step(server: LiveServer) -> None:
@@ -307,13 +336,16 @@ def test_bad_messages_in_an_open_session_are_answered_and_the_session_carries_on
             ws.send(text)
             error = recv(ws)
             assert (error["code"], error["fatal"]) == ("bad_message", False), text
-        ws.send(HEADER.pack(0, 0.0) + b"jpeg")
+        ws.send(HEADER.pack(0, 0.0) + b"\xff\xd8 a JPEG image")
         assert recv(ws)["code"] == "wrong_mode"
+        ws.send(HEADER.pack(0, 0.0) + b"not landmarks")
+        error = recv(ws)
+        assert error["code"] == "bad_frame" and "16, 544 or 940 bytes" in error["message"]
         ws.send(json.dumps({"type": "restart", "step": "nope"}))
         assert recv(ws)["code"] == "bad_step"
         ws.send(messages[0])
         update = recv(ws)
-        assert update["type"] == "update" and update["frames"]["rejected"] == 1
+        assert update["type"] == "update" and update["frames"]["rejected"] == 2
 
 
 @pytest.mark.model

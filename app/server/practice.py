@@ -14,7 +14,6 @@ import logging
 import time
 
 import anyio
-import anyio.lowlevel
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
@@ -24,6 +23,7 @@ from app.server.errors import sentence
 from app.server.flow import FrameGate, Mailbox, Pacer, Verdict
 from app.server.protocol import (
     FRAME_HEADER,
+    JPEG_START,
     OPEN_MESSAGE,
     SESSION_MESSAGE,
     CloseCode,
@@ -31,20 +31,19 @@ from app.server.protocol import (
     FrameCounts,
     LandmarksFrame,
     Limits,
-    LivePayload,
     Ready,
-    RecordingPayload,
     Restart,
     ServerMessage,
     StartPractice,
     StartRecording,
     Stop,
-    Timing,
-    Update,
+    read_landmarks_frame,
+    update_json,
 )
 from app.server.sessions import (
     Frame,
     FrameError,
+    LiveData,
     SessionLimitError,
     Worker,
     open_worker,
@@ -71,10 +70,12 @@ class _Channel:
         self.settings = settings
         self._send_lock = asyncio.Lock()
 
-    async def send(self, message: ServerMessage) -> None:
+    async def send(self, message: ServerMessage | str) -> None:
+        """Send a message, or its JSON text already made (see ``update_json``)."""
+        text = message if isinstance(message, str) else message.model_dump_json()
         async with self._send_lock:
             if self.websocket.application_state is WebSocketState.CONNECTED:
-                await self.websocket.send_text(message.model_dump_json())
+                await self.websocket.send_text(text)
 
     async def fail(self, code: str, text: str, close_code: CloseCode) -> None:
         """Tell the client why, then close the session."""
@@ -87,7 +88,8 @@ class _Channel:
     async def receive(self) -> bytes | str:
         """The next message; raises :class:`_Closed` on disconnect, idleness or oversize."""
         try:
-            with anyio.fail_after(self.settings.session_idle_s):
+            # asyncio's own timeout: anyio's costs several times more, once per frame.
+            async with asyncio.timeout(self.settings.session_idle_s):
                 message = await self.websocket.receive()
         except TimeoutError:
             await self.fail("idle", f"Nothing arrived for {self.settings.session_idle_s:g} s, so "
@@ -228,7 +230,7 @@ class _Session:
         while not processor.done():
             data = await self.channel.receive()
             if isinstance(data, bytes):
-                await self._on_image(data, worker)
+                await self._on_binary(data, worker)
                 continue
             try:
                 message = SESSION_MESSAGE.validate_json(data)
@@ -244,10 +246,21 @@ class _Session:
                 await self._on_landmarks(message, worker)
         return worker.full
 
-    async def _on_image(self, data: bytes, worker: Worker) -> None:
-        if worker.mode != "image":
-            self.gate.malformed()
-            await self._notice("wrong_mode", "This session takes landmarks, not images.")
+    async def _on_binary(self, data: bytes, worker: Worker) -> None:
+        """A camera frame (image mode) or a binary landmarks frame (landmarks mode)."""
+        if worker.mode == "landmarks":
+            if data[FRAME_HEADER.size:FRAME_HEADER.size + 2] == JPEG_START:
+                self.gate.malformed()
+                await self._notice("wrong_mode", "This session takes landmarks, not images.")
+                return
+            try:
+                seq, capture_ms, pose = read_landmarks_frame(data)
+            except ValueError as exc:
+                self.gate.malformed()
+                await self._notice("bad_frame", sentence(exc))
+                return
+            await self._offer(Frame(seq=seq, capture_ms=capture_ms, arrived=time.monotonic(),
+                                    landmarks=pose))
             return
         if len(data) <= FRAME_HEADER.size:
             self.gate.malformed()
@@ -264,7 +277,7 @@ class _Session:
             await self._notice("wrong_mode", "This session takes JPEG images, not landmarks.")
             return
         await self._offer(Frame(seq=message.seq, capture_ms=message.capture_ms,
-                                arrived=time.monotonic(), landmarks=message))
+                                arrived=time.monotonic(), landmarks=message.client_pose()))
 
     async def _on_restart(self, message: Restart, worker: Worker) -> None:
         try:
@@ -304,21 +317,19 @@ class _Session:
                 return
             free_since = time.monotonic()
             self.gate.processed()
-            await self.channel.send(Update(
-                seq=frame.seq,
-                timing=Timing(capture_ms=frame.capture_ms,
-                              queued_ms=round((started - frame.arrived) * 1000, 2),
-                              processing_ms=round((free_since - started) * 1000, 2)),
-                frames=self._counts(),
-                live=live,
-            ))
+            await self.channel.send(update_json(
+                frame.seq,
+                {"capture_ms": frame.capture_ms,
+                 "queued_ms": round((started - frame.arrived) * 1000, 2),
+                 "processing_ms": round((free_since - started) * 1000, 2)},
+                self.gate.counts, live))
             if worker.full:
                 await self._notice("recording_full", f"Recordings stop at "
                                                      f"{self.settings.max_recording_s:g} s.")
                 return
 
     @staticmethod
-    async def _run(worker: Worker, frame: Frame) -> LivePayload | RecordingPayload:
+    async def _run(worker: Worker, frame: Frame) -> LiveData:
         """Process a frame: a camera image in a thread (the pose model), landmarks in the loop.
 
         A landmark frame costs a fraction of a millisecond of Python, no more than parsing its
@@ -326,7 +337,7 @@ class _Session:
         sessions' threads trade the GIL with the event loop, which starves everyone.
         """
         if worker.mode == "landmarks":
-            await anyio.lowlevel.checkpoint()
+            await asyncio.sleep(0)
             return worker.process(frame)
         return await anyio.to_thread.run_sync(worker.process, frame)
 

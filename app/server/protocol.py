@@ -3,25 +3,48 @@
 A session is one WebSocket. The client's first message is a JSON ``start`` (practise a
 reference) or ``record`` (an instructor records a take). Then it sends camera frames, each a
 binary message: :data:`FRAME_HEADER` (sequence number, capture time) followed by the JPEG
-bytes; or, in ``"landmarks"`` mode, JSON :class:`LandmarksFrame` messages with poses the client
-found itself. The server answers each processed frame with an :class:`Update` and ends the
-session with a :class:`Summary` (practice) or a :class:`Recorded` take, then closes with code
-1000. Problems come back as :class:`ErrorMessage`; a fatal one is followed by a close.
+bytes; or, in ``"landmarks"`` mode, poses the client found itself, either as binary messages
+(:data:`LANDMARKS_HEADER` and float32 arrays, read by :func:`read_landmarks_frame`) or as JSON
+:class:`LandmarksFrame` messages. The server answers each processed frame with an
+:class:`Update` and ends the session with a :class:`Summary` (practice) or a :class:`Recorded`
+take, then closes with code 1000. Problems come back as :class:`ErrorMessage`; a fatal one is
+followed by a close.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import numpy.typing as npt
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from app.pose import FramePose
 from app.sequence import N_LANDMARKS
 
 FRAME_HEADER = struct.Struct("<Id")
 """Binary frame header, little-endian: ``uint32`` sequence number, ``float64`` capture time in
 milliseconds (any clock that increases, e.g. ``performance.now()``). The JPEG follows."""
+
+LANDMARKS_HEADER = struct.Struct("<IdHH")
+"""Binary landmarks frame header, little-endian: the :data:`FRAME_HEADER` fields, then the
+image's ``uint16`` width and height. Then, as little-endian float32: nothing when nobody is in
+view; or 33 x (x, y, z, visibility) normalised image landmarks; or those followed by
+33 x (x, y, z) world landmarks in metres."""
+
+JPEG_START = b"\xff\xd8"
+"""The first bytes of every JPEG: a camera frame sent where landmarks were due."""
+
+_IMAGE_FLOATS = 4 * N_LANDMARKS
+_WORLD_FLOATS = 3 * N_LANDMARKS
+LANDMARKS_FRAME_SIZES = (LANDMARKS_HEADER.size, LANDMARKS_HEADER.size + 4 * _IMAGE_FLOATS,
+                         LANDMARKS_HEADER.size + 4 * (_IMAGE_FLOATS + _WORLD_FLOATS))
+"""The three lengths a binary landmarks frame can have: nobody, image landmarks, both."""
 
 MAX_SEQ = 2**32 - 1
 
@@ -106,6 +129,75 @@ class LandmarksFrame(_Message):
                     "when nobody is in view.")
     world: Points3 | None = Field(
         default=None, description="33 x (x, y, z) metres, hip-centred.")
+
+
+    def client_pose(self) -> ClientPose:
+        """The pose as the session reads it."""
+        if self.landmarks is None:
+            return ClientPose((self.image.width, self.image.height), None)
+        points = np.asarray(self.landmarks, dtype=np.float64)
+        world = (np.asarray(self.world, dtype=np.float64) if self.world is not None
+                 else np.full((N_LANDMARKS, 3), np.nan))
+        return ClientPose((self.image.width, self.image.height),
+                          FramePose(points[:, :3], np.clip(points[:, 3], 0.0, 1.0), world))
+
+
+@dataclass(frozen=True, eq=False)
+class ClientPose:
+    """A pose the client found itself, from either landmarks format.
+
+    ``pose`` is None when nobody is in view; its world landmarks are NaN when not sent.
+    """
+
+    image_size: tuple[int, int]
+    pose: FramePose | None
+
+
+def read_landmarks_frame(data: bytes) -> tuple[int, float, ClientPose]:
+    """Sequence number, capture time (ms) and pose of a binary landmarks frame.
+
+    Raises
+    ------
+    ValueError
+        One sentence: the length is none of :data:`LANDMARKS_FRAME_SIZES`, the image size is
+        zero, or a number is not finite.
+    """
+    if len(data) not in LANDMARKS_FRAME_SIZES:
+        nobody, image, both = LANDMARKS_FRAME_SIZES
+        raise ValueError(f"a binary landmarks frame is {nobody}, {image} or {both} bytes long, "
+                         f"not {len(data)}")
+    seq, capture_ms, width, height = LANDMARKS_HEADER.unpack_from(data)
+    if not (width and height):
+        raise ValueError(f"the image size {width}x{height} must not be zero")
+    if not np.isfinite(capture_ms):
+        raise ValueError("the capture time is not a finite number")
+    if len(data) == LANDMARKS_HEADER.size:
+        return seq, capture_ms, ClientPose((width, height), None)
+    values = np.frombuffer(data, dtype="<f4", offset=LANDMARKS_HEADER.size).astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("the landmarks hold a number that is not finite")
+    points = values[:_IMAGE_FLOATS].reshape(N_LANDMARKS, 4)
+    world = (values[_IMAGE_FLOATS:].reshape(N_LANDMARKS, 3) if len(values) > _IMAGE_FLOATS
+             else np.full((N_LANDMARKS, 3), np.nan))
+    pose = FramePose(points[:, :3], np.clip(points[:, 3], 0.0, 1.0), world)
+    return seq, capture_ms, ClientPose((width, height), pose)
+
+
+def landmarks_frame(seq: int, capture_ms: float, image_size: tuple[int, int],
+                    landmarks: npt.ArrayLike | None = None,
+                    world: npt.ArrayLike | None = None) -> bytes:
+    """A binary landmarks frame as a client sends it (what :func:`read_landmarks_frame` reads).
+
+    ``landmarks`` is 33 x (x, y, z, visibility) or None for nobody; ``world`` 33 x (x, y, z)
+    or None. In JavaScript the same is a ``DataView`` over the header and a ``Float32Array``.
+    """
+    data = LANDMARKS_HEADER.pack(seq, capture_ms, *image_size)
+    if landmarks is None:
+        return data
+    data += np.asarray(landmarks, dtype="<f4").reshape(_IMAGE_FLOATS).tobytes()
+    if world is not None:
+        data += np.asarray(world, dtype="<f4").reshape(_WORLD_FLOATS).tobytes()
+    return data
 
 
 class Restart(_Message):
@@ -314,3 +406,19 @@ class ErrorMessage(_Message):
 
 
 ServerMessage = Ready | Update | Summary | Recorded | ErrorMessage
+SERVER_MESSAGE: TypeAdapter[ServerMessage] = TypeAdapter(
+    Annotated[ServerMessage, Field(discriminator="type")])
+"""Reads any server message; clients and tests check what the server sends with it."""
+
+
+def update_json(seq: int, timing: Mapping[str, float], frames: FrameCounts,
+                live: Mapping[str, Any]) -> str:
+    """An :class:`Update` as JSON text, from ``live`` as a worker returns it (JSON-ready).
+
+    One goes out for every frame of every session, so it is written straight from plain
+    values with orjson: building and dumping the pydantic models took about a tenth of the
+    event loop with 100 sessions streaming. ``timing`` holds the fields of :class:`Timing`;
+    the tests read every message the server sends back through :data:`SERVER_MESSAGE`.
+    """
+    return orjson.dumps({"type": "update", "seq": seq, "timing": timing,
+                         "frames": frames.model_dump(), "live": live}).decode()

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,14 +26,12 @@ from app.live import LiveSession
 from app.pose import FramePose, PoseEstimator
 from app.recording import moving_span
 from app.scoring import Reference, ScoreOptions
-from app.sequence import N_LANDMARKS, PoseSequence, Source
+from app.sequence import PoseSequence, Source
 from app.server.protocol import (
+    ClientPose,
     FrameCounts,
     InputMode,
-    LandmarksFrame,
-    LivePayload,
     Recorded,
-    RecordingPayload,
     ReportPayload,
     StartPractice,
     StartRecording,
@@ -44,6 +42,11 @@ from app.server.settings import Settings
 
 Closer = Callable[[str], Awaitable[None]]
 """Tells one session to close, with a reason for the client."""
+
+LiveData = dict[str, Any]
+"""The ``live`` part of one frame's update, JSON-ready: the fields of
+:class:`~app.server.protocol.LivePayload` (practice) or
+:class:`~app.server.protocol.RecordingPayload` (recording)."""
 
 
 class SessionLimitError(RuntimeError):
@@ -120,7 +123,7 @@ class Frame:
     arrived: float
     """``time.monotonic()`` seconds at arrival."""
     jpeg: bytes | None = None
-    landmarks: LandmarksFrame | None = None
+    landmarks: ClientPose | None = None
 
 
 class FrameError(ValueError):
@@ -184,8 +187,7 @@ class PoseSource:
         t = max((frame.capture_ms - self._first_ms) / 1000.0, self._last_t + 0.001)
         self._last_t = t
         if frame.landmarks is not None:
-            return Observation(t, _client_pose(frame.landmarks),
-                               (frame.landmarks.image.width, frame.landmarks.image.height))
+            return Observation(t, frame.landmarks.pose, frame.landmarks.image_size)
         if self._estimator is None or frame.jpeg is None:
             raise FrameError("this session takes landmarks, not images")
         try:
@@ -201,16 +203,6 @@ class PoseSource:
             self._estimator = None
 
 
-def _client_pose(message: LandmarksFrame) -> FramePose | None:
-    if message.landmarks is None:
-        return None
-    points = np.asarray(message.landmarks, dtype=np.float64)
-    world = (np.asarray(message.world, dtype=np.float64) if message.world is not None
-             else np.full((N_LANDMARKS, 3), np.nan))
-    return FramePose(image_xyz=points[:, :3], visibility=np.clip(points[:, 3], 0.0, 1.0),
-                     world_xyz=world)
-
-
 class Worker(Protocol):
     """What the WebSocket handler needs of a session's worker (all calls from threads)."""
 
@@ -221,7 +213,7 @@ class Worker(Protocol):
     def full(self) -> bool:
         """True when the session cannot take more frames (a recording at its limit)."""
 
-    def process(self, frame: Frame) -> LivePayload | RecordingPayload:
+    def process(self, frame: Frame) -> LiveData:
         """The update for one frame (raises :class:`FrameError` for an unusable frame)."""
 
     def request_restart(self, step: str | None) -> None:
@@ -289,7 +281,7 @@ class RecordingWorker(_Guarded):
             raise ValueError("a recording has no steps to loop")
         self._restart = True
 
-    def process(self, frame: Frame) -> RecordingPayload:
+    def process(self, frame: Frame) -> LiveData:
         with self._using():
             seen = self.source.read(frame)
             if self._restart or self._start_t is None:
@@ -299,8 +291,8 @@ class RecordingWorker(_Guarded):
             self._size = seen.image_size
             elapsed = seen.t - self._start_t
             self._rows.append((elapsed, seen.pose))
-            return RecordingPayload(t=round(seen.t, 3), elapsed_s=round(elapsed, 3),
-                                    landmarks=landmarks_payload(seen.pose))
+            return {"t": round(seen.t, 3), "elapsed_s": round(elapsed, 3),
+                    "landmarks": landmarks_payload(seen.pose)}
 
     def closing(self, counts: FrameCounts) -> Recorded:
         """The take, and the part of it where the instructor moves as a suggested trim."""
@@ -367,7 +359,7 @@ class PracticeWorker(_Guarded):
             raise ValueError(f"this reference has no step {step!r} (its steps: {known})")
         self._pending = [step]
 
-    def process(self, frame: Frame) -> LivePayload:
+    def process(self, frame: Frame) -> LiveData:
         with self._using():
             if self._pending:
                 self.live.reset(*self._frames_of(self._pending.pop()))
@@ -379,7 +371,7 @@ class PracticeWorker(_Guarded):
                 world = pose.world_xyz if np.isfinite(pose.world_xyz).all() else None
                 update = self.live.push(seen.t, pose.image_xyz, pose.visibility, world,
                                         seen.image_size)
-            return LivePayload.model_validate(update.to_dict())
+            return update.to_dict()
 
     def closing(self, counts: FrameCounts) -> Summary:
         with self._using():
