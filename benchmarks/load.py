@@ -40,6 +40,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import orjson
+import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -155,7 +157,7 @@ async def _receive(ws: ClientConnection, result: SessionResult, sent_at: dict[in
     """Collect updates until the summary; anything else is an error."""
     try:
         async for raw in ws:
-            message = json.loads(raw)
+            message = orjson.loads(raw)
             if message["type"] == "update":
                 result.updates += 1
                 result.latencies_ms.append(
@@ -326,8 +328,10 @@ def run(sessions: int, camera_sessions: int, seconds: float,
                "DANCE_TUTOR_MAX_CAMERA_SESSIONS": str(max(1, camera_sessions))}
         with running_server(poses, model, folder / "server.log", **env) as server:
             url = f"ws://127.0.0.1:{server.port}/ws/practice"
-            return asyncio.run(run_load(url, server.process.pid, bodies, jpegs, sessions,
-                                        camera_sessions, seconds))
+            # uvloop and orjson keep the client light: it shares the machine with the server.
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                return runner.run(run_load(url, server.process.pid, bodies, jpegs, sessions,
+                                          camera_sessions, seconds))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
