@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -87,6 +90,25 @@ def test_estimator_refuses_bad_frames_and_repairs_timestamps(model_path: Path) -
 def test_an_empty_scene_has_nobody(model_path: Path) -> None:
     with pose.PoseEstimator(model_path, mode="image") as estimator:
         assert estimator.detect(np.full((240, 320, 3), 128, np.uint8)) is None
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread niceness is Linux's")
+def test_a_niced_estimator_runs_the_model_on_threads_at_that_niceness(model_path: Path) -> None:
+    def niceness() -> dict[str, int]:
+        tasks = Path(f"/proc/{os.getpid()}/task")
+        return {t.name: int((t / "stat").read_text().rsplit(")", 1)[1].split()[16])
+                for t in tasks.iterdir()}
+
+    before = niceness()
+    with pose.PoseEstimator(model_path, mode="video", nice=pose.BACKGROUND_NICE) as estimator:
+        after = niceness()
+        started = {tid: nice for tid, nice in after.items() if tid not in before}
+        assert started and set(started.values()) == {pose.BACKGROUND_NICE}
+        assert after[str(threading.get_native_id())] == before[str(threading.get_native_id())]
+        assert estimator.detect(np.zeros((64, 64, 3), np.uint8), 0.0) is None
+    with pytest.raises(ValueError, match="nice must be between 0 and 19"):
+        pose.PoseEstimator(model_path, nice=20)
 
 
 @pytest.mark.model
