@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 import time
@@ -250,6 +251,33 @@ def test_newest_frame_wins_when_frames_arrive_faster_than_processed(
         assert counts["dropped"] > 0, "a burst cannot all be processed"
         assert counts["processed"] == len(seqs) == 40 - counts["dropped"]
         assert last["timing"]["queued_ms"] < 1000
+
+
+def test_landmark_sessions_shed_frames_while_the_server_is_behind(tmp_path: Path) -> None:
+    with (server_with(tmp_path) as running,
+          opened(running, reference="wing-beat") as (ws, _)):
+        messages = landmark_messages(reference(running, "wing-beat"))
+
+        def stream(first: int, count: int) -> list[int]:
+            """Send ``count`` frames at 30 fps; the sequence numbers answered."""
+            for seq in range(first, first + count):
+                ws.send(messages[seq])
+                time.sleep(1 / 30)
+            answered = []
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    answered.append(recv(ws, timeout=0.5)["seq"])
+            return answered
+
+        assert stream(0, 10) == list(range(10))
+        running.state.loop_lag.note(0.3)
+        behind = stream(10, 10)
+        assert behind[0] == 10 and len(behind) <= 2, "frames are shed while the loop is behind"
+        time.sleep(1.0)
+        assert stream(20, 10) == list(range(20, 30)), "and all answered once it caught up"
+        ws.send(json.dumps({"type": "stop"}))
+        summary, _ = recv_until(ws, lambda m: m["type"] == "summary")
+        assert summary["frames"]["dropped"] == 10 - len(behind)
 
 
 def test_duplicate_and_out_of_order_frames_are_dropped_and_counted(server: LiveServer) -> None:

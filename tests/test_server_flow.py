@@ -1,12 +1,13 @@
-"""Flow control of live sessions: newest frame wins, order, rate limit, counts."""
+"""Flow control of live sessions: newest frame wins, order, rate limit, counts, shedding."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
-from app.server.flow import FrameGate, Mailbox, Pacer, TokenBucket, Verdict
+from app.server.flow import FrameGate, LoopLag, Mailbox, Pacer, TokenBucket, Verdict
 
 
 def test_mailbox_newest_item_wins_and_reports_the_displaced_one() -> None:
@@ -132,3 +133,40 @@ def test_pacer_does_not_hold_a_client_that_sends_when_answered() -> None:
     for i in range(10):  # one frame per 50 ms answer
         pacer.arrived(i * 0.05)
     assert pacer.hold(9 * 0.05 + 0.001) == 0.0
+
+
+def test_loop_lag_rises_at_once_and_falls_slowly() -> None:
+    lag = LoopLag()
+    lag.note(0.3)
+    assert lag.lag_s == 0.3
+    assert lag.shed_interval() == LoopLag.MAX_INTERVAL_S
+    lag.note(0.0)
+    assert lag.lag_s == pytest.approx(0.3 * (1 - LoopLag.DECAY))
+    assert lag.shed_interval() == pytest.approx(2 * lag.lag_s)
+
+
+def test_loop_lag_sheds_nothing_while_the_loop_keeps_up() -> None:
+    lag = LoopLag()
+    lag.note(LoopLag.BUSY_S / 2)
+    assert lag.shed_interval() == 0.0
+    lag.note(LoopLag.BUSY_S)
+    assert lag.shed_interval() == LoopLag.MIN_INTERVAL_S
+    lag.note(0.05)
+    assert lag.shed_interval() == pytest.approx(0.1)
+
+
+def test_loop_lag_measures_a_blocked_loop_and_recovers() -> None:
+    async def scenario() -> tuple[float, float]:
+        lag = LoopLag()
+        lag.start()
+        lag.start()
+        await asyncio.sleep(0.1)
+        time.sleep(0.2)
+        await asyncio.sleep(0.01)
+        blocked = lag.lag_s
+        await asyncio.sleep(1.2)
+        return blocked, lag.lag_s
+
+    blocked, later = asyncio.run(scenario())
+    assert blocked >= 0.1
+    assert later < LoopLag.BUSY_S

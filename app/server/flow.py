@@ -166,6 +166,10 @@ class FrameGate:
         """An admitted frame was replaced by a newer one before it was processed."""
         self.counts.dropped += 1
 
+    def shed(self) -> None:
+        """An admitted frame was skipped because the server was behind."""
+        self.counts.dropped += 1
+
     def malformed(self) -> None:
         """A message could not be read as a frame at all."""
         self.counts.received += 1
@@ -177,3 +181,47 @@ class FrameGate:
 
     def processed(self) -> None:
         self.counts.processed += 1
+
+
+class LoopLag:
+    """How late the event loop runs: a heartbeat's lateness, quick to rise, slow to fall.
+
+    Every session is answered from one event loop. When more work arrives than it can do,
+    everything waits its turn and every learner's feedback comes late; this measure lets
+    landmark sessions shed frames (:meth:`shed_interval`) until the loop catches up.
+    """
+
+    PERIOD_S = 0.05
+    BUSY_S = 0.02
+    """Lateness from which the loop counts as busy."""
+    DECAY = 0.2
+    MIN_INTERVAL_S = 1 / 15
+    MAX_INTERVAL_S = 0.5
+
+    def __init__(self) -> None:
+        self.lag_s = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the heartbeat on the running loop, unless it runs already."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._beat())
+
+    def note(self, late_s: float) -> None:
+        """One heartbeat came ``late_s`` seconds after it was due."""
+        self.lag_s = max(late_s, self.lag_s + self.DECAY * (late_s - self.lag_s))
+
+    def shed_interval(self) -> float:
+        """0 while the loop keeps up; else the seconds a landmark session waits between
+        answered frames: twice the lag, between :attr:`MIN_INTERVAL_S` and
+        :attr:`MAX_INTERVAL_S`."""
+        if self.lag_s < self.BUSY_S:
+            return 0.0
+        return min(self.MAX_INTERVAL_S, max(self.MIN_INTERVAL_S, 2 * self.lag_s))
+
+    async def _beat(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.PERIOD_S
+            await asyncio.sleep(self.PERIOD_S)
+            self.note(loop.time() - due)

@@ -1,9 +1,11 @@
 """``/ws/practice``: one WebSocket per live session (protocol in ``protocol.py``).
 
-Two coroutines share a session: the receiver reads messages, checks them and leaves frames in
-a one-frame mailbox (newest wins); the processor takes frames from it and runs the session's
-worker in a thread, so the pose model never blocks the event loop. The worker, and the pose
-model in it, is closed when the session ends, however it ends.
+The receiver reads messages and checks them. A camera frame goes to a one-frame mailbox
+(newest wins), from which a second coroutine, the processor, takes it and runs the pose model
+in a thread, so the model never blocks the event loop. A landmarks frame costs a tenth of a
+millisecond, so the receiver answers it at once; when the event loop falls behind (too many
+sessions for the machine), landmark sessions shed frames until it catches up (``LoopLag``).
+The worker, and the pose model in it, is closed when the session ends, however it ends.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ async def practice(websocket: WebSocket) -> None:
         await websocket.close(code=CloseCode.POLICY, reason="origin not allowed")
         return
     await websocket.accept()
+    state.loop_lag.start()
     channel = _Channel(websocket, state.settings)
     watchdog = asyncio.create_task(channel.close_when_idle())
     try:
@@ -185,6 +188,12 @@ class _Session:
         self.mailbox: Mailbox[Frame] = Mailbox()
         self.pacer = Pacer()
         self.last_rate_notice = -RATE_NOTICE_INTERVAL_S
+        self.free_since = time.monotonic()
+        """When the worker last finished a frame (a frame that arrived later did not wait)."""
+        self.shed_until = 0.0
+        """Landmark frames arriving before this are shed (the event loop is behind)."""
+        self.ended = False
+        """The session cannot go on (a server failure, a full recording)."""
 
     async def run(self) -> None:
         camera = self.opening.mode == "image"
@@ -226,20 +235,22 @@ class _Session:
 
     async def _stream(self, worker: Worker) -> bool:
         """Receive until ``stop`` (True) or the end of the connection (False)."""
-        processor = asyncio.create_task(self._process(worker))
+        processor = (asyncio.create_task(self._process(worker)) if worker.mode == "image"
+                     else None)
         stopped = False
         try:
             stopped = await self._receive(worker, processor)
         finally:
             self.mailbox.close()
-            if not stopped:
-                processor.cancel()
-            with anyio.CancelScope(shield=True):
-                await asyncio.gather(processor, return_exceptions=True)
+            if processor is not None:
+                if not stopped:
+                    processor.cancel()
+                with anyio.CancelScope(shield=True):
+                    await asyncio.gather(processor, return_exceptions=True)
         return stopped
 
-    async def _receive(self, worker: Worker, processor: asyncio.Task[None]) -> bool:
-        while not processor.done():
+    async def _receive(self, worker: Worker, processor: asyncio.Task[None] | None) -> bool:
+        while not self.ended and not (processor is not None and processor.done()):
             data = await self.channel.receive()
             if isinstance(data, bytes):
                 await self._on_binary(data, worker)
@@ -272,7 +283,7 @@ class _Session:
                 await self._notice("bad_frame", sentence(exc))
                 return
             await self._offer(Frame(seq=seq, capture_ms=capture_ms, arrived=time.monotonic(),
-                                    landmarks=pose))
+                                    landmarks=pose), worker)
             return
         if len(data) <= FRAME_HEADER.size:
             self.gate.malformed()
@@ -281,7 +292,7 @@ class _Session:
             return
         seq, capture_ms = FRAME_HEADER.unpack_from(data)
         await self._offer(Frame(seq=seq, capture_ms=capture_ms, arrived=time.monotonic(),
-                                jpeg=data[FRAME_HEADER.size:]))
+                                jpeg=data[FRAME_HEADER.size:]), worker)
 
     async def _on_landmarks(self, message: LandmarksFrame, worker: Worker) -> None:
         if worker.mode != "landmarks":
@@ -289,7 +300,8 @@ class _Session:
             await self._notice("wrong_mode", "This session takes JPEG images, not landmarks.")
             return
         await self._offer(Frame(seq=message.seq, capture_ms=message.capture_ms,
-                                arrived=time.monotonic(), landmarks=message.client_pose()))
+                                arrived=time.monotonic(), landmarks=message.client_pose()),
+                          worker)
 
     async def _on_restart(self, message: Restart, worker: Worker) -> None:
         try:
@@ -297,12 +309,18 @@ class _Session:
         except ValueError as exc:
             await self._notice("bad_step", str(exc))
 
-    async def _offer(self, frame: Frame) -> None:
+    async def _offer(self, frame: Frame, worker: Worker) -> None:
         verdict = self.gate.admit(frame.seq, frame.arrived)
         if verdict is Verdict.ADMIT:
-            self.pacer.arrived(frame.arrived)
-            if self.mailbox.put(frame) is not None:
-                self.gate.superseded()
+            if frame.jpeg is not None:
+                self.pacer.arrived(frame.arrived)
+                if self.mailbox.put(frame) is not None:
+                    self.gate.superseded()
+            elif frame.arrived < self.shed_until:
+                self.gate.shed()
+            else:
+                self.shed_until = frame.arrived + self.state.loop_lag.shed_interval()
+                await self._answer(worker, frame)
         elif (verdict is Verdict.RATE_LIMITED
               and frame.arrived - self.last_rate_notice >= RATE_NOTICE_INTERVAL_S):
             self.last_rate_notice = frame.arrived
@@ -311,34 +329,38 @@ class _Session:
                                                f"the extra ones are dropped.")
 
     async def _process(self, worker: Worker) -> None:
-        free_since = time.monotonic()
-        while (frame := await self.mailbox.take()) is not None:
-            frame = await self._freshest(frame, free_since)
-            started = time.monotonic()
-            try:
-                live = await self._run(worker, frame)
-            except FrameError as exc:
-                free_since = time.monotonic()
-                self.gate.failed()
-                await self._notice("bad_frame", f"Frame {frame.seq}: {exc}")
-                continue
-            except Exception:
-                logger.exception("session failed on frame %d", frame.seq)
-                await self.channel.fail("internal", "The tutor failed on this session; "
-                                                    "please start again.", CloseCode.INTERNAL)
-                return
-            free_since = time.monotonic()
-            self.gate.processed()
-            await self.channel.send(update_json(
-                frame.seq,
-                {"capture_ms": frame.capture_ms,
-                 "queued_ms": round((started - frame.arrived) * 1000, 2),
-                 "processing_ms": round((free_since - started) * 1000, 2)},
-                self.gate.counts, live))
-            if worker.full:
-                await self._notice("recording_full", f"Recordings stop at "
-                                                     f"{self.settings.max_recording_s:g} s.")
-                return
+        """Answer camera frames from the mailbox, one at a time, until the session ends."""
+        while not self.ended and (frame := await self.mailbox.take()) is not None:
+            await self._answer(worker, await self._freshest(frame))
+
+    async def _answer(self, worker: Worker, frame: Frame) -> None:
+        """Process one frame and send its update; a failure of the server ends the session."""
+        started = time.monotonic()
+        try:
+            live = await self._run(worker, frame)
+        except FrameError as exc:
+            self.free_since = time.monotonic()
+            self.gate.failed()
+            await self._notice("bad_frame", f"Frame {frame.seq}: {exc}")
+            return
+        except Exception:
+            logger.exception("session failed on frame %d", frame.seq)
+            self.ended = True
+            await self.channel.fail("internal", "The tutor failed on this session; "
+                                                "please start again.", CloseCode.INTERNAL)
+            return
+        self.free_since = time.monotonic()
+        self.gate.processed()
+        await self.channel.send(update_json(
+            frame.seq,
+            {"capture_ms": frame.capture_ms,
+             "queued_ms": round((started - frame.arrived) * 1000, 2),
+             "processing_ms": round((self.free_since - started) * 1000, 2)},
+            self.gate.counts, live))
+        if worker.full:
+            self.ended = True
+            await self._notice("recording_full", f"Recordings stop at "
+                                                 f"{self.settings.max_recording_s:g} s.")
 
     @staticmethod
     async def _run(worker: Worker, frame: Frame) -> LiveData:
@@ -346,20 +368,19 @@ class _Session:
 
         A landmark frame costs about a tenth of a millisecond of Python; handing it to a thread
         would add that much again and make a hundred sessions' threads trade the GIL with the
-        event loop, which starves everyone. The processor waits for the mailbox between frames,
-        so other sessions get their turn without an extra yield here.
+        event loop, which starves everyone.
         """
         if worker.mode == "landmarks":
             return worker.process(frame)
         return await anyio.to_thread.run_sync(worker.process, frame)
 
-    async def _freshest(self, frame: Frame, free_since: float) -> Frame:
+    async def _freshest(self, frame: Frame) -> Frame:
         """``frame``, or a fresher one due within the pacer's hold.
 
         Only a frame that waited while the model was busy is stale; one that arrived to an
         idle model is as fresh as frames get (and its sender may be waiting for our answer).
         """
-        if frame.arrived >= free_since:
+        if frame.arrived >= self.free_since:
             return frame
         hold = self.pacer.hold(time.monotonic())
         if hold and (fresher := await self.mailbox.newer(hold)) is not None:

@@ -252,8 +252,8 @@ class FrameCounts(_Message):
     processed: int = 0
     dropped: int = Field(
         default=0,
-        description="Superseded by a newer frame before processing, out of order, or over the "
-                    "rate limit.")
+        description="Superseded by a newer frame before processing, out of order, over the "
+                    "rate limit, or skipped while the server was behind.")
     rejected: int = Field(
         default=0, description="Not a valid frame (bad header, not a JPEG, too big).")
 

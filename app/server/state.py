@@ -9,13 +9,14 @@ serve command prints and ``/api/health`` reports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.library import Library
 from app.live import warm_up
 from app.models import ensure_model, verify_bundle
 from app.server.auth import InstructorToken, resolve_token
+from app.server.flow import LoopLag
 from app.server.sessions import SessionRegistry
 from app.server.settings import Settings
 from app.server.tasks import JobRunner
@@ -30,6 +31,7 @@ class ServerState:
     token: InstructorToken
     sessions: SessionRegistry
     jobs: JobRunner
+    loop_lag: LoopLag = field(default_factory=LoopLag)
 
 
 def _model(path: Path | None) -> Path:
