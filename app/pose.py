@@ -80,7 +80,7 @@ class FramePose:
 
 
 MAX_NICE = 19
-BACKGROUND_NICE = 19
+BACKGROUND_NICE = 10
 """Niceness for pose models that must not slow down an event loop in the same process."""
 
 
