@@ -267,12 +267,18 @@ def _frames_to_json(seq: PoseSequence) -> list[dict[str, Any]]:
         landmarks = None
         if seq.present[i]:
             rows = np.concatenate([seq.image_xyz[i], seq.visibility[i][:, None]], axis=1)
-            landmarks = [[round(float(v), 5) for v in row] for row in rows]
+            landmarks = [[_number(v) for v in row] for row in rows]
         world = None
         if has_world[i]:
-            world = [[round(float(v), 5) for v in row] for row in seq.world_xyz[i]]
-        frames.append({"t": round(float(seq.t[i]), 5), "landmarks": landmarks, "world": world})
+            world = [[_number(v) for v in row] for row in seq.world_xyz[i]]
+        frames.append({"t": _number(seq.t[i]), "landmarks": landmarks, "world": world})
     return frames
+
+
+def _number(value: float) -> float:
+    """``value`` to 5 decimals, and never ``-0.0``: which side of zero a value that rounds to
+    it falls on is noise, and differs between numpy releases."""
+    return round(float(value), 5) + 0.0
 
 
 def save(seq: PoseSequence, path: Path) -> None:
