@@ -52,6 +52,8 @@ export class Practice {
     this.options = null;
     this.phase = "idle";
     this.lastLearner = null;
+    this.lastLive = null;
+    this.watchIndex = 0;
     this.watchStop = null;
   }
 
@@ -233,12 +235,16 @@ export class Practice {
     say(event.rating);
   }
 
+  // The learner over the ghost: the reference where the learner is, or where the played
+  // reference is while watching.
   draw(live) {
+    this.lastLive = live;
     const { width, height } = fitCanvas(this.canvas);
     this.ctx.clearRect(0, 0, width, height);
     const learner = live.landmarks ? toScreen(live.landmarks, width, height, true) : null;
     this.lastLearner = learner;
-    if (!this.watchStop) this.drawGhost(Math.round(live.ref_position ?? 0), learner, width, height);
+    const index = this.watchStop ? this.watchIndex : Math.round(live.ref_position ?? 0);
+    this.drawGhost(index, learner, width, height);
     if (learner) drawSkeleton(this.ctx, learner, { limbStates: live.limbs, width: Math.max(4, width / 160) });
   }
 
@@ -264,10 +270,14 @@ export class Practice {
     const started = performance.now();
     let raf = 0;
     const tick = (now) => {
-      const i = lo + (Math.floor(((now - started) / 1000) * this.reference.fps * speed) % (hi - lo));
-      const { width, height } = fitCanvas(this.canvas);
-      if (this.phase !== "dancing" && this.phase !== "framing") this.ctx.clearRect(0, 0, width, height);
-      this.drawGhost(i, this.lastLearner, width, height);
+      this.watchIndex = lo + (Math.floor(((now - started) / 1000) * this.reference.fps * speed) % (hi - lo));
+      if (this.lastLive && (this.phase === "dancing" || this.phase === "framing")) {
+        this.draw(this.lastLive);
+      } else {
+        const { width, height } = fitCanvas(this.canvas);
+        this.ctx.clearRect(0, 0, width, height);
+        this.drawGhost(this.watchIndex, this.lastLearner, width, height);
+      }
       raf = requestAnimationFrame(tick);
     };
     raf = requestAnimationFrame(tick);
