@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +22,15 @@ from app.cli import main
 from app.server.main import create_app
 from app.server.state import open_state
 from tests.conftest import clip
-from tests.server_fixtures import AUTH, ROOT, client, make_settings, settings, state
+from tests.server_fixtures import (
+    AUTH,
+    ROOT,
+    LiveServer,
+    client,
+    make_settings,
+    settings,
+    state,
+)
 
 __all__ = ["client", "settings", "state"]  # pytest fixtures this module uses
 
@@ -185,6 +194,35 @@ def test_a_request_over_the_size_limit_is_413(tmp_path: Path) -> None:
         assert response.status_code == 413
         assert "over this server's limit of 1048576 bytes" in response.json()["detail"]
         assert _library_bytes(settings.poses_dir) == before
+
+
+@pytest.mark.parametrize(("path", "limit"), [("/api/references", "max_request_bytes"),
+                                             ("/api/jobs", "max_upload_bytes")])
+def test_a_chunked_body_over_the_limit_is_stopped_with_the_same_413(
+    tmp_path: Path, path: str, limit: str
+) -> None:
+    settings = make_settings(tmp_path, **{limit: 2**20})
+
+    def body() -> Iterator[bytes]:
+        """A file part of a form that never ends (JSON that never ends, for a reference)."""
+        if path == "/api/jobs":
+            yield (b'--b\r\nContent-Disposition: form-data; name="file"; filename="v.mp4"\r\n'
+                   b"Content-Type: video/mp4\r\n\r\n")
+        for _ in range(64):
+            yield b"x" * 2**16
+
+    with LiveServer(open_state(settings)) as server:
+        before = _library_bytes(settings.poses_dir)
+        content_type = ("application/json" if path == "/api/references"
+                        else "multipart/form-data; boundary=b")
+        response = httpx.post(f"{server.http_url}{path}", content=body(), timeout=30,
+                              headers={**AUTH, "Content-Type": content_type})
+        assert "content-length" not in response.request.headers
+        assert response.status_code == 413
+        assert response.json() == {
+            "detail": "The request body is over this server's limit of 1048576 bytes."}
+        assert _library_bytes(settings.poses_dir) == before
+        assert httpx.get(f"{server.http_url}/api/health").status_code == 200
 
 
 @pytest.mark.model

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from app import __version__
 from app.server import health, instructor, jobs, practice, references, skeleton
 from app.server.errors import install_error_handlers
-from app.server.security import DeclaredBodyLimit, SecurityHeaders
+from app.server.security import BodyLimit, SecurityHeaders
 from app.server.settings import Settings, load_settings
 from app.server.state import ServerState, open_state
 
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     )
     app.state.tutor = state
     install_error_handlers(app)
-    app.add_middleware(DeclaredBodyLimit, limits=[("/api/jobs", settings.max_upload_bytes)],
+    app.add_middleware(BodyLimit, limits=[("/api/jobs", settings.max_upload_bytes)],
                        default=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     if settings.allowed_origins:
@@ -51,8 +51,8 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.include_router(health.router)
     app.include_router(skeleton.router)
     app.include_router(instructor.router)
-    app.include_router(references.router, max_body_size=settings.max_request_bytes)
-    app.include_router(jobs.router, max_body_size=settings.max_upload_bytes)
+    app.include_router(references.router)
+    app.include_router(jobs.router)
     app.include_router(practice.router)
     app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
     return app

@@ -1,13 +1,14 @@
 """HTTP hardening: security headers on every response, and body limits that answer in JSON.
 
 Plain ASGI middleware, so it sees every response, static files and error pages included.
-:class:`DeclaredBodyLimit` refuses a body whose declared length is over its limit before any
-of it is read; FastAPI's own ``max_body_size`` (set in ``main.py``) stays the backstop for a
-body sent without a length.
+:class:`BodyLimit` refuses a body whose declared length is over its limit before any of it is
+read, and stops one sent without a length (chunked) as soon as it passes the limit; both get
+the same JSON 413 naming the limit.
 """
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,8 +66,12 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class DeclaredBodyLimit:
-    """413 with a JSON sentence when ``Content-Length`` is over the limit for the path.
+class BodyLimit:
+    """413 with a JSON sentence naming the limit for a body over the limit for its path.
+
+    A declared ``Content-Length`` over the limit is answered before anything is read. A body
+    without one (chunked) is counted as the application reads it; the read that passes the
+    limit raises the 413 instead of returning more, so no more than the limit is ever held.
 
     Parameters
     ----------
@@ -89,13 +94,29 @@ class DeclaredBodyLimit:
                     self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            declared = dict(scope["headers"]).get(b"content-length", b"")
-            limit = self._limit(scope["path"])
-            if declared.isdigit() and int(declared) > limit:
-                response = JSONResponse(status_code=413, content={
-                    "detail": f"The request body is {int(declared)} bytes, over this "
-                              f"server's limit of {limit} bytes."})
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            response = JSONResponse(status_code=413, content={"detail": _too_large(
+                f"The request body of {int(declared)} bytes", limit)})
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, _too_large("The request body", limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _too_large(body: str, limit: int) -> str:
+    return f"{body} is over this server's limit of {limit} bytes."
