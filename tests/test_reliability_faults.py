@@ -17,13 +17,25 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from app import sequence
 from app.atomic import TEMP_PREFIX
+from app.server.protocol import landmarks_frame
+from app.server.sessions import Frame, PracticeWorker
+from app.server.state import open_state
 from app.server.uploads import UPLOAD_PREFIX
 from tests.conftest import clip
-from tests.server_fixtures import AUTH, ServerProcess, copy_library, running_server
+from tests.server_fixtures import (
+    AUTH,
+    ROOT,
+    LiveServer,
+    ServerProcess,
+    copy_library,
+    make_settings,
+    running_server,
+)
 
 KILL_FRACTIONS = (0.2, 0.5, 0.8, 1.0)
 """When to kill, as fractions of how long the same writes take when left alone."""
@@ -173,3 +185,39 @@ def test_vanished_camera_clients_free_their_models_and_threads(tmp_path: Path) -
         assert eventually(lambda: server.state.sessions.open_count == 0)
         assert server.state.sessions.camera_count == 0
         assert eventually(lambda: _model_threads() == baseline), _model_threads()
+
+
+def test_a_server_failure_in_one_session_closes_it_with_1011_and_the_next_one_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: PracticeWorker, frame: Frame) -> object:
+        raise RuntimeError(f"scoring broke in {ROOT}")
+
+    settings = make_settings(tmp_path)
+    seq = sequence.load(settings.poses_dir / "wing-beat.pose.json")
+    first = landmarks_frame(0, 0.0, seq.image_size,
+                            np.column_stack([seq.image_xyz[0], seq.visibility[0]]))
+    opening = json.dumps({"type": "start", "reference": "wing-beat", "mode": "landmarks"})
+    with LiveServer(open_state(settings)) as server:
+        monkeypatch.setattr(PracticeWorker, "process", broken)
+        with connect(server.ws_url) as ws:
+            ws.send(opening)
+            assert json.loads(ws.recv(timeout=30))["type"] == "ready"
+            ws.send(first)
+            text = ws.recv(timeout=30)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+        assert json.loads(text) == {"type": "error", "code": "internal", "fatal": True,
+                                    "message": "The tutor failed on this session; please "
+                                               "start again."}
+        assert "Traceback" not in text and str(ROOT) not in text
+        assert any("session failed on frame 0" in r.getMessage() and r.exc_info
+                   for r in caplog.records)
+
+        monkeypatch.undo()
+        with connect(server.ws_url) as ws:
+            ws.send(opening)
+            assert json.loads(ws.recv(timeout=30))["type"] == "ready"
+            ws.send(first)
+            assert json.loads(ws.recv(timeout=30))["type"] == "update"
