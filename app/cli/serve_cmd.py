@@ -25,13 +25,18 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--host", default=None,
                         help="address to bind (default 127.0.0.1, this machine only; a phone "
-                             "on the network needs https for its camera)")
+                             "on the network needs https for its camera: see --certfile)")
     parser.add_argument("--port", type=int, default=None, help="TCP port (default 8000)")
     parser.add_argument("--poses", type=Path, default=None, metavar="DIR",
                         help="the reference library folder (default: the project's poses/)")
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
                         help="PoseLandmarker .task file (default: fetched and verified on first "
                              "use)")
+    parser.add_argument("--certfile", type=Path, default=None, metavar="PEM",
+                        help="serve https with this certificate (with --keyfile), so phones "
+                             "and other laptops on the network may use their cameras")
+    parser.add_argument("--keyfile", type=Path, default=None, metavar="PEM",
+                        help="the certificate's private key")
     parser.set_defaults(handler=run)
 
 
@@ -41,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from app.server.state import open_state
 
     settings = load_settings(host=args.host, port=args.port, poses_dir=args.poses,
-                             model_path=args.model)
+                             model_path=args.model, certfile=args.certfile,
+                             keyfile=args.keyfile)
     state = open_state(settings)
     serve(state, lambda port: _announce(settings, state, port))
     return 0
@@ -51,7 +57,8 @@ def _announce(settings: Settings, state: ServerState, port: int) -> None:
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     if ":" in shown:
         shown = f"[{shown}]"
-    print(f"Dance tutor: open http://{shown}:{port}/ in a browser and allow the camera.")
+    scheme = "https" if settings.tls else "http"
+    print(f"Dance tutor: open {scheme}://{shown}:{port}/ in a browser and allow the camera.")
     for problem in state.library.problems:
         print(f"Skipped reference file {problem} (dance-tutor library validate)")
     if state.token.generated:
@@ -63,6 +70,8 @@ def _announce(settings: Settings, state: ServerState, port: int) -> None:
     if not settings.loopback_only:
         advice = "" if settings.instructor_token else (
             " Set DANCE_TUTOR_INSTRUCTOR_TOKEN to choose the instructor token yourself.")
-        print(f"Warning: serving on {settings.host}, so other machines on the network can reach "
-              f"the page; their cameras need https.{advice}")
+        reach = f"Warning: serving on {settings.host}, so other machines on the network can reach"
+        cameras = (" the page." if settings.tls
+                   else " the page; their cameras need https (--certfile and --keyfile).")
+        print(reach + cameras + advice)
     sys.stdout.flush()

@@ -45,7 +45,8 @@ def make_server(state: ServerState, on_listening: Callable[[int], None],
         # about a sixth of the event loop's time under load.
         "ws_per_message_deflate": False,
         "ws_ping_interval": 10.0, "ws_ping_timeout": 10.0, "timeout_graceful_shutdown": 5,
-        "log_level": "info", "server_header": False, **config,
+        "log_level": "info", "server_header": False,
+        "ssl_certfile": settings.certfile, "ssl_keyfile": settings.keyfile, **config,
     }
     return TutorServer(uvicorn.Config(create_app(settings, state), **options), state,
                        on_listening)

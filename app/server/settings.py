@@ -8,10 +8,11 @@ one sentence naming the variable.
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "DANCE_TUTOR_"
@@ -48,6 +49,11 @@ class Settings(BaseSettings):
     """Where a generated instructor token is kept between starts (mode 0600)."""
     allowed_origins: list[str] = []
     """Other origins allowed to call the API and open sessions (CORS); none by default."""
+    certfile: Path | None = None
+    """TLS certificate (PEM) to serve https; browsers give the camera to a page from another
+    machine only over https. Needs ``keyfile``."""
+    keyfile: Path | None = Field(None, validate_default=True)
+    """The certificate's private key (PEM)."""
 
     max_sessions: int = Field(128, ge=1)
     """Practice sessions open at once, of any kind."""
@@ -77,7 +83,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} is not a folder")
         return value
 
-    @field_validator("model_path")
+    @field_validator("model_path", "certfile")
     @classmethod
     def _must_be_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
@@ -90,6 +96,27 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
             raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters")
         return value
+
+    @field_validator("keyfile")
+    @classmethod
+    def _key_of_the_certificate(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        certfile = info.data.get("certfile")
+        if (value is None) != (certfile is None):
+            raise ValueError("certfile and keyfile go together: give both to serve https, or "
+                             "neither")
+        if value is not None and certfile is not None:
+            try:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile,
+                                                                                   value)
+            except (ssl.SSLError, OSError) as exc:
+                raise ValueError(f"{certfile} and {value} are not a PEM certificate and its "
+                                 f"private key ({exc.strerror or exc})") from None
+        return value
+
+    @property
+    def tls(self) -> bool:
+        """True when the server speaks https."""
+        return self.certfile is not None
 
     @property
     def loopback_only(self) -> bool:
