@@ -303,3 +303,19 @@ def test_a_missing_or_corrupt_model_file(
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and model in lines[0] and words in lines[0], err
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("PUT", "/api/references", "GET, POST"),
+    ("OPTIONS", "/api/references", "GET, POST"),
+    ("POST", "/api/references/wing-beat", "DELETE, GET, PATCH"),
+    ("DELETE", "/api/health", "GET"),
+])
+def test_a_method_a_path_does_not_take_is_405_listing_those_it_does(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    response = client.request(method, path, headers=AUTH)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.json()["detail"].startswith(f"{method} is not allowed here; use ")
+    assert client.get("/").status_code == 200, "the page is still served at /"

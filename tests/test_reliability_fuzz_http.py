@@ -15,11 +15,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import (
-    allow_header_conformance,
-    positive_data_acceptance,
-    unsupported_method,
-)
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.server.main import create_app
 from app.server.state import open_state
@@ -27,9 +23,6 @@ from tests.server_fixtures import AUTH, make_settings
 
 EXAMPLES_PER_OPERATION = 100
 EXCLUDED_CHECKS = [
-    # The page's static files are mounted at "/", so an undocumented method on an API path
-    # reaches them and is answered 405 with their own "Allow: GET, HEAD".
-    unsupported_method, allow_header_conformance,
     # A reference's "sequence" is a whole .pose.json document, validated by app.sequence
     # rather than spelled out in the schema, so most schema-valid documents are refused.
     positive_data_acceptance,

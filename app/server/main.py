@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from app import __version__
 from app.server import health, instructor, jobs, practice, references, skeleton
@@ -17,6 +19,7 @@ from app.server.settings import Settings, load_settings
 from app.server.state import ServerState, open_state
 
 SHUTDOWN_REASON = "The tutor is shutting down; your session has ended."
+API_PREFIX = "/api/"
 
 
 def create_app(settings: Settings | None = None, state: ServerState | None = None) -> FastAPI:
@@ -54,5 +57,16 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.include_router(references.router)
     app.include_router(jobs.router)
     app.include_router(practice.router)
-    app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
+    app.router.routes.append(_PageMount("/", StaticFiles(directory=settings.web_dir, html=True),
+                                        name="web"))
     return app
+
+
+class _PageMount(Mount):
+    """The page's files at ``/``, but never under ``/api``: a method an API path does not
+    take is answered by the API (405 with the methods it does take), not by the static files."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and (scope["path"] + "/").startswith(API_PREFIX):
+            return Match.NONE, {}
+        return super().matches(scope)
