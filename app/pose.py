@@ -79,26 +79,21 @@ class FramePose:
                    world_xyz=world_xyz)
 
 
-MAX_NICE = 19
-BACKGROUND_NICE = 10
-"""Niceness for pose models that must not slow down an event loop in the same process."""
-
-
 def _create_landmarker(options: vision.PoseLandmarkerOptions,
-                       nice: int) -> vision.PoseLandmarker:
-    """The landmarker, its threads at niceness ``nice``.
+                       background: bool) -> vision.PoseLandmarker:
+    """The landmarker; with ``background``, its threads at idle priority (Linux).
 
     MediaPipe runs the model on threads it starts when the landmarker is created, and on Linux
-    a new thread inherits the niceness of the thread that starts it: so the landmarker is
-    created on a short-lived thread that lowers its own priority first.
+    a new thread inherits the scheduling policy of the thread that starts it: so the
+    landmarker is created on a short-lived thread that moves itself to ``SCHED_IDLE`` first.
     """
-    if nice == 0 or not sys.platform.startswith("linux"):
+    if not background or not sys.platform.startswith("linux"):
         return vision.PoseLandmarker.create_from_options(options)
     made: list[vision.PoseLandmarker] = []
     failed: list[BaseException] = []
 
     def create() -> None:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         try:
             made.append(vision.PoseLandmarker.create_from_options(options))
         except BaseException as exc:
@@ -132,10 +127,10 @@ class PoseEstimator:
         and lets MediaPipe keep tracking its most confident detection.
     min_confidence
         Minimum detection, presence and tracking confidence, 0..1.
-    nice
-        Niceness (0-19) of the threads MediaPipe runs the model on, on Linux: the server gives
-        its pose models :data:`BACKGROUND_NICE` so that its event loop, which answers every
-        session, gets the processor first. Elsewhere it is ignored.
+    background
+        Run the model at idle priority (Linux's ``SCHED_IDLE``; ignored elsewhere): it gets
+        the processor whenever nothing else wants it. The server's pose models run so, so
+        that its event loop, which answers every session, always comes first.
 
     Raises
     ------
@@ -150,7 +145,7 @@ class PoseEstimator:
         mode: Mode = "video",
         num_poses: int = 1,
         min_confidence: float = 0.5,
-        nice: int = 0,
+        background: bool = False,
     ) -> None:
         if mode not in ("video", "image"):
             raise ValueError(f"mode must be 'video' or 'image', got {mode!r}")
@@ -158,8 +153,6 @@ class PoseEstimator:
             raise ValueError(f"num_poses must be between 1 and {MAX_POSES}, got {num_poses}")
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be between 0 and 1, got {min_confidence}")
-        if not 0 <= nice <= MAX_NICE:
-            raise ValueError(f"nice must be between 0 and {MAX_NICE}, got {nice}")
         self.model_path = _checked_model(model_path)
         self.mode = mode
         options = vision.PoseLandmarkerOptions(
@@ -171,7 +164,7 @@ class PoseEstimator:
             min_tracking_confidence=min_confidence,
         )
         try:
-            self._landmarker = _create_landmarker(options, nice)
+            self._landmarker = _create_landmarker(options, background)
         except (RuntimeError, ValueError) as exc:
             raise ModelVerificationError(
                 f"MediaPipe cannot load the pose model {self.model_path} ({exc})"
@@ -286,7 +279,7 @@ def extract_video(
     progress: Progress | None = None,
     *,
     num_poses: int = 1,
-    nice: int = 0,
+    background: bool = False,
 ) -> PoseSequence:
     """Run the pose model over a video file.
 
@@ -300,7 +293,7 @@ def extract_video(
         Which frames to use, as in ``app.frames.read_video``.
     progress
         Called after each frame with (frames done, frames expected).
-    num_poses, nice
+    num_poses, background
         As in ``PoseEstimator``.
 
     Returns
@@ -313,7 +306,8 @@ def extract_video(
     path = Path(path)
     info = probe_video(path)
     expected = _expected_frames(info.frame_count, info.fps, every, start_s, end_s)
-    with PoseEstimator(model_path, mode="video", num_poses=num_poses, nice=nice) as estimator:
+    with PoseEstimator(model_path, mode="video", num_poses=num_poses,
+                       background=background) as estimator:
         frames = read_ahead(read_video(path, every=every, start_s=start_s, end_s=end_s))
         try:
             rows = _track(estimator, frames, expected, progress)

@@ -93,22 +93,21 @@ def test_an_empty_scene_has_nobody(model_path: Path) -> None:
 
 
 @pytest.mark.model
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread niceness is Linux's")
-def test_a_niced_estimator_runs_the_model_on_threads_at_that_niceness(model_path: Path) -> None:
-    def niceness() -> dict[str, int]:
-        tasks = Path(f"/proc/{os.getpid()}/task")
-        return {t.name: int((t / "stat").read_text().rsplit(")", 1)[1].split()[16])
-                for t in tasks.iterdir()}
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_IDLE is Linux's")
+def test_a_background_estimator_runs_the_model_on_idle_priority_threads(
+    model_path: Path
+) -> None:
+    def policies() -> dict[int, int]:
+        return {int(t.name): os.sched_getscheduler(int(t.name))
+                for t in Path(f"/proc/{os.getpid()}/task").iterdir()}
 
-    before = niceness()
-    with pose.PoseEstimator(model_path, mode="video", nice=pose.BACKGROUND_NICE) as estimator:
-        after = niceness()
-        started = {tid: nice for tid, nice in after.items() if tid not in before}
-        assert started and set(started.values()) == {pose.BACKGROUND_NICE}
-        assert after[str(threading.get_native_id())] == before[str(threading.get_native_id())]
+    before = policies()
+    with pose.PoseEstimator(model_path, mode="video", background=True) as estimator:
+        after = policies()
+        started = {tid: policy for tid, policy in after.items() if tid not in before}
+        assert started and set(started.values()) == {os.SCHED_IDLE}
+        assert after[threading.get_native_id()] == os.sched_getscheduler(0) != os.SCHED_IDLE
         assert estimator.detect(np.zeros((64, 64, 3), np.uint8), 0.0) is None
-    with pytest.raises(ValueError, match="nice must be between 0 and 19"):
-        pose.PoseEstimator(model_path, nice=20)
 
 
 @pytest.mark.model

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from app import sequence
 from app.frames import probe_video
-from app.pose import BACKGROUND_NICE, extract_video
+from app.pose import extract_video
 from app.scoring import Reference, ScoreOptions, score
 from app.sequence import PoseSequence
 from app.server.deps import StateDep
@@ -132,7 +132,7 @@ def _score_upload(path: Path, name: str, attempt: PoseSequence | None, reference
     try:
         if attempt is None:
             attempt = extract_video(
-                path, model_path=model_path, nice=BACKGROUND_NICE,
+                path, model_path=model_path, background=True,
                 progress=lambda done, total: progress(EXTRACTION_SHARE * done / total)
                 if total else None,
             )

@@ -23,7 +23,7 @@ import numpy as np
 from app.frames import DecodeError, decode_jpeg
 from app.library import Library, NotFound
 from app.live import LiveSession
-from app.pose import BACKGROUND_NICE, FramePose, PoseEstimator
+from app.pose import FramePose, PoseEstimator
 from app.recording import moving_span
 from app.scoring import Reference, ScoreOptions
 from app.sequence import PoseSequence, Source
@@ -170,7 +170,7 @@ class PoseSource:
     def __init__(self, mode: InputMode, model_path: Path, max_pixels: int) -> None:
         self.mode = mode
         self.max_pixels = max_pixels
-        self._estimator = (PoseEstimator(model_path, mode="video", nice=BACKGROUND_NICE)
+        self._estimator = (PoseEstimator(model_path, mode="video", background=True)
                            if mode == "image" else None)
         self._first_ms: float | None = None
         self._last_t = -math.inf
