@@ -6,8 +6,12 @@ file) and the API (a 4xx with a JSON ``detail``), and the library is left as it 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import struct
+import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,8 +23,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.cli import main
-from app.server.main import create_app
 from app.server.state import open_state
+from app.server.uploads import UPLOAD_PREFIX
 from tests.conftest import clip
 from tests.server_fixtures import (
     AUTH,
@@ -184,45 +188,90 @@ def test_a_bad_pose_document_posted_as_a_reference(
     assert _library_bytes(poses) == before
 
 
-def test_a_request_over_the_size_limit_is_413(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, max_request_bytes=2**20)
-    with TestClient(create_app(settings, open_state(settings))) as client:
-        before = _library_bytes(settings.poses_dir)
-        body = b'{"name": "new-step", "sequence": ' + b" " * (2 * 2**20) + b"{}}"
-        response = client.post("/api/references", content=body,
-                               headers={**AUTH, "Content-Type": "application/json"})
-        assert response.status_code == 413
-        assert "over this server's limit of 1048576 bytes" in response.json()["detail"]
-        assert _library_bytes(settings.poses_dir) == before
+LIMIT = 2**20
+CONTENT_TYPES = {"/api/references": "application/json",
+                 "/api/jobs": "multipart/form-data; boundary=b"}
+
+
+def _body_over(size: int, path: str) -> Iterator[bytes]:
+    """The start of a JSON body that never ends, or of a form's file part, then ``size``
+    bytes of it in 64 KiB pieces."""
+    if path == "/api/jobs":
+        yield (b'--b\r\nContent-Disposition: form-data; name="file"; filename="v.mp4"\r\n'
+               b"Content-Type: video/mp4\r\n\r\n")
+    else:
+        yield b'{"name": "new-step", "sequence": '
+    for _ in range(size // 2**16):
+        yield b"x" * 2**16
+
+
+def _unnamed_temporary_files() -> set[str]:
+    """Deleted files in the temporary folder that this process (the live server's thread
+    included) holds open: where an upload being parsed is spooled once past 1 MiB."""
+    held = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # a descriptor closed since the listing
+            target = os.readlink(fd)
+            if target.startswith(tempfile.gettempdir()) and target.endswith(" (deleted)"):
+                held.add(target)
+    return held
+
+
+def _upload_folders() -> list[Path]:
+    return sorted(Path(tempfile.gettempdir()).glob(f"{UPLOAD_PREFIX}{os.getpid()}-*"))
+
+
+def _new_temporary_files(before: set[str], timeout_s: float = 10) -> set[str]:
+    """The unnamed temporary files opened since ``before``, once there are any."""
+    deadline = time.monotonic() + timeout_s
+    while not (new := _unnamed_temporary_files() - before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return new
 
 
 @pytest.mark.parametrize(("path", "limit"), [("/api/references", "max_request_bytes"),
                                              ("/api/jobs", "max_upload_bytes")])
-def test_a_chunked_body_over_the_limit_is_stopped_with_the_same_413(
-    tmp_path: Path, path: str, limit: str
+@pytest.mark.parametrize("length", ["declared", "chunked"])
+def test_a_body_over_its_limit_is_a_json_413_naming_the_limit(
+    tmp_path: Path, path: str, limit: str, length: str
 ) -> None:
-    settings = make_settings(tmp_path, **{limit: 2**20})
-
-    def body() -> Iterator[bytes]:
-        """A file part of a form that never ends (JSON that never ends, for a reference)."""
-        if path == "/api/jobs":
-            yield (b'--b\r\nContent-Disposition: form-data; name="file"; filename="v.mp4"\r\n'
-                   b"Content-Type: video/mp4\r\n\r\n")
-        for _ in range(64):
-            yield b"x" * 2**16
-
+    settings = make_settings(tmp_path, **{limit: LIMIT})
+    body = b"".join(_body_over(4 * LIMIT, path))
+    content = body if length == "declared" else _body_over(4 * LIMIT, path)
     with LiveServer(open_state(settings)) as server:
         before = _library_bytes(settings.poses_dir)
-        content_type = ("application/json" if path == "/api/references"
-                        else "multipart/form-data; boundary=b")
-        response = httpx.post(f"{server.http_url}{path}", content=body(), timeout=30,
-                              headers={**AUTH, "Content-Type": content_type})
-        assert "content-length" not in response.request.headers
+        response = httpx.post(f"{server.http_url}{path}", content=content, timeout=30,
+                              headers={**AUTH, "Content-Type": CONTENT_TYPES[path]})
+        assert ("content-length" in response.request.headers) == (length == "declared")
         assert response.status_code == 413
+        assert response.headers["content-type"] == "application/json"
+        of_size = f" of {len(body)} bytes" if length == "declared" else ""
         assert response.json() == {
-            "detail": "The request body is over this server's limit of 1048576 bytes."}
+            "detail": f"The request body{of_size} is over this server's limit of {LIMIT} bytes."}
         assert _library_bytes(settings.poses_dir) == before
         assert httpx.get(f"{server.http_url}/api/health").status_code == 200
+
+
+def test_an_upload_stopped_at_its_limit_leaves_no_temporary_file(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, max_upload_bytes=4 * LIMIT)
+    spooled: set[str] = set()
+
+    def body(before: set[str]) -> Iterator[bytes]:
+        """Past the 1 MiB an upload keeps in memory, waits until it is spooled, then goes on."""
+        for sent, piece in enumerate(_body_over(8 * LIMIT, "/api/jobs")):
+            yield piece
+            if sent == 2 * LIMIT // 2**16:
+                spooled.update(_new_temporary_files(before))
+
+    with LiveServer(open_state(settings)) as server:
+        before = _unnamed_temporary_files()
+        folders = _upload_folders()
+        response = httpx.post(f"{server.http_url}/api/jobs", content=body(before), timeout=30,
+                              headers={**AUTH, "Content-Type": CONTENT_TYPES["/api/jobs"]})
+        assert response.status_code == 413
+        assert spooled, "the upload was never spooled to a temporary file"
+        assert _unnamed_temporary_files() == before
+        assert _upload_folders() == folders
 
 
 @pytest.mark.model

@@ -3,6 +3,8 @@
 Every operation gets generated requests, valid and invalid, with the instructor token (so the
 writes are reached too) against a private copy of the library. Every answer must be a
 documented status with a body matching the schema: no 5xx, no stack trace, no server path.
+Invalid requests must be refused and, but for the operations in ``EXCLUDED_CHECKS``, valid
+ones accepted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.server.main import create_app
@@ -22,11 +25,18 @@ from app.server.state import open_state
 from tests.server_fixtures import AUTH, make_settings
 
 EXAMPLES_PER_OPERATION = 100
-EXCLUDED_CHECKS = [
-    # A reference's "sequence" is a whole .pose.json document, validated by app.sequence
-    # rather than spelled out in the schema, so most schema-valid documents are refused.
-    positive_data_acceptance,
-]
+EXCLUDED_CHECKS: dict[str, list[CheckFunction]] = {
+    # "A request the schema calls valid is accepted" holds everywhere except where validity
+    # depends on more than JSON Schema can state:
+    # a "sequence" is a whole .pose.json document (33 landmarks a frame, times increasing),
+    # validated by app.sequence rather than spelled out in the schema;
+    "POST /api/references": [positive_data_acceptance],
+    "POST /api/references/{name}/takes": [positive_data_acceptance],
+    # a part must end after it starts and within the reference, relations between values;
+    "PATCH /api/references/{name}": [positive_data_acceptance],
+    # the file must be a video or a .pose.json document, which the schema can only call bytes.
+    "POST /api/jobs": [positive_data_acceptance],
+}
 LEAKS = ("Traceback", "site-packages", "/work/", "/tmp/", 'File "')
 
 
@@ -48,7 +58,7 @@ def _remove_library_copy() -> Iterator[None]:
 @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None,
           suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_as_documented(case: schemathesis.Case) -> None:
-    response = case.call_and_validate(headers=AUTH,
-                                        excluded_checks=EXCLUDED_CHECKS)
+    response = case.call_and_validate(
+        headers=AUTH, excluded_checks=EXCLUDED_CHECKS.get(case.operation.label, []))
     assert response.status_code < 500
     assert not any(leak in response.text for leak in LEAKS), response.text[:500]

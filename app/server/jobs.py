@@ -24,7 +24,7 @@ from app.sequence import PoseSequence
 from app.server.deps import StateDep
 from app.server.errors import error_responses
 from app.server.protocol import ReportPayload
-from app.server.references import reference_or_404
+from app.server.references import NAME_SCHEMA_PATTERN, reference_or_404
 from app.server.tasks import Job, JobLimitError, JobStatus, Progress
 from app.server.uploads import new_upload_folder
 
@@ -67,7 +67,9 @@ def _display_name(upload: UploadFile) -> str:
 def create_job(
     state: StateDep,
     file: Annotated[UploadFile, File(description="A video, or a .pose.json file.")],
-    reference: Annotated[str, Form(max_length=100, description="Reference name.")],
+    reference: Annotated[str, Form(max_length=100,
+                                   json_schema_extra={"pattern": NAME_SCHEMA_PATTERN},
+                                   description="Reference name.")],
     mirror: Annotated[bool, Form(description="The learner mirrored the reference.")] = True,
     speed: Annotated[float, Form(ge=0.25, le=2.0, description="Speed practised at.")] = 1.0,
 ) -> JobPublic:

@@ -35,7 +35,11 @@ router = APIRouter(prefix="/api/references", tags=["references"],
                    responses=error_responses(400, 401, 404, 409, 413, 422))
 
 GHOST_DECIMALS = 4
-Name = Annotated[str, Path(pattern=NAME_PATTERN.pattern,
+NAME_SCHEMA_PATTERN = f"^{NAME_PATTERN.pattern}$"
+"""A reference name for the schema: the whole name must match (a JSON Schema pattern matches
+anywhere in the string). The library checks every name and refuses others with a sentence
+saying what a name may be."""
+Name = Annotated[str, Path(json_schema_extra={"pattern": NAME_SCHEMA_PATTERN},
                            description="Reference name, e.g. wing-beat.")]
 Difficulty = Annotated[str, Field(json_schema_extra={"enum": list(DIFFICULTIES)},
                                    description="One of " + ", ".join(DIFFICULTIES) + ".")]
@@ -101,7 +105,8 @@ class TakeCreate(BaseModel):
 class ReferenceCreate(TakeCreate):
     """A new reference from a recording."""
 
-    name: str = Field(pattern=NAME_PATTERN.pattern, description="Slug, e.g. wing-beat.")
+    name: str = Field(json_schema_extra={"pattern": NAME_SCHEMA_PATTERN},
+                      description="Slug, e.g. wing-beat.")
     title: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=MAX_TEXT)
     difficulty: Difficulty | None = None

@@ -3,7 +3,8 @@
 Plain ASGI middleware, so it sees every response, static files and error pages included.
 :class:`BodyLimit` refuses a body whose declared length is over its limit before any of it is
 read, and stops one sent without a length (chunked) as soon as it passes the limit; both get
-the same JSON 413 naming the limit.
+the same JSON 413 naming the limit. FastAPI's own ``max_body_size`` stays unset: its 413 says
+only "Content Too Large".
 """
 
 from __future__ import annotations
