@@ -344,9 +344,9 @@ class LiveSession:
 
     def _spans(self, start: int, end: int) -> list[_Span]:
         spans = []
-        for step in self.reference.sequence.steps:
-            lo = int(np.searchsorted(self._ref_t, step.start_s, side="left"))
-            hi = int(np.searchsorted(self._ref_t, step.end_s, side="left"))
+        seq = self.reference.sequence
+        for step in seq.steps:
+            lo, hi = seq.step_frames(step)
             lo, hi = max(lo, start), min(hi, end)
             if hi > lo:
                 spans.append(_Span(step.name, lo, hi))

@@ -176,14 +176,15 @@ def key_moments(seq: PoseSequence, max_panels: int = MAX_SHEET_PANELS) -> list[t
     if len(seq) == 0:
         raise ValueError(f"sequence {seq.name or '(unnamed)'} has no frames")
     if seq.steps:
-        spans = [(s.start_s, s.end_s, s.name) for s in seq.steps[:max_panels]]
+        spans = [(*seq.step_frames(s), s.name) for s in seq.steps[:max_panels]]
     else:
         parts = min(6, len(seq))
         edges = np.linspace(float(seq.t[0]), float(seq.t[-1]) + 1 / seq.fps, parts + 1)
-        spans = [(float(edges[i]), float(edges[i + 1]), "") for i in range(parts)]
+        cuts = np.searchsorted(seq.t, edges, side="left")
+        spans = [(int(cuts[i]), int(cuts[i + 1]), "") for i in range(parts)]
     moments = []
-    for start, end, name in spans:
-        idx = np.flatnonzero((seq.t >= start) & (seq.t < end) & seq.present)
+    for start, stop, name in spans:
+        idx = start + np.flatnonzero(seq.present[start:stop])
         if len(idx) == 0:
             continue
         pose = seq.image_xyz[idx, :, :2]
@@ -234,22 +235,25 @@ def animation_frames(seq: PoseSequence, size: tuple[int, int] = (360, 480),
     caption = 34
     framing = Framing.fit(seq, (size[0], size[1] - caption))
     skeleton, label, progress = SkeletonAnnotator(), LabelAnnotator(size=18), ProgressAnnotator()
+    captions = _captions(seq)
     for i in range(0, len(seq), every):
         image = Image.new("RGB", size, BACKGROUND)
         if seq.present[i]:
             skeleton.annotate(image, framing.points(seq.image_xyz[i]), seq.visibility[i])
         else:
             label.annotate(image, "no pose", (size[0] / 2, size[1] / 2))
-        label.annotate(image, _step_at(seq, float(seq.t[i])), (size[0] / 2, size[1] - caption / 2))
+        label.annotate(image, captions[i], (size[0] / 2, size[1] - caption / 2))
         progress.annotate(image, (i + 1) / len(seq))
         yield image
 
 
-def _step_at(seq: PoseSequence, t: float) -> str:
-    for step in seq.steps:
-        if step.start_s <= t < step.end_s:
-            return step.name
-    return seq.title or seq.name
+def _captions(seq: PoseSequence) -> list[str]:
+    """Each frame's caption: the first step holding it, else the sequence's title."""
+    captions = [seq.title or seq.name] * len(seq)
+    for step in reversed(seq.steps):
+        start, stop = seq.step_frames(step)
+        captions[start:stop] = [step.name] * (stop - start)
+    return captions
 
 
 def save_gif(seq: PoseSequence, path: Path, size: tuple[int, int] = (360, 480),

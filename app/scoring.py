@@ -587,12 +587,12 @@ def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 def _steps(reference: Reference, squared: FloatArray, weight: FloatArray, seen: FloatArray,
            mirror: bool) -> list[StepScore]:
     steps = []
-    t = reference.sequence.t - reference.sequence.t[0]
-    for step in reference.sequence.steps:
-        frames = (t >= step.start_s) & (t < step.end_s)
-        if not frames.any():
+    seq = reference.sequence
+    for step in seq.steps:
+        start, stop = seq.step_frames(step)
+        if stop == start:
             continue
-        limbs = _limb_scores(squared[frames], weight[frames], seen)
+        limbs = _limb_scores(squared[start:stop], weight[start:stop], seen)
         if not limbs:
             continue
         score = overall_score(limbs)

@@ -183,6 +183,30 @@ class PoseSequence:
             world_xyz=world, present=present, **metadata,
         )
 
+    def step_frames(self, step: Step) -> tuple[int, int]:
+        """Frames ``start:stop`` (``stop`` exclusive) of ``step``: the one rule for which
+        frames make a step, used by scoring, live practice, the server and the previews.
+
+        A frame belongs to a step when its time from the first frame, ``t - t[0]``, lies in
+        ``[start_s, end_s)``, both sides rounded to the microsecond first: a frame stamped on
+        a boundary starts the step beginning there, whatever the float error of the
+        subtraction. The range is empty (``start == stop``) when the step falls between two
+        frames or after the last one.
+
+        >>> seq = PoseSequence.empty(fps=10.0)
+        >>> seq = replace(seq, t=np.arange(5) / 10 + 0.7, image_xyz=np.zeros((5, 33, 3)),
+        ...               visibility=np.zeros((5, 33)), world_xyz=np.zeros((5, 33, 3)),
+        ...               present=np.ones(5, dtype=bool))
+        >>> seq.step_frames(Step("lift", 0.1, 0.3)), seq.step_frames(Step("late", 0.45, 9.0))
+        ((1, 3), (5, 5))
+        """
+        if len(self) == 0:
+            return 0, 0
+        elapsed = np.round(self.t - self.t[0], 6)
+        start = int(np.searchsorted(elapsed, round(step.start_s, 6), side="left"))
+        stop = int(np.searchsorted(elapsed, round(step.end_s, 6), side="left"))
+        return start, max(start, stop)
+
     def slice_frames(self, start: int, stop: int) -> PoseSequence:
         """Frames ``start:stop``; steps are clipped to what remains and time restarts at 0."""
         sel = slice(start, stop)

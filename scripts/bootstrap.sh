@@ -1,34 +1,37 @@
-# Sourced by scripts/serve and scripts/test: makes .venv and installs the project into it.
-# Usage: . scripts/bootstrap.sh [EXTRAS]   (EXTRAS e.g. "test")
+# Sourced by scripts/serve and scripts/test; defines 'bootstrap [EXTRAS]', which makes .venv (or
+# $DANCE_TUTOR_VENV), installs the project into it with EXTRAS (e.g. "test") and puts its bin/
+# first on PATH. The extras are the function's argument, never the calling script's own
+# arguments, which the caller passes on to its command.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${DANCE_TUTOR_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 
-if ! "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
-  echo "dance-tutor needs Python 3.11 or newer as '$PYTHON' (set PYTHON=/path/to/python3.11)." >&2
-  exit 1
-fi
-if [ ! -x "$VENV/bin/python" ]; then
-  echo "==> creating the virtual environment in $VENV"
-  if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
-      "$PYTHON" -m venv "$VENV"
-    else
-      echo "Python's venv module is missing: install python3-venv and run this again." >&2
-      exit 1
+bootstrap() {
+  local extras="${1:-}" spec="$ROOT" stamp
+  if ! "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+    echo "dance-tutor needs Python 3.11 or newer as '$PYTHON' (set PYTHON=/path/to/python3.11)." >&2
+    exit 1
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating the virtual environment in $VENV"
+    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+        "$PYTHON" -m venv "$VENV"
+      else
+        echo "Python's venv module is missing: install python3-venv and run this again." >&2
+        exit 1
+      fi
     fi
   fi
-fi
-extras="${1:-}"
-spec="$ROOT"
-[ -n "$extras" ] && spec="$ROOT[$extras]"
-stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" | cksum | cut -d' ' -f1)-${extras:-base}"
-if [ ! -f "$stamp" ]; then
-  echo "==> installing dance-tutor${extras:+ with [$extras]} (first run takes a few minutes)"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
-  touch "$stamp"
-fi
-export PATH="$VENV/bin:$PATH"
+  [ -n "$extras" ] && spec="$ROOT[$extras]"
+  stamp="$VENV/.installed-$(cksum < "$ROOT/pyproject.toml" | cut -d' ' -f1)-${extras:-base}"
+  if [ ! -f "$stamp" ]; then
+    echo "==> installing dance-tutor${extras:+ with [$extras]} (first run takes a few minutes)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
+    touch "$stamp"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}

@@ -8,6 +8,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ from websockets.sync.client import ClientConnection, connect
 
 from app import sequence
 from app.landmarks import Limb
-from app.sequence import PoseSequence
+from app.scoring import Reference, ScoreOptions
+from app.sequence import PoseSequence, Step
 from app.server.protocol import SERVER_MESSAGE, landmarks_frame
+from app.server.sessions import PoseSource, PracticeWorker
 from app.server.state import open_state
 from tests.conftest import clip
 from tests.server_fixtures import AUTH, TOKEN, LiveServer, make_settings
@@ -227,9 +230,20 @@ def test_a_looped_step_stays_within_the_step(server: LiveServer) -> None:
                 positions.append(update["live"]["ref_position"])
                 if update["live"]["step_event"]:
                     events.append(update["live"]["step_event"]["step"])
-        lo, hi = step.start_s * seq.fps, step.end_s * seq.fps
-        assert all(lo - 1 <= p <= hi + 1 for p in positions)
+        lo, hi = seq.step_frames(step)
+        assert all(lo - 1 <= p <= hi for p in positions)
         assert step.name in events
+
+
+def test_a_step_holding_no_frame_cannot_be_looped() -> None:
+    seq = sequence.load(Path(__file__).resolve().parents[1] / "poses" / "wing-beat.pose.json")
+    between = Step("blink", 0.4 / seq.fps, 0.6 / seq.fps)
+    seq = replace(seq, steps=(*seq.steps, between))
+    worker = PracticeWorker(PoseSource("landmarks", Path("no-model"), 1), Reference(seq),
+                            ScoreOptions(), 30.0, step=seq.steps[0].name)
+    with pytest.raises(ValueError, match="step 'blink' holds no frame of this reference"):
+        worker.request_restart("blink")
+    worker.close()
 
 
 # --- backpressure and ordering ----------------------------------------------------------------

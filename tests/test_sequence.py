@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,25 @@ def test_trim_and_slice_restart_time_and_clip_steps() -> None:
     assert [s.name for s in part.steps] == ["down"]
     with pytest.raises(ValueError, match="no frames between"):
         seq.trim_seconds(5.0, 6.0)
+
+
+def test_step_frames_are_the_frames_from_start_up_to_before_end() -> None:
+    seq = make_sequence(10, missing=())
+    assert seq.step_frames(Step("up", 0.0, 0.05)) == (0, 2)
+    assert seq.step_frames(Step("down", 0.05, 0.15)) == (2, 5)
+    assert seq.step_frames(Step("on the boundaries", 3 / 30, 7 / 30)) == (3, 7)
+    assert seq.step_frames(Step("between two frames", 0.101, 0.102)) == (4, 4)
+    assert seq.step_frames(Step("after the end", 5.0, 6.0)) == (10, 10)
+    assert PoseSequence.empty().step_frames(Step("any", 0.0, 1.0)) == (0, 0)
+
+
+def test_step_frames_count_from_the_first_frame_and_absorb_float_error() -> None:
+    seq = make_sequence(10, missing=())
+    late = replace(seq, t=seq.t + 0.7)
+    for step in (Step("a", 1 / 30, 4 / 30), Step("b", 0.1, 0.2), Step("c", 0.0, 9 / 30)):
+        assert late.step_frames(step) == seq.step_frames(step)
+        start, stop = seq.step_frames(step)
+        assert len(seq.trim_seconds(step.start_s, step.end_s)) == stop - start
 
 
 def test_empty_sequence() -> None:

@@ -56,6 +56,17 @@ def test_get_carries_the_movement_for_the_ghost(client: TestClient, settings: Se
     assert first[1] == pytest.approx(seq.image_xyz[0, 0, 1], abs=1e-4)
 
 
+def test_get_cuts_each_step_into_frames_as_the_scorer_does(
+    client: TestClient, settings: Settings
+) -> None:
+    detail = client.get("/api/references/wing-beat").json()
+    seq = sequence.load(settings.poses_dir / "wing-beat.pose.json")
+    assert [s["name"] for s in detail["step_frames"]] == [s["name"] for s in detail["steps"]]
+    for step, frames in zip(seq.steps, detail["step_frames"], strict=True):
+        assert (frames["start_frame"], frames["stop_frame"]) == seq.step_frames(step)
+    assert detail["step_frames"][-1]["stop_frame"] == detail["frames"]
+
+
 @pytest.mark.parametrize(
     ("name", "status"),
     [("nope", 404), ("Bad_Name", 422), ("a" * 65, 422), ("wing-beat%00", 422),

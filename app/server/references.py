@@ -88,11 +88,22 @@ class GhostFrames(BaseModel):
     xy: list[list[float] | None]
 
 
+class StepFrames(BaseModel):
+    """Where a step lies in the frames of its reference (see ``PoseSequence.step_frames``)."""
+
+    name: str
+    start_frame: int = Field(ge=0, description="First frame of the step.")
+    stop_frame: int = Field(ge=0, description="One past its last frame (equal to start_frame "
+                                              "when the step holds no frame).")
+
+
 class ReferenceDetail(ReferencePublic):
     """A reference with its movement, for the ghost skeleton and previews."""
 
     image: ImageSize
     ghost: GhostFrames
+    step_frames: list[StepFrames] = Field(description="The frames of each step, in the order "
+                                                      "of steps.")
 
 
 class TakeCreate(BaseModel):
@@ -158,6 +169,11 @@ def ghost_frames(seq: PoseSequence) -> GhostFrames:
     return GhostFrames(aspect=seq.aspect, t=np.round(seq.t, 4).tolist(), xy=rows)
 
 
+def step_frames(seq: PoseSequence, step: Step) -> StepFrames:
+    start, stop = seq.step_frames(step)
+    return StepFrames(name=step.name, start_frame=start, stop_frame=stop)
+
+
 def _sequence_from(body: TakeCreate) -> PoseSequence:
     seq = sequence.from_dict(body.sequence, origin="the sequence")
     if body.trim is not None:
@@ -185,6 +201,7 @@ def get_reference(state: StateDep, name: Name) -> ReferenceDetail:
         **public.model_dump(),
         image=ImageSize(width=seq.image_size[0], height=seq.image_size[1]),
         ghost=ghost_frames(seq),
+        step_frames=[step_frames(seq, step) for step in seq.steps],
     )
 
 

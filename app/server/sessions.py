@@ -341,9 +341,8 @@ class PracticeWorker(_Guarded):
     def __init__(self, source: PoseSource, reference: Reference, options: ScoreOptions,
                  fps_hint: float, step: str | None = None) -> None:
         super().__init__(source)
-        seq = reference.sequence
-        self._ref_t = seq.t - seq.t[0]
-        self._steps = {s.name: s for s in seq.steps}
+        self._sequence = reference.sequence
+        self._steps = {s.name: s for s in self._sequence.steps}
         self.step_names = list(self._steps)
         self.live = LiveSession(reference, options, fps_hint)
         self._pending: list[str | None] = []
@@ -358,6 +357,11 @@ class PracticeWorker(_Guarded):
         if step is not None and step not in self._steps:
             known = ", ".join(repr(name) for name in self._steps) or "none"
             raise ValueError(f"this reference has no step {step!r} (its steps: {known})")
+        if step is not None:
+            start, stop = self._sequence.step_frames(self._steps[step])
+            if stop == start:
+                raise ValueError(f"step {step!r} holds no frame of this reference, so it "
+                                 f"cannot be practised")
         self._pending = [step]
 
     def process(self, frame: Frame) -> LiveData:
@@ -386,10 +390,7 @@ class PracticeWorker(_Guarded):
         """Reference frames ``start, end`` of a step, or ``0, None`` for the whole."""
         if step is None:
             return 0, None
-        span = self._steps[step]
-        start = int(np.searchsorted(self._ref_t, span.start_s, side="left"))
-        end = int(np.searchsorted(self._ref_t, span.end_s, side="left"))
-        return start, max(end, start + 1)
+        return self._sequence.step_frames(self._steps[step])
 
 
 def open_worker(opening: StartPractice | StartRecording, library: Library, model_path: Path,

@@ -17,13 +17,11 @@ const MASTERED_ROUNDS = 3;
 
 const $ = (id) => document.getElementById(id);
 
-// Frame range [lo, hi) of a named step, or of the whole reference.
+// Frame range [start, stop) of a named step as the server cuts it (the reference detail's
+// step_frames), or of the whole reference.
 export function stepRange(reference, stepName) {
-  const n = reference.frames;
-  const step = reference.steps.find((s) => s.name === stepName);
-  if (!step) return [0, n];
-  const lo = Math.max(0, Math.floor(step.start_s * reference.fps));
-  return [lo, Math.min(n, Math.max(lo + 1, Math.round(step.end_s * reference.fps)))];
+  const step = reference.step_frames.find((s) => s.name === stepName);
+  return step ? [step.start_frame, step.stop_frame] : [0, reference.frames];
 }
 
 // What keeps the learner from being ready: nobody seen, a body part out of view (the
