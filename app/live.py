@@ -33,6 +33,7 @@ from app.scoring import (
     LIMB_COUNTED,
     LIMB_IMPORTANCE,
     LIMBS,
+    RATINGS,
     Matches,
     Reference,
     ScoreOptions,
@@ -65,6 +66,11 @@ LimbStateName = Literal["good", "warn", "bad", "unseen"]
 
 WARN_LIMB = 50.0
 """Limb scores from here up to :data:`~app.scoring.GOOD_LIMB` are "warn", below "bad"."""
+MASTERED_SCORE = dict(RATINGS)["Great"]
+"""A step or a run scoring this or more ("Great" or better) is mastered."""
+MASTERED_ROUNDS = 3
+"""Rounds in a row of a looped step at :data:`MASTERED_SCORE` or more that master it: the page
+then offers the next step."""
 LIMB_MEMORY_S = 0.5
 """Time constant of the limb states and corrections, seconds."""
 VISIBILITY_MEMORY_S = 1.0

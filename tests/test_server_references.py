@@ -11,6 +11,9 @@ from fastapi.testclient import TestClient
 
 from app import sequence
 from app.landmarks import LIMB_LANDMARKS, Bone, Limb
+from app.library import DIFFICULTIES
+from app.live import MASTERED_ROUNDS, MASTERED_SCORE, WARN_LIMB
+from app.scoring import GOOD_LIMB, RATINGS, rating
 from app.server.main import create_app
 from app.server.settings import Settings
 from app.server.state import open_state
@@ -209,6 +212,17 @@ def test_skeleton_groups_every_bone_by_the_limb_holding_both_ends(client: TestCl
         assert bone["start"] in members and bone["end"] in members
 
 
+def test_config_gives_the_page_the_servers_own_thresholds_and_lists(client: TestClient) -> None:
+    config = client.get("/api/config").json()
+    assert config["states"] == {"good": GOOD_LIMB, "warn": WARN_LIMB}
+    assert [(tier["name"], tier["min_score"]) for tier in config["ratings"]] == list(RATINGS)
+    for tier in config["ratings"]:
+        assert rating(tier["min_score"]) == tier["name"]
+    assert config["mastered"] == {"score": MASTERED_SCORE, "rounds": MASTERED_ROUNDS}
+    assert rating(config["mastered"]["score"]) == "Great"
+    assert config["difficulties"] == list(DIFFICULTIES)
+
+
 @pytest.mark.parametrize("path", ["/", "/js/main.js", "/api/health", "/api/references/nope"])
 def test_security_headers_on_every_response(client: TestClient, path: str) -> None:
     headers = client.get(path).headers
@@ -223,7 +237,8 @@ def test_security_headers_on_every_response(client: TestClient, path: str) -> No
 def test_the_page_and_its_modules_are_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and '<script type="module" src="/js/main.js">' in page.text
-    for module in ("main", "api", "practice", "session", "skeleton", "summary", "instructor"):
+    for module in ("main", "api", "config", "practice", "session", "skeleton", "summary",
+                   "instructor"):
         response = client.get(f"/js/{module}.js")
         assert response.status_code == 200
         assert "javascript" in response.headers["content-type"]

@@ -12,7 +12,7 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from app import __version__
-from app.server import health, instructor, jobs, practice, references, skeleton
+from app.server import config, health, instructor, jobs, practice, references, skeleton
 from app.server.errors import install_error_handlers
 from app.server.security import BodyLimit, SecurityHeaders
 from app.server.settings import Settings, load_settings
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
         )
     app.include_router(health.router)
     app.include_router(skeleton.router)
+    app.include_router(config.router)
     app.include_router(instructor.router)
     app.include_router(references.router)
     app.include_router(jobs.router)

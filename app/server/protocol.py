@@ -25,6 +25,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app.pose import FramePose
+from app.scoring import RATINGS
 from app.sequence import N_LANDMARKS
 
 FRAME_HEADER = struct.Struct("<Id")
@@ -47,6 +48,7 @@ LANDMARKS_FRAME_SIZES = (LANDMARKS_HEADER.size, LANDMARKS_HEADER.size + 4 * _IMA
 """The three lengths a binary landmarks frame can have: nobody, image landmarks, both."""
 
 MAX_SEQ = 2**32 - 1
+RATING = "One of " + ", ".join(name for name, _ in RATINGS) + " (GET /api/config gives the tiers)."
 
 
 class CloseCode(IntEnum):
@@ -278,7 +280,7 @@ class StepEventPayload(_Message):
 
     step: str
     score: float
-    rating: str = Field(description="Perfect, Great, Good, Almost or Miss.")
+    rating: str = Field(description=RATING)
 
 
 class LivePayload(_Message):
@@ -356,7 +358,7 @@ class ReportPayload(_Payload):
 
     reference: str
     score: float = Field(description="0-100.")
-    rating: str = Field(description="Perfect, Great, Good, Almost or Miss.")
+    rating: str = Field(description=RATING)
     limbs: dict[str, float] = Field(description="0-100 per limb seen (learner's own sides).")
     unseen: list[str]
     not_visible: list[str]

@@ -42,6 +42,7 @@ async function request(method, path, body, { auth = false } = {}) {
 
 export const api = {
   skeleton: () => request("GET", "/api/skeleton"),
+  config: () => request("GET", "/api/config"),
   references: () => request("GET", "/api/references"),
   reference: (name) => request("GET", `/api/references/${encodeURIComponent(name)}`),
   checkToken: () => request("GET", "/api/instructor", undefined, { auth: true }),

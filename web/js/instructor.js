@@ -2,6 +2,7 @@
 
 import { api, ApiError, forgetReference, instructorToken, setInstructorToken } from "./api.js";
 import { closeCamera, FrameGrabber, openCamera } from "./camera.js";
+import { difficulties } from "./config.js";
 import { LiveSocket } from "./session.js";
 import { animate, drawSkeleton, fitCanvas, toScreen } from "./skeleton.js";
 
@@ -52,6 +53,7 @@ export class Instructor {
     this.steps = steps;
     const target = $("rec-target");
     target.replaceChildren(new Option("A new step", ""), ...steps.map((s) => new Option(`A take of “${s.title}”`, s.name)));
+    $("take-difficulty").replaceChildren(...difficulties().map((d) => new Option(d[0].toUpperCase() + d.slice(1), d)));
     if (instructorToken()) await this.unlock(instructorToken());
     else this.lock();
   }

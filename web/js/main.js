@@ -1,6 +1,7 @@
 // The page: views (library, practice, summary, instructor) switched by the URL hash.
 
 import { api } from "./api.js";
+import { setConfig } from "./config.js";
 import { Instructor } from "./instructor.js";
 import { hideLibrary, showLibrary } from "./library.js";
 import { Practice } from "./practice.js";
@@ -90,7 +91,9 @@ async function boot() {
   wireControls();
   setSpeech(false);
   try {
-    setSkeleton(await api.skeleton());
+    const [skeleton, config] = await Promise.all([api.skeleton(), api.config()]);
+    setSkeleton(skeleton);
+    setConfig(config);
   } catch (err) {
     $("library-status").textContent = `The tutor is not reachable: ${err.message}`;
     return;

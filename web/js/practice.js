@@ -2,6 +2,7 @@
 
 import { loadReference } from "./api.js";
 import { closeCamera, FrameGrabber, openCamera } from "./camera.js";
+import { isMastered, masteredRounds, scoreState } from "./config.js";
 import { LiveSocket } from "./session.js";
 import { boxFit, drawSkeleton, fitCanvas, fitTo, ghostPoints, STATE_COLOURS, toScreen } from "./skeleton.js";
 import { say } from "./speech.js";
@@ -12,8 +13,6 @@ const COUNTDOWN_S = 3;
 const CAMERA_FPS = 30;
 const SUMMARY_TIMEOUT_MS = 20000;
 const END_HOLD_MS = 600;
-const MASTERED = 80;
-const MASTERED_ROUNDS = 3;
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,11 +31,6 @@ export function framingHint(live) {
   const ys = live.landmarks.filter((p) => p[3] >= 0.5).map((p) => p[1]);
   if (Math.max(...ys) - Math.min(...ys) < MIN_BODY_HEIGHT) return "Come closer: you look small to the camera";
   return null;
-}
-
-export function ratingClass(score) {
-  if (score === null || score === undefined) return "warn";
-  return score >= 80 ? "good" : score >= 50 ? "warn" : "bad";
 }
 
 export class Practice {
@@ -177,7 +171,7 @@ export class Practice {
   showFeedback(live) {
     const score = live.score;
     $("score").textContent = String(Math.round(score));
-    $("score").style.color = STATE_COLOURS[ratingClass(score)];
+    $("score").style.color = STATE_COLOURS[scoreState(score)];
     const messages = (live.messages || []).slice(0, 2);
     $("corrections").replaceChildren(...messages.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
     if (messages.length) say(messages[0]);
@@ -206,8 +200,8 @@ export class Practice {
   // Three good rounds of a looped step in a row: offer the next step.
   checkMastered(event) {
     if (!this.options.step || event.step !== this.options.step) return;
-    this.mastered = event.score >= MASTERED ? this.mastered + 1 : 0;
-    if (this.mastered < MASTERED_ROUNDS) return;
+    this.mastered = isMastered(event.score) ? this.mastered + 1 : 0;
+    if (this.mastered < masteredRounds()) return;
     const names = this.reference.steps.map((s) => s.name);
     const next = names[names.indexOf(this.options.step) + 1] ?? null;
     const button = $("btn-next-step");
@@ -223,7 +217,7 @@ export class Practice {
   popup(event) {
     const box = $("popup");
     const score = event.score;
-    box.className = `popup ${ratingClass(score)}`;
+    box.className = `popup ${scoreState(score)}`;
     box.textContent = `${event.rating ?? ""} ${score === null || score === undefined ? "" : Math.round(score)}`.trim();
     box.hidden = false;
     // Restart the animation for back-to-back events.

@@ -9,16 +9,15 @@ export const STATE_COLOURS = {
 };
 const GHOST_COLOUR = "rgba(140, 210, 255, 0.8)";
 const MIN_VISIBILITY = 0.5;
-const LEFT_SHOULDER = 11;
-const RIGHT_SHOULDER = 12;
-const LEFT_HIP = 23;
-const RIGHT_HIP = 24;
 
 let bones = [];
+let torsoCorners = [];
 
-// The bone list comes from the server (GET /api/skeleton) so page and scoring agree.
+// The bones and landmark names come from the server (GET /api/skeleton) so page and scoring
+// agree.
 export function setSkeleton(definition) {
   bones = definition.bones;
+  torsoCorners = ["left_shoulder", "right_shoulder", "left_hip", "right_hip"].map((name) => definition.landmarks.indexOf(name));
 }
 
 export function boneCount() {
@@ -41,8 +40,9 @@ function midpoint(a, b) {
 }
 
 function torso(points) {
-  const shoulders = midpoint(points[LEFT_SHOULDER], points[RIGHT_SHOULDER]);
-  const hips = midpoint(points[LEFT_HIP], points[RIGHT_HIP]);
+  const [leftShoulder, rightShoulder, leftHip, rightHip] = torsoCorners.map((i) => points[i]);
+  const shoulders = midpoint(leftShoulder, rightShoulder);
+  const hips = midpoint(leftHip, rightHip);
   if (!shoulders || !hips) return null;
   const length = Math.hypot(shoulders[0] - hips[0], shoulders[1] - hips[1]);
   return length > 1 ? { hips, length } : null;

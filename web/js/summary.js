@@ -1,9 +1,8 @@
 // The summary after a run: overall score, body parts, the worst moments, a score chart.
 
-import { ratingClass } from "./practice.js";
+import { isMastered, masteredScore, scoreState } from "./config.js";
 import { fitCanvas, STATE_COLOURS } from "./skeleton.js";
 
-const MASTERED = 80;
 const $ = (id) => document.getElementById(id);
 
 const words = (limb) => limb.replaceAll("_", " ");
@@ -16,7 +15,7 @@ function limbRow(limb, score) {
   bar.className = "bar";
   const fill = document.createElement("span");
   fill.style.width = `${Math.max(2, score ?? 0)}%`;
-  fill.style.background = score === null ? STATE_COLOURS.unseen : STATE_COLOURS[ratingClass(score)];
+  fill.style.background = score === null ? STATE_COLOURS.unseen : STATE_COLOURS[scoreState(score)];
   bar.append(fill);
   const value = document.createElement("span");
   value.textContent = score === null ? "unseen" : String(Math.round(score));
@@ -45,7 +44,7 @@ function drawChartAt(ctx, width, height, timeline) {
   ctx.clearRect(0, 0, width, height);
   ctx.font = "16px system-ui, sans-serif";
   ctx.fillStyle = "rgba(46, 204, 113, 0.12)";
-  ctx.fillRect(pad.left, pad.top, w, h * (1 - MASTERED / 100));
+  ctx.fillRect(pad.left, pad.top, w, h * (1 - masteredScore() / 100));
   ctx.strokeStyle = "#3a4650";
   ctx.fillStyle = "#a8b0b8";
   ctx.lineWidth = 1;
@@ -85,7 +84,7 @@ export function showSummary(result, { onAgain, onLoop, onNext, onLibrary }) {
   $("summary-title").textContent = `${result.reference.title}${result.step ? ` — ${result.step}` : ""}`;
   const hasReport = Boolean(report);
   $("summary-overall").textContent = hasReport ? String(Math.round(report.score)) : "–";
-  $("summary-overall").style.color = hasReport ? STATE_COLOURS[ratingClass(report.score)] : "";
+  $("summary-overall").style.color = hasReport ? STATE_COLOURS[scoreState(report.score)] : "";
   $("summary-rating").textContent = hasReport ? report.rating : "Nobody was seen dancing.";
 
   const limbs = hasReport ? [
@@ -104,13 +103,14 @@ export function showSummary(result, { onAgain, onLoop, onNext, onLibrary }) {
   const hardest = hasReport && report.steps.length > 1
     ? [...report.steps].sort((a, b) => a.score - b.score)[0] : null;
   const loop = $("btn-loop-worst");
-  loop.hidden = !hardest || hardest.score >= MASTERED;
+  loop.hidden = !hardest || isMastered(hardest.score);
   if (hardest) loop.textContent = `Loop “${hardest.name}”`;
   loop.onclick = () => onLoop(hardest.name);
   const next = $("btn-next");
   next.hidden = !onNext;
-  next.className = hasReport && report.score >= MASTERED ? "primary" : "ghost-btn";
-  next.textContent = hasReport && report.score >= MASTERED ? "Mastered — next step →" : "Next step →";
+  const mastered = hasReport && isMastered(report.score);
+  next.className = mastered ? "primary" : "ghost-btn";
+  next.textContent = mastered ? "Mastered — next step →" : "Next step →";
   next.onclick = onNext;
   $("btn-again").onclick = onAgain;
   $("btn-library").onclick = onLibrary;
