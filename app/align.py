@@ -37,6 +37,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from app.errors import NoAlignmentError
 from app.skeleton import DEFAULT_TOLERANCE, FEATURE_SHARE, N_FEATURES, Features
 
 FloatArray = npt.NDArray[np.float64]
@@ -226,7 +227,7 @@ def warping_path(reference: FloatArray, attempt: FloatArray,
                            min(settings.reference_end_slack, n - 1), settings.skip_cost,
                            path_buffer, costs_buffer)
     if k == 0:
-        raise ValueError(
+        raise NoAlignmentError(
             f"no alignment fits: the attempt ({m} frames) must last between half and twice "
             f"the reference ({n} frames) at the same frame rate, within the band"
         )
@@ -435,7 +436,7 @@ def warping_path_reference(reference: FloatArray, attempt: FloatArray,
             for (i, j), value in table.items()
             if i >= n - 1 - end_slack and j >= end_min]
     if not ends:
-        raise ValueError("no alignment fits the tempo limits and the band")
+        raise NoAlignmentError("no alignment fits the tempo limits and the band")
     total, end = min(ends, key=lambda e: (e[0], e[1][0], e[1][1], e[1][2]))
     cells = []
     node: tuple[int, int, bool] | None = end

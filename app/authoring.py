@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app.errors import UserError
 from app.landmarks import Landmark
 from app.sequence import N_LANDMARKS, PoseSequence, Source, Step
 from app.skeleton import IMAGE_DEPTH_SCALE
@@ -229,7 +230,7 @@ class StepScript:
         return self.keyframes[-1].t
 
 
-class ScriptError(ValueError):
+class ScriptError(UserError):
     """A keyframe file is wrong; the message names the file, the keyframe and the field."""
 
 

@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from app.errors import UserError
+
 RgbImage = npt.NDArray[np.uint8]
 """(height, width, 3) uint8, RGB channel order."""
 
@@ -38,7 +40,7 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE_MARKERS = frozenset(range(0xD0, 0xDA)) | {0x01}
 
 
-class DecodeError(ValueError):
+class DecodeError(UserError):
     """A file or message cannot be decoded; the message names it and says why."""
 
 
@@ -118,7 +120,7 @@ def read_video(
     ------
     DecodeError
         When the file cannot be opened or holds no frame at all.
-    ValueError
+    UserError
         When ``every`` is below 1 or the time range is empty.
     """
     path = Path(path)
@@ -210,7 +212,7 @@ def _frames(
     if index == 0:
         raise DecodeError(f"{path}: holds no video frames")
     if kept == 0:
-        raise ValueError(
+        raise UserError(
             f"{path}: has no frames from {start_s or 0} s to {end_s or 'the end'} (its last "
             f"frame is at {previous_ms / 1000:.2f} s)"
         )
@@ -245,12 +247,12 @@ def _timestamp(capture: cv2.VideoCapture, previous_ms: float, step_ms: float) ->
 
 def _check_range(every: int, start_s: float | None, end_s: float | None) -> None:
     if every < 1:
-        raise ValueError(f"every must be 1 or more, got {every}")
+        raise UserError(f"every must be 1 or more, got {every}")
     for label, value in (("start", start_s), ("end", end_s)):
         if value is not None and not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{label} must be a time of 0 s or more, got {value}")
+            raise UserError(f"{label} must be a time of 0 s or more, got {value}")
     if start_s is not None and end_s is not None and end_s <= start_s:
-        raise ValueError(f"end ({end_s} s) must come after start ({start_s} s)")
+        raise UserError(f"end ({end_s} s) must come after start ({start_s} s)")
 
 
 def _open(path: Path) -> cv2.VideoCapture:

@@ -24,6 +24,7 @@ from typing import Any
 
 from app import sequence
 from app.atomic import remove_stale_temporaries
+from app.errors import UserError
 from app.scoring import Reference
 from app.sequence import SUFFIX, PoseSequence, SequenceFormatError, Step
 
@@ -37,7 +38,7 @@ MAX_ORDER = 999
 MIN_FRAMES = 2
 
 
-class LibraryError(ValueError):
+class LibraryError(UserError):
     """A library request cannot be carried out; the message says why in one sentence."""
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.align import COST_CAP, OnlineAligner
+from app.errors import UserError
 from app.feedback import Correction, FeedbackTracker, corrections, learner_limb, merged
 from app.landmarks import Limb
 from app.scoring import (
@@ -89,6 +90,10 @@ _HINTS = {
     "hips": "step back: your hips are out of view",
 }
 _NOBODY_HINT = "step into the frame: the camera cannot see you"
+
+
+class NothingToScore(UserError):
+    """A session closed before any frame showed the learner."""
 
 
 @dataclass(frozen=True)
@@ -335,9 +340,15 @@ class LiveSession:
         )
 
     def finish(self) -> ScoreReport:
-        """The closing summary over everything pushed since the start or the last reset."""
+        """The closing summary over everything pushed since the start or the last reset.
+
+        Raises
+        ------
+        NothingToScore
+            When no frame showed the learner.
+        """
         if self._space is None or not self._matches[self._space].visits.any():
-            raise ValueError("nothing to score: no frame showed the learner")
+            raise NothingToScore("nothing to score: no frame showed the learner")
         matches = self._matches[self._space]
         offset = self._lag_sum / self._lag_count if self._lag_count else 0.0
         hidden = [part for k, part in enumerate(BODY_PARTS)

@@ -48,6 +48,7 @@ from tqdm import tqdm
 
 import app
 from app.atomic import atomic_write_bytes
+from app.errors import UserError
 
 MODEL_DIR_ENV = "DANCE_TUTOR_MODEL_DIR"
 DEFAULT_MODEL_DIR = Path(app.__file__).resolve().parent.parent / "models"
@@ -74,11 +75,11 @@ _ZIP_UNIX_SYSTEM = 3
 _CHUNK_BYTES = 1 << 16
 
 
-class ModelUnavailableError(ValueError):
+class ModelUnavailableError(UserError):
     """No usable pose model could be found or obtained; the message says what to do."""
 
 
-class ModelVerificationError(ValueError):
+class ModelVerificationError(UserError):
     """A file is not a valid pose model bundle, or its hash is not the expected one."""
 
 
@@ -154,7 +155,7 @@ class Manifest:
             return self.variants[name]
         except KeyError:
             known = ", ".join(self.variants)
-            raise ValueError(f"unknown model variant {name!r}; known variants: {known}") from None
+            raise UserError(f"unknown model variant {name!r}; known variants: {known}") from None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
+from app.errors import UserError
 from app.landmarks import Bone, Landmark
 from app.sequence import PoseSequence
 
@@ -272,7 +273,7 @@ def save_mp4(seq: PoseSequence, path: Path, size: tuple[int, int] = (360, 480)) 
 
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), seq.fps, size)
     if not writer.isOpened():
-        raise ValueError(f"{path}: OpenCV cannot open an MP4 writer here")
+        raise UserError(f"{path}: OpenCV cannot open an MP4 writer here")
     try:
         for image in animation_frames(seq, size):
             writer.write(np.asarray(image)[:, :, ::-1])
@@ -291,5 +292,5 @@ def save_preview(seq: PoseSequence, path: Path) -> None:
     elif suffix == ".mp4":
         save_mp4(seq, path)
     else:
-        raise ValueError(f"{path}: unknown preview type {suffix or '(none)'}; use one of "
+        raise UserError(f"{path}: unknown preview type {suffix or '(none)'}; use one of "
                          f"{', '.join(PREVIEW_SUFFIXES)}")

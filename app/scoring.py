@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from app.align import COST_CAP, AlignSettings, align_offline
 from app.align import warm_up as warm_up_alignment
+from app.errors import NoAlignmentError, UserError
 from app.feedback import (
     Correction,
     learner_limb,
@@ -189,7 +190,7 @@ class ScoreOptions:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed) and 0.1 <= self.speed <= 4.0):
-            raise ValueError(f"speed must be between 0.1 and 4, got {self.speed}")
+            raise UserError(f"speed must be between 0.1 and 4, got {self.speed}")
         if not 0.0 <= self.reference_slack < 1.0:
             raise ValueError(f"reference_slack must be in [0, 1), got {self.reference_slack}")
         for name in ("late_start_s", "early_stop_s"):
@@ -232,9 +233,9 @@ class Reference:
 
     def __post_init__(self) -> None:
         if len(self.sequence) == 0:
-            raise ValueError(f"reference {self.sequence.name or '(unnamed)'} has no frames")
+            raise UserError(f"reference {self.sequence.name or '(unnamed)'} has no frames")
         if not self.sequence.present.any():
-            raise ValueError(f"reference {self.sequence.name or '(unnamed)'} shows nobody")
+            raise UserError(f"reference {self.sequence.name or '(unnamed)'} shows nobody")
         if self.tolerance is not None:
             expected = (len(self.sequence), N_FEATURES)
             if self.tolerance.shape != expected:
@@ -739,7 +740,7 @@ def score(reference: Reference | PoseSequence, attempt: PoseSequence,
     """
     ref = as_reference(reference)
     if not attempt.present.any():
-        raise ValueError("the attempt shows nobody: no frame has a pose")
+        raise UserError("the attempt shows nobody: no frame has a pose")
     space = common_space(ref.sequence, attempt)
     ref_features = feature_matrix(ref.sequence, space=space, align_facing=options.align_facing)
     fps = ref_features.fps
@@ -750,8 +751,8 @@ def score(reference: Reference | PoseSequence, attempt: PoseSequence,
     try:
         alignment = align_offline(ref_features, on_grid,
                                   options.align_settings(len(ref_features), fps), tolerance)
-    except ValueError as exc:
-        raise ValueError(
+    except NoAlignmentError as exc:
+        raise NoAlignmentError(
             f"the attempt ({attempt.duration_s:.1f} s) is too short to compare with reference "
             f"{ref.name or '(unnamed)'} ({ref.sequence.duration_s:.1f} s)"
         ) from exc
@@ -802,8 +803,8 @@ def tolerance_from_takes(takes: Sequence[PoseSequence]) -> tuple[PoseSequence, F
             grid = features[b].resample(features[a].fps)
             try:
                 alignment = align_offline(features[a], grid)
-            except ValueError as exc:
-                raise ValueError(f"take {b + 1} cannot be aligned with take {a + 1}: their "
+            except NoAlignmentError as exc:
+                raise NoAlignmentError(f"take {b + 1} cannot be aligned with take {a + 1}: their "
                                  f"durations differ by more than twice") from exc
             paths[a, b] = (alignment.path, grid)
             totals[a] += alignment.cost

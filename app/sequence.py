@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.atomic import atomic_write_bytes
+from app.errors import UserError
 
 FORMAT = "dance-tutor.pose-sequence"
 VERSION = 1
@@ -48,7 +49,7 @@ _KNOWN_KEYS = {
 }
 
 
-class SequenceFormatError(ValueError):
+class SequenceFormatError(UserError):
     """A ``.pose.json`` document breaks the format; the message names the file and field."""
 
 
@@ -62,11 +63,11 @@ class Step:
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise ValueError("a step needs a name")
+            raise UserError("a step needs a name")
         if not (math.isfinite(self.start_s) and math.isfinite(self.end_s)):
-            raise ValueError(f"step {self.name!r} has a non-finite start or end")
+            raise UserError(f"step {self.name!r} has a non-finite start or end")
         if self.end_s <= self.start_s:
-            raise ValueError(
+            raise UserError(
                 f"step {self.name!r} ends at {self.end_s} s, not after its start {self.start_s} s"
             )
 
@@ -231,7 +232,7 @@ class PoseSequence:
         lo = 0 if start_s is None else int(np.searchsorted(self.t, start_s, side="left"))
         hi = len(self) if end_s is None else int(np.searchsorted(self.t, end_s, side="left"))
         if hi <= lo:
-            raise ValueError(
+            raise UserError(
                 f"no frames between {start_s} s and {end_s} s (the sequence lasts "
                 f"{self.duration_s:.2f} s)"
             )
@@ -437,7 +438,7 @@ def _parse_step(p: _Parser, doc: Any, where: str) -> Step:
                     p.number(doc, f"{where}.", "start_s"), p.number(doc, f"{where}.", "end_s"))
     except SequenceFormatError:
         raise
-    except ValueError as exc:
+    except UserError as exc:
         p.fail(where, str(exc))
 
 

@@ -19,6 +19,7 @@ from app.align import (
     warping_path,
     warping_path_reference,
 )
+from app.errors import NoAlignmentError
 from app.sequence import PoseSequence
 from app.skeleton import N_FEATURES, Features, feature_matrix
 from tests.scoring_fixtures import squats_sequence
@@ -58,8 +59,8 @@ def test_kernel_equals_the_reference_implementation(n: int, m: int, f: int, seed
                             reference_start_slack=ref_slack, reference_end_slack=ref_slack)
     try:
         fast = warping_path(ref, att, options, ref_w, att_w)
-    except ValueError:
-        with pytest.raises(ValueError):
+    except NoAlignmentError:
+        with pytest.raises(NoAlignmentError):
             warping_path_reference(ref, att, options, ref_w, att_w)
         return
     slow = warping_path_reference(ref, att, options, ref_w, att_w)
@@ -96,9 +97,9 @@ def test_time_warps_are_recovered(squats: Features, factor: float, wobble: float
 
 def test_tempo_is_limited_to_half_and_double(squats: Features) -> None:
     too_fast, _ = warped(squats, 0.4)
-    with pytest.raises(ValueError, match="half and twice"):
+    with pytest.raises(NoAlignmentError, match="half and twice"):
         align_offline(squats, too_fast)
-    with pytest.raises(ValueError, match="half and twice"):
+    with pytest.raises(NoAlignmentError, match="half and twice"):
         warping_path(np.zeros((10, 2)), np.zeros((25, 2)),
                      AlignSettings(attempt_start_slack=0, attempt_end_slack=0))
 

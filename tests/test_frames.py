@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from app import frames
+from app.errors import UserError
 from tests.conftest import clip
 
 _CONTAINER_BOXES = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
@@ -204,13 +205,13 @@ def _touch(path: Path, data: bytes) -> Path:
     return path
 
 
-def test_bad_ranges_are_value_errors(tmp_path: Path) -> None:
+def test_bad_ranges_are_user_errors(tmp_path: Path) -> None:
     path = _write_clip(tmp_path / "short.mp4")
-    with pytest.raises(ValueError, match="every must be 1 or more"):
+    with pytest.raises(UserError, match="every must be 1 or more"):
         list(frames.read_video(path, every=0))
-    with pytest.raises(ValueError, match="must come after start"):
+    with pytest.raises(UserError, match="must come after start"):
         list(frames.read_video(path, start_s=2.0, end_s=1.0))
-    with pytest.raises(ValueError, match="has no frames from 5"):
+    with pytest.raises(UserError, match="has no frames from 5"):
         list(frames.read_video(path, start_s=5.0))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app.cli import main
+from app.cli import EXIT_BAD_INPUT, EXIT_BUG, main
 from app.library import Library, default_poses_dir
 from tests.conftest import clip
 from tests.library_fixtures import small_library
@@ -71,6 +71,22 @@ def test_validate_reports_broken_files_and_fails(poses: Path,
     assert "skipped bad.pose.json: the document must be a JSON object" in captured.err
     assert "2 valid, 1 broken" in captured.out
     assert main(["library", "list", "--poses", str(poses)]) == 0
+
+
+def test_a_bug_prints_its_trace_and_is_not_blamed_on_the_input(
+        poses: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(self: Library) -> list[object]:
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(Library, "list", broken)
+    code = main(["library", "list", "--poses", str(poses)])
+    err = capsys.readouterr().err
+    assert code == EXIT_BUG != EXIT_BAD_INPUT
+    assert "Traceback (most recent call last)" in err and "in broken" in err
+    assert "ValueError: operands could not be broadcast together" in err
+    assert err.rstrip().splitlines()[-1] == (
+        "dance-tutor library: failed inside the program (a bug, not your input); the trace "
+        "above says where")
 
 
 def test_the_environment_chooses_the_library(poses: Path, monkeypatch: pytest.MonkeyPatch,

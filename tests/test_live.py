@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.landmarks import Limb
-from app.live import LiveSession, LiveUpdate, warm_up
+from app.live import LiveSession, LiveUpdate, NothingToScore, warm_up
 from app.scoring import Reference, ScoreOptions, score
 from app.sequence import N_LANDMARKS, PoseSequence, Step
 from tests.scoring_fixtures import (
@@ -178,7 +178,7 @@ def test_bad_frames_are_refused(reference: PoseSequence) -> None:
     session.push(1.0, None, None, None, (640, 480))
     with pytest.raises(ValueError, match="not after"):
         session.push(1.0, None, None, None, (640, 480))
-    with pytest.raises(ValueError, match="nothing to score"):
+    with pytest.raises(NothingToScore, match="nothing to score"):
         session.finish()
     with pytest.raises(ValueError, match="not a part"):
         session.reset(10, 5)

@@ -18,6 +18,7 @@ import pytest
 
 from app import models
 from app.cli import main
+from app.errors import UserError
 
 FULL = models.load_manifest().variant("full")
 ENTRIES = ("pose_detector.tflite", "pose_landmarks_detector.tflite")
@@ -210,8 +211,8 @@ def test_model_dir_follows_the_environment(tmp_path: Path, bundle: bytes,
     assert not status["lite"].present and not status["lite"].verified
 
 
-def test_unknown_variant_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="unknown model variant 'huge'"):
+def test_unknown_variant_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="unknown model variant 'huge'"):
         models.ensure_model(variant="huge")
 
 

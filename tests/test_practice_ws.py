@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import struct
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -20,7 +22,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from app import sequence
+from app.errors import UserError
 from app.landmarks import Limb
+from app.live import LiveSession
 from app.scoring import Reference, ScoreOptions
 from app.sequence import PoseSequence, Step
 from app.server.protocol import SERVER_MESSAGE, landmarks_frame
@@ -191,6 +195,42 @@ def test_landmarks_session_of_the_reference_itself_scores_high(server: LiveServe
         assert close_code(ws) == 1000
 
 
+def test_a_session_where_nobody_was_seen_closes_with_an_empty_summary(
+    server: LiveServer
+) -> None:
+    with opened(server) as (ws, _):
+        for message in landmark_messages(reference(server, "wing-beat"))[:5]:
+            data = json.loads(message)
+            data["landmarks"] = data["world"] = None
+            ws.send(json.dumps(data))
+            recv_until(ws, lambda m: m["type"] == "update")
+        ws.send(json.dumps({"type": "stop"}))
+        summary, _ = recv_until(ws, lambda m: m["type"] == "summary")
+        assert summary["report"] is None and summary["frames"]["processed"] == 5
+        assert close_code(ws) == 1000
+
+
+def test_a_bug_in_finishing_a_session_is_logged_and_closes_it_with_1011(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: LiveSession) -> object:
+        raise ValueError("operands could not be broadcast together with shapes (33,) (32,)")
+
+    monkeypatch.setattr(LiveSession, "finish", broken)
+    with opened(server) as (ws, _), caplog.at_level(logging.ERROR, "app.server.practice"):
+        for message in landmark_messages(reference(server, "wing-beat"))[:20]:
+            ws.send(message)
+            recv_until(ws, lambda m: m["type"] == "update")
+        ws.send(json.dumps({"type": "stop"}))
+        error = recv(ws)
+        assert error == {"type": "error", "code": "internal", "fatal": True,
+                         "message": "The tutor failed on this session; please start again."}
+        assert close_code(ws) == 1011
+    logged = [r for r in caplog.records if r.name == "app.server.practice"]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+    assert "in broken" in "".join(traceback.format_exception(*logged[0].exc_info))
+
+
 def test_binary_landmarks_score_the_same_as_json_landmarks(server: LiveServer) -> None:
     seq = reference(server, "wing-beat")
     scores = {}
@@ -241,7 +281,7 @@ def test_a_step_holding_no_frame_cannot_be_looped() -> None:
     seq = replace(seq, steps=(*seq.steps, between))
     worker = PracticeWorker(PoseSource("landmarks", Path("no-model"), 1), Reference(seq),
                             ScoreOptions(), 30.0, step=seq.steps[0].name)
-    with pytest.raises(ValueError, match="step 'blink' holds no frame of this reference"):
+    with pytest.raises(UserError, match="step 'blink' holds no frame of this reference"):
         worker.request_restart("blink")
     worker.close()
 

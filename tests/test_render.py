@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.errors import UserError
 from app.render import (
     BACKGROUND,
     LEFT_COLOR,
@@ -115,5 +116,5 @@ def test_save_preview_writes_each_kind(tmp_path: Path, suffix: str) -> None:
 
 
 def test_save_preview_refuses_unknown_types(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"unknown preview type \.bmp"):
+    with pytest.raises(UserError, match=r"unknown preview type \.bmp"):
         save_preview(authored("unhooding"), tmp_path / "x.bmp")

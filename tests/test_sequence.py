@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from app import sequence
+from app.errors import UserError
 from app.sequence import N_LANDMARKS, PoseSequence, SequenceFormatError, Source, Step
 
 
@@ -160,7 +161,7 @@ def test_trim_and_slice_restart_time_and_clip_steps() -> None:
     assert len(part) == 4
     assert part.t[0] == 0.0
     assert [s.name for s in part.steps] == ["down"]
-    with pytest.raises(ValueError, match="no frames between"):
+    with pytest.raises(UserError, match="no frames between"):
         seq.trim_seconds(5.0, 6.0)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.errors import UserError
 from app.server.auth import InstructorToken, resolve_token
 from app.server.settings import load_settings
 
@@ -57,5 +58,5 @@ def test_first_start_generates_a_private_token_that_later_starts_reuse(
 def test_a_damaged_token_file_is_refused(poses: Path, tmp_path: Path) -> None:
     path = tmp_path / "instructor-token"
     path.write_text("short\n")
-    with pytest.raises(ValueError, match="at least 16 characters"):
+    with pytest.raises(UserError, match="at least 16 characters"):
         resolve_token(load_settings(poses_dir=poses, token_file=path))

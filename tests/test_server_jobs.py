@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.server import jobs
 from app.server.settings import Settings
 from tests.conftest import clip
 from tests.server_fixtures import client, settings, state
@@ -105,3 +109,35 @@ def test_an_unknown_reference_or_job_is_404(client: TestClient) -> None:
                            data={"reference": "no-such-step"})
     assert response.status_code == 404
     assert client.get("/api/jobs/0123456789abcdef").status_code == 404
+
+
+def test_an_attempt_showing_nobody_fails_its_job_with_that_sentence(
+    client: TestClient, settings: Settings
+) -> None:
+    doc = json.loads((settings.poses_dir / "wing-beat.pose.json").read_text())
+    for frame in doc["frames"]:
+        frame["landmarks"] = frame["world"] = None
+    job = submit(client, "empty-room.pose.json", json.dumps(doc).encode(), "wing-beat")
+    final = wait_for(client, job["id"])[-1]
+    assert final["status"] == "failed"
+    assert final["error"] == "the attempt shows nobody: no frame has a pose"
+
+
+def test_a_bug_in_a_job_is_logged_with_its_trace_and_not_blamed_on_the_upload(
+    client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object) -> object:
+        raise IndexError(f"index 40 is out of bounds in {tempfile.gettempdir()}")
+
+    monkeypatch.setattr(jobs, "score", broken)
+    before = uploads()
+    data = (settings.poses_dir / "wing-beat.pose.json").read_bytes()
+    with caplog.at_level(logging.ERROR, logger="app.server.tasks"):
+        final = wait_for(client, submit(client, "mine.pose.json", data, "wing-beat")["id"])[-1]
+    assert final["status"] == "failed"
+    assert final["error"] == "The job failed inside the server; the log has the details."
+    logged = [r for r in caplog.records if r.name == "app.server.tasks"]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+    assert "in broken" in "".join(traceback.format_exception(*logged[0].exc_info))
+    assert uploads() - before == set()

@@ -10,6 +10,7 @@ from app.server.protocol import (
     LANDMARKS_HEADER,
     SERVER_MESSAGE,
     FrameCounts,
+    FrameError,
     LivePayload,
     Update,
     landmarks_frame,
@@ -61,7 +62,7 @@ def test_visibility_is_clipped_to_zero_one() -> None:
     (landmarks_frame(0, 0.0, (640, 480), np.full((33, 4), np.inf)), "not finite"),
 ])
 def test_a_broken_binary_frame_is_refused_with_a_reason(data: bytes, problem: str) -> None:
-    with pytest.raises(ValueError, match=problem):
+    with pytest.raises(FrameError, match=problem):
         read_landmarks_frame(data)
 
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app import sequence
+from app import recording, sequence
 from app.landmarks import LIMB_LANDMARKS, Bone, Limb
 from app.library import DIFFICULTIES
 from app.live import MASTERED_ROUNDS, MASTERED_SCORE, WARN_LIMB
 from app.scoring import GOOD_LIMB, RATINGS, rating
+from app.sequence import PoseSequence
 from app.server.main import create_app
 from app.server.settings import Settings
-from app.server.state import open_state
+from app.server.state import ServerState, open_state
 from tests.server_fixtures import AUTH, TOKEN, client, make_settings, settings, state
 
 __all__ = ["client", "settings", "state"]  # pytest fixtures this module uses
@@ -90,6 +93,27 @@ def test_an_unknown_reference_says_which_without_a_server_path(
     assert response.status_code == 404
     assert response.json() == {"detail": "There is no reference named 'no-such-step'."}
     assert str(settings.poses_dir) not in response.text
+
+
+def test_a_bug_in_a_route_is_a_logged_500_not_the_clients_fault(
+    settings: Settings, state: ServerState, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(seq: PoseSequence) -> object:
+        raise ValueError(f"operands could not be broadcast in {settings.poses_dir}")
+
+    monkeypatch.setattr(recording, "motion_speed", broken)
+    body = {"name": "new-step", "sequence": document(settings, "wing-spread")}
+    with (TestClient(create_app(settings, state), raise_server_exceptions=False) as client,
+          caplog.at_level(logging.ERROR, logger="app.server.errors")):
+        response = client.post("/api/references", json=body, headers=AUTH)
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "The server failed to handle this request; its log has the details."}
+    logged = [r for r in caplog.records if r.name == "app.server.errors"]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+    assert "in broken" in "".join(traceback.format_exception(*logged[0].exc_info))
+    assert not (settings.poses_dir / "new-step.pose.json").exists()
 
 
 def _writes(settings: Settings) -> list[tuple[str, str, dict[str, Any] | None]]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
 import pytest
 
+from app.frames import DecodeError
 from app.server.tasks import Job, JobLimitError, JobRunner, JobStatus, Progress
 
 
@@ -44,12 +46,12 @@ def test_a_job_reports_progress_and_its_result() -> None:
     assert seen == [0.5]
 
 
-def test_a_value_error_becomes_the_jobs_error_and_cleanup_runs() -> None:
+def test_a_user_error_becomes_the_jobs_error_and_cleanup_runs() -> None:
     cleaned = threading.Event()
     runner = JobRunner(max_jobs=4)
 
     def work(progress: Progress) -> dict[str, Any]:
-        raise ValueError("clip.mp4: is not a video")
+        raise DecodeError("clip.mp4: is not a video")
 
     job = runner.submit("bad", work, cleanup=cleaned.set)
     done = wait_finished(runner, job.id)
@@ -57,15 +59,25 @@ def test_a_value_error_becomes_the_jobs_error_and_cleanup_runs() -> None:
     assert cleaned.wait(5)
 
 
-def test_an_unexpected_error_is_reported_without_internals() -> None:
+@pytest.mark.parametrize("bug", [ValueError("operands could not be broadcast in /srv/secret"),
+                                 KeyError("/srv/secret/path")])
+def test_a_bug_is_logged_with_its_trace_and_reported_without_internals(
+    bug: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    cleaned = threading.Event()
     runner = JobRunner(max_jobs=4)
 
     def work(progress: Progress) -> dict[str, Any]:
-        raise KeyError("/srv/secret/path")
+        raise bug
 
-    done = wait_finished(runner, runner.submit("boom", work).id)
+    with caplog.at_level(logging.ERROR, logger="app.server.tasks"):
+        done = wait_finished(runner, runner.submit("boom", work, cleanup=cleaned.set).id)
     assert done.status is JobStatus.FAILED
-    assert done.error is not None and "/srv/secret" not in done.error
+    assert done.error == "The job failed inside the server; the log has the details."
+    logged = [r for r in caplog.records if r.name == "app.server.tasks"]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+    assert logged[0].exc_info[1] is bug
+    assert cleaned.wait(5)
 
 
 def test_finished_jobs_are_forgotten_oldest_first_and_running_ones_never() -> None:

@@ -2,8 +2,8 @@
 
 Each module in ``COMMANDS`` has ``register(subparsers)``, which adds its parser and sets
 ``handler`` to a function taking the parsed arguments and returning an exit code. A
-``UserError`` (or a ``ValueError`` from the library's validation) becomes one line on stderr and
-exit code 2.
+:class:`~app.errors.UserError` becomes one line on stderr and exit code 2; any other exception
+is a bug: its trace goes to stderr, with a line saying so, and the exit code is 70.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
 from app import __version__
+from app.errors import UserError
 
 COMMANDS = ("serve", "extract", "score", "record", "library", "preview", "models")
 EXIT_BAD_INPUT = 2
-
-
-class UserError(Exception):
-    """Something the user can fix; the message is one sentence saying what."""
+EXIT_BUG = 70
+"""``EX_SOFTWARE`` of sysexits.h: the program failed, not the user's input."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,12 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (UserError, ValueError, FileNotFoundError) as exc:
+    except UserError as exc:
         print(f"dance-tutor {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"dance-tutor {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception:
+        traceback.print_exc()
+        print(f"dance-tutor {args.command}: failed inside the program (a bug, not your input); "
+              f"the trace above says where", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.cli import UserError
 from app.cli.library_cmd import open_library, poses_argument
+from app.errors import UserError
 
 
 def register(subparsers: Any) -> None:

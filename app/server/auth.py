@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 
 from app.atomic import atomic_write_bytes
+from app.errors import UserError
 from app.server.settings import MIN_TOKEN_LENGTH, Settings
 
 
@@ -44,7 +45,7 @@ def resolve_token(settings: Settings) -> InstructorToken:
 
     Raises
     ------
-    ValueError
+    UserError
         When the token file exists but cannot be read or holds too short a token.
     """
     if settings.instructor_token is not None:
@@ -58,7 +59,7 @@ def resolve_token(settings: Settings) -> InstructorToken:
         atomic_write_bytes(path, token.encode("utf-8"))
         os.chmod(path, 0o600)
     except OSError as exc:
-        raise ValueError(
+        raise UserError(
             f"{path}: cannot store the instructor token ({exc.strerror}); set "
             f"DANCE_TUTOR_INSTRUCTOR_TOKEN or DANCE_TUTOR_TOKEN_FILE"
         ) from exc
@@ -69,9 +70,9 @@ def _read_token_file(path: Path) -> str:
     try:
         token = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: the instructor token file cannot be read ({exc})") from exc
+        raise UserError(f"{path}: the instructor token file cannot be read ({exc})") from exc
     if len(token) < MIN_TOKEN_LENGTH:
-        raise ValueError(
+        raise UserError(
             f"{path}: the instructor token must be at least {MIN_TOKEN_LENGTH} characters"
         )
     return token

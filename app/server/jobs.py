@@ -17,6 +17,7 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from pydantic import BaseModel, Field
 
 from app import sequence
+from app.errors import UserError
 from app.frames import probe_video
 from app.pose import extract_video
 from app.scoring import Reference, ScoreOptions, score
@@ -122,7 +123,7 @@ def _checked_upload(path: Path, name: str) -> PoseSequence | None:
                 return sequence.loads(path.read_bytes(), origin=name)
         probe_video(path)
         return None
-    except ValueError as exc:
+    except UserError as exc:
         # The file name leads the sentence as typed, so it is not capitalised.
         detail = str(exc).replace(str(path), name)
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
@@ -140,5 +141,5 @@ def _score_upload(path: Path, name: str, attempt: PoseSequence | None, reference
             )
         progress(EXTRACTION_SHARE)
         return score(reference, attempt, options).to_dict()
-    except ValueError as exc:
-        raise ValueError(str(exc).replace(str(path), name)) from exc
+    except UserError as exc:
+        raise UserError(str(exc).replace(str(path), name)) from exc

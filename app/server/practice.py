@@ -20,6 +20,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
+from app.errors import UserError
 from app.server.deps import get_state
 from app.server.errors import sentence
 from app.server.flow import FrameGate, Mailbox, Pacer, Verdict
@@ -31,6 +32,7 @@ from app.server.protocol import (
     CloseCode,
     ErrorMessage,
     FrameCounts,
+    FrameError,
     LandmarksFrame,
     Limits,
     Ready,
@@ -44,7 +46,6 @@ from app.server.protocol import (
 )
 from app.server.sessions import (
     Frame,
-    FrameError,
     LiveData,
     SessionLimitError,
     Worker,
@@ -58,6 +59,8 @@ router = APIRouter()
 
 RATE_NOTICE_INTERVAL_S = 1.0
 MAX_CLOSE_REASON_BYTES = 123
+INTERNAL_FAILURE = "The tutor failed on this session; please start again."
+"""All a client is told of a failure of the server (its log has the trace)."""
 
 
 class _Closed(Exception):
@@ -137,6 +140,9 @@ async def practice(websocket: WebSocket) -> None:
         with contextlib.suppress(_Closed, WebSocketDisconnect):
             opening = await _opening(channel, state)
             await _Session(channel, state, opening).run()
+    except Exception:
+        logger.exception("session failed")
+        await channel.fail("internal", INTERNAL_FAILURE, CloseCode.INTERNAL)
     finally:
         watchdog.cancel()
 
@@ -208,7 +214,7 @@ class _Session:
             worker = await anyio.to_thread.run_sync(
                 open_worker, self.opening, self.state.library, self.state.model_path,
                 self.settings)
-        except ValueError as exc:
+        except UserError as exc:
             await self.channel.fail("bad_open", sentence(exc), CloseCode.POLICY)
             return
         try:
@@ -278,7 +284,7 @@ class _Session:
                 return
             try:
                 seq, capture_ms, pose = read_landmarks_frame(data)
-            except ValueError as exc:
+            except FrameError as exc:
                 self.gate.malformed()
                 await self._notice("bad_frame", sentence(exc))
                 return
@@ -306,7 +312,7 @@ class _Session:
     async def _on_restart(self, message: Restart, worker: Worker) -> None:
         try:
             worker.request_restart(message.step)
-        except ValueError as exc:
+        except UserError as exc:
             await self._notice("bad_step", str(exc))
 
     async def _offer(self, frame: Frame, worker: Worker) -> None:
@@ -346,8 +352,7 @@ class _Session:
         except Exception:
             logger.exception("session failed on frame %d", frame.seq)
             self.ended = True
-            await self.channel.fail("internal", "The tutor failed on this session; "
-                                                "please start again.", CloseCode.INTERNAL)
+            await self.channel.fail("internal", INTERNAL_FAILURE, CloseCode.INTERNAL)
             return
         self.free_since = time.monotonic()
         self.gate.processed()
@@ -391,7 +396,7 @@ class _Session:
     async def _finish(self, worker: Worker) -> None:
         try:
             message = await anyio.to_thread.run_sync(worker.closing, self._counts())
-        except ValueError as exc:
+        except UserError as exc:
             await self.channel.fail("nothing_to_report", sentence(exc), CloseCode.NORMAL)
             return
         await self.channel.send(message)

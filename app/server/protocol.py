@@ -24,6 +24,7 @@ import numpy.typing as npt
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from app.errors import UserError
 from app.pose import FramePose
 from app.scoring import RATINGS
 from app.sequence import N_LANDMARKS
@@ -49,6 +50,11 @@ LANDMARKS_FRAME_SIZES = (LANDMARKS_HEADER.size, LANDMARKS_HEADER.size + 4 * _IMA
 
 MAX_SEQ = 2**32 - 1
 RATING = "One of " + ", ".join(name for name, _ in RATINGS) + " (GET /api/config gives the tiers)."
+
+
+class FrameError(UserError):
+    """One frame cannot be used (not a JPEG, too large, a broken landmarks frame); the session
+    carries on."""
 
 
 class CloseCode(IntEnum):
@@ -160,24 +166,24 @@ def read_landmarks_frame(data: bytes) -> tuple[int, float, ClientPose]:
 
     Raises
     ------
-    ValueError
+    FrameError
         One sentence: the length is none of :data:`LANDMARKS_FRAME_SIZES`, the image size is
         zero, or a number is not finite.
     """
     if len(data) not in LANDMARKS_FRAME_SIZES:
         nobody, image, both = LANDMARKS_FRAME_SIZES
-        raise ValueError(f"a binary landmarks frame is {nobody}, {image} or {both} bytes long, "
+        raise FrameError(f"a binary landmarks frame is {nobody}, {image} or {both} bytes long, "
                          f"not {len(data)}")
     seq, capture_ms, width, height = LANDMARKS_HEADER.unpack_from(data)
     if not (width and height):
-        raise ValueError(f"the image size {width}x{height} must not be zero")
+        raise FrameError(f"the image size {width}x{height} must not be zero")
     if not np.isfinite(capture_ms):
-        raise ValueError("the capture time is not a finite number")
+        raise FrameError("the capture time is not a finite number")
     if len(data) == LANDMARKS_HEADER.size:
         return seq, capture_ms, ClientPose((width, height), None)
     values = np.frombuffer(data, dtype="<f4", offset=LANDMARKS_HEADER.size).astype(np.float64)
     if not np.isfinite(values).all():
-        raise ValueError("the landmarks hold a number that is not finite")
+        raise FrameError("the landmarks hold a number that is not finite")
     points = values[:_IMAGE_FLOATS].reshape(N_LANDMARKS, 4)
     world = (values[_IMAGE_FLOATS:].reshape(N_LANDMARKS, 3) if len(values) > _IMAGE_FLOATS
              else np.full((N_LANDMARKS, 3), np.nan))

@@ -12,14 +12,13 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, Field
 
 from app import sequence
+from app.errors import UserError
 from app.library import (
     DIFFICULTIES,
     MAX_TEXT,
     NAME_PATTERN,
     AlreadyExists,
     BrokenReference,
-    InvalidName,
-    LibraryError,
     NotFound,
     ReferenceInfo,
 )
@@ -150,7 +149,7 @@ def _library_errors(name: str = "") -> Iterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"The file of reference {name!r} is damaged; an instructor can "
                             f"delete it or replace it.") from None
-    except (InvalidName, LibraryError, ValueError) as exc:
+    except UserError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, sentence(exc)) from None
 
 

@@ -20,9 +20,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.errors import UserError
 from app.frames import DecodeError, decode_jpeg
 from app.library import Library, NotFound
-from app.live import LiveSession
+from app.live import LiveSession, NothingToScore
 from app.pose import FramePose, PoseEstimator
 from app.recording import moving_span
 from app.scoring import Reference, ScoreOptions
@@ -30,6 +31,7 @@ from app.sequence import PoseSequence, Source
 from app.server.protocol import (
     ClientPose,
     FrameCounts,
+    FrameError,
     InputMode,
     Recorded,
     ReportPayload,
@@ -126,10 +128,6 @@ class Frame:
     landmarks: ClientPose | None = None
 
 
-class FrameError(ValueError):
-    """One frame cannot be used (not a JPEG, too large); the session carries on."""
-
-
 @dataclass(frozen=True, eq=False)
 class Observation:
     """What one frame showed: when (seconds since the session's first frame) and who."""
@@ -218,12 +216,12 @@ class Worker(Protocol):
         """The update for one frame (raises :class:`FrameError` for an unusable frame)."""
 
     def request_restart(self, step: str | None) -> None:
-        """Start afresh with the next frame (raises ValueError for an unknown step)."""
+        """Start afresh with the next frame (raises UserError for an unknown step)."""
 
     def closing(self, counts: FrameCounts) -> Summary | Recorded:
         """The session's last message: the summary or the recorded take.
 
-        Raises ValueError when there is nothing to close with (a take showing nobody).
+        Raises UserError when there is nothing to close with (a take showing nobody).
         """
 
     def close(self) -> None:
@@ -279,7 +277,7 @@ class RecordingWorker(_Guarded):
 
     def request_restart(self, step: str | None) -> None:
         if step is not None:
-            raise ValueError("a recording has no steps to loop")
+            raise UserError("a recording has no steps to loop")
         self._restart = True
 
     def process(self, frame: Frame) -> LiveData:
@@ -299,7 +297,7 @@ class RecordingWorker(_Guarded):
         """The take, and the part of it where the instructor moves as a suggested trim."""
         with self._using():
             if not any(pose is not None for _, pose in self._rows):
-                raise ValueError("nobody was seen during the recording, so there is no take")
+                raise UserError("nobody was seen during the recording, so there is no take")
             seq = self._sequence()
         span = moving_span(seq)
         trim = None
@@ -356,11 +354,11 @@ class PracticeWorker(_Guarded):
     def request_restart(self, step: str | None) -> None:
         if step is not None and step not in self._steps:
             known = ", ".join(repr(name) for name in self._steps) or "none"
-            raise ValueError(f"this reference has no step {step!r} (its steps: {known})")
+            raise UserError(f"this reference has no step {step!r} (its steps: {known})")
         if step is not None:
             start, stop = self._sequence.step_frames(self._steps[step])
             if stop == start:
-                raise ValueError(f"step {step!r} holds no frame of this reference, so it "
+                raise UserError(f"step {step!r} holds no frame of this reference, so it "
                                  f"cannot be practised")
         self._pending = [step]
 
@@ -382,7 +380,7 @@ class PracticeWorker(_Guarded):
         with self._using():
             try:
                 report = self.live.finish()
-            except ValueError:
+            except NothingToScore:
                 return Summary(report=None, frames=counts)
         return Summary(report=ReportPayload.model_validate(report.to_dict()), frames=counts)
 
@@ -399,7 +397,7 @@ def open_worker(opening: StartPractice | StartRecording, library: Library, model
 
     Raises
     ------
-    ValueError
+    UserError
         When the reference or the step does not exist (one sentence, no server paths).
     """
     if isinstance(opening, StartRecording):
@@ -408,7 +406,7 @@ def open_worker(opening: StartPractice | StartRecording, library: Library, model
     try:
         reference = library.reference(opening.reference)
     except NotFound:
-        raise ValueError(f"there is no reference named {opening.reference!r}") from None
+        raise NotFound(f"there is no reference named {opening.reference!r}") from None
     options = ScoreOptions(mirror=opening.mirror, speed=opening.speed)
     source = PoseSource(opening.mode, model_path, settings.max_frame_pixels)
     try:

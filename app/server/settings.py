@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.errors import UserError
+
 ENV_PREFIX = "DANCE_TUTOR_"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIN_TOKEN_LENGTH = 16
@@ -124,7 +126,7 @@ class Settings(BaseSettings):
         return self.host in ("127.0.0.1", "localhost", "::1")
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError):
     """The configuration cannot work; the message names the variable and the problem."""
 
 

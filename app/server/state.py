@@ -49,7 +49,7 @@ def open_state(settings: Settings) -> ServerState:
 
     Raises
     ------
-    ValueError
+    UserError
         One sentence: the model cannot be had, the library folder is unreadable, or the token
         file is broken.
     """

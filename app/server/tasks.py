@@ -18,12 +18,16 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from app.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[float], None]
 """Called by a job with its progress, 0..1."""
 Work = Callable[[Progress], dict[str, Any]]
-"""A job's body: does the work, reports progress, returns a JSON-able result."""
+"""A job's body: does the work, reports progress, returns a JSON-able result. A
+:class:`~app.errors.UserError` fails the job with its message; anything else is a bug, logged
+with its trace, and the job fails with a sentence saying only that."""
 
 
 class JobStatus(StrEnum):
@@ -115,7 +119,7 @@ class JobRunner:
 
         try:
             result = work(progress)
-        except ValueError as exc:
+        except UserError as exc:
             self._update(job_id, status=JobStatus.FAILED, error=str(exc))
         except Exception:
             logger.exception("job %s failed", job_id)
