@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
@@ -25,6 +27,35 @@ DESKTOP = {"width": 1280, "height": 720}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 60_000
 SCORE_SHOWN = "() => /^\\d+$/.test(document.getElementById('score').textContent)"
+
+# Keeps every camera stream and WebSocket the page opens in window.probe. While probe.hold is
+# true a camera stream is handed over only when the test calls probe.release(); probe.onSocket
+# runs as a socket is made. So a test can leave the view at any moment of a practice's start.
+PROBE = """(() => {
+  const probe = { streams: [], sockets: [], hold: true, release: null, onSocket: null };
+  window.probe = probe;
+  const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await getUserMedia(constraints);
+    probe.streams.push(stream);
+    if (probe.hold) await new Promise((resolve) => { probe.release = resolve; });
+    return stream;
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      probe.sockets.push(this);
+      probe.onSocket?.();
+    }
+  };
+})()"""
+# What the page still holds open: live camera tracks, sockets not closed.
+STILL_OPEN = """() => ({
+  tracks: window.probe.streams.flatMap((s) => s.getTracks())
+    .filter((t) => t.readyState !== "ended").length,
+  sockets: window.probe.sockets.filter((ws) => ws.readyState !== WebSocket.CLOSED).length,
+})"""
 
 # Counts the overlay's pixels near each limb colour (good, warn, bad) and the ghost's.
 COUNT_COLOURS = """(id) => {
@@ -151,6 +182,53 @@ def test_looping_a_step_and_watching_the_reference_slowly(
     page.wait_for_timeout(800)
     assert page.evaluate(COUNT_COLOURS, "overlay")["ghost"] > 100
     shot(page, "practice-loop-watch")
+
+    # Opened by its link, the practice still knows what comes next in the library.
+    page.click("#btn-stop")
+    page.wait_for_selector("#view-summary:not([hidden])", timeout=TIMEOUT_MS)
+    names = [step["name"] for step in httpx.get(f"{server.url}/api/references").json()]
+    following = names[names.index("wing-beat") + 1]
+    assert page.is_visible("#btn-next")
+    shot(page, "summary-of-a-linked-practice")
+    page.click("#btn-next")
+    page.wait_for_function(f"() => location.hash === '#practice/{following}'", timeout=TIMEOUT_MS)
+    page.wait_for_selector("#framing:not([hidden])", timeout=TIMEOUT_MS)
+    assert errors == []
+
+
+def test_leaving_a_practice_as_it_starts_stops_the_camera_and_closes_the_socket(
+    browser: BrowserContext, server: ServerProcess
+) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script(PROBE)
+    page.goto(f"{server.url}/#practice/wing-beat")
+    page.wait_for_function("() => window.probe.release", timeout=TIMEOUT_MS)
+    page.evaluate("location.hash = '#library'")
+    page.wait_for_selector(".card canvas", timeout=TIMEOUT_MS)
+    page.evaluate("window.probe.release()")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.probe.streams.length") == 1
+    assert page.evaluate(STILL_OPEN) == {"tracks": 0, "sockets": 0}
+    assert page.evaluate("window.probe.sockets.length") == 0, "no session was opened"
+
+    page.evaluate("""() => {
+      window.probe.hold = false;
+      window.probe.onSocket = () => { location.hash = "#library"; };
+    }""")
+    page.click(".card[data-name='wing-beat'] button")
+    page.wait_for_function("() => window.probe.sockets.length === 1", timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => {{ const open = ({STILL_OPEN})(); "
+                           "return open.tracks === 0 && open.sockets === 0; }",
+                           timeout=TIMEOUT_MS)
+    assert page.evaluate("window.probe.streams.length") == 2
+    assert page.is_visible("#view-library") and not page.is_visible("#view-practice")
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{server.url}/api/health").json()["sessions"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert httpx.get(f"{server.url}/api/health").json()["sessions"] == 0
+    shot(page, "library-after-leaving-a-practice")
     assert errors == []
 
 

@@ -1,6 +1,8 @@
 // The webcam: open it into a <video>, size the stage to it, and grab frames as JPEG.
 
-export async function openCamera(video) {
+// Opens the camera into `video`. When `signal` aborts first (the learner left the view), the
+// camera is stopped again and the promise rejects with the signal's reason.
+export async function openCamera(video, signal = null) {
   if (!navigator.mediaDevices?.getUserMedia) {
     throw new Error("This browser cannot use the camera here (the page needs https or localhost).");
   }
@@ -8,15 +10,32 @@ export async function openCamera(video) {
     audio: false,
     video: { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 720 } },
   });
-  video.srcObject = stream;
-  if (video.readyState < 2) {
-    await new Promise((resolve) => video.addEventListener("loadeddata", resolve, { once: true }));
+  try {
+    signal?.throwIfAborted();
+    video.srcObject = stream;
+    if (video.readyState < 2) await loaded(video, signal);
+    await video.play();
+    signal?.throwIfAborted();
+  } catch (err) {
+    for (const track of stream.getTracks()) track.stop();
+    if (video.srcObject === stream) video.srcObject = null;
+    throw err;
   }
-  await video.play();
   const stage = video.parentElement;
   stage.style.setProperty("--stage-aspect", String(video.videoWidth / video.videoHeight));
   stage.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
   return stream;
+}
+
+function loaded(video, signal) {
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal?.addEventListener("abort", abort, { once: true });
+    video.addEventListener("loadeddata", () => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    }, { once: true });
+  });
 }
 
 export function closeCamera(video) {

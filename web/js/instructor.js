@@ -34,6 +34,7 @@ export class Instructor {
     this.socket = null;
     this.take = null;
     this.stopPreview = null;
+    this.active = new AbortController();
     $("token-form").addEventListener("submit", (e) => {
       e.preventDefault();
       this.unlock($("token-input").value.trim());
@@ -49,7 +50,11 @@ export class Instructor {
     for (const id of ["trim-start", "trim-end"]) $(id).addEventListener("input", () => this.showTrim());
   }
 
+  // Every await from here on may outlive the view: stop() aborts `active`, and whatever was
+  // opened by then (the camera, the socket) is closed, here or by stop().
   async open(steps) {
+    this.stop();
+    this.active = new AbortController();
     this.steps = steps;
     const target = $("rec-target");
     target.replaceChildren(new Option("A new step", ""), ...steps.map((s) => new Option(`A take of “${s.title}”`, s.name)));
@@ -65,37 +70,53 @@ export class Instructor {
   }
 
   async unlock(token) {
+    const { signal } = this.active;
     setInstructorToken(token);
     try {
       await api.checkToken();
     } catch (err) {
       setInstructorToken(null);
-      this.lock(err instanceof ApiError && err.status === 401 ? "That token is not right." : err.message);
+      if (!signal.aborted) this.lock(err instanceof ApiError && err.status === 401 ? "That token is not right." : err.message);
       return;
     }
+    if (signal.aborted) return;
     $("token-form").hidden = true;
     $("recorder").hidden = false;
     await this.connect();
   }
 
   async connect() {
+    const { signal } = this.active;
     this.resetTake();
     try {
-      if (!this.video.srcObject) await openCamera(this.video);
+      if (!this.video.srcObject) await openCamera(this.video, signal);
     } catch (err) {
-      setStatus("take-status", `The camera could not be opened: ${err.message}`, true);
+      if (!signal.aborted) setStatus("take-status", `The camera could not be opened: ${err.message}`, true);
       return;
     }
-    this.socket = new LiveSocket(
+    if (signal.aborted) return;
+    // Messages of a socket that is no longer the recorder's are dropped.
+    const current = (handle) => (m) => this.socket === socket && handle(m);
+    const socket = new LiveSocket(
       { type: "record", token: instructorToken(), mode: "image", fps: CAMERA_FPS },
       {
-        onUpdate: (m) => this.draw(m.live),
-        onRecorded: (m) => this.recorded(m.sequence, m.suggested_trim),
-        onError: (m) => setStatus("take-status", m.message, true),
+        onUpdate: current((m) => this.draw(m.live)),
+        onRecorded: current((m) => this.recorded(m.sequence, m.suggested_trim)),
+        onError: current((m) => setStatus("take-status", m.message, true)),
       },
     );
-    await this.socket.connect();
-    this.socket.stream(new FrameGrabber(this.video), CAMERA_FPS);
+    this.socket = socket;
+    try {
+      await socket.connect();
+    } catch (err) {
+      if (!signal.aborted) setStatus("take-status", err.message, true);
+      return;
+    }
+    if (signal.aborted) {
+      socket.close();
+      return;
+    }
+    socket.stream(new FrameGrabber(this.video), CAMERA_FPS);
     $("btn-record").disabled = false;
   }
 
@@ -106,15 +127,17 @@ export class Instructor {
   }
 
   async record() {
+    const { signal } = this.active;
     $("btn-record").disabled = true;
     const box = $("rec-countdown");
     box.hidden = false;
     for (let n = COUNTDOWN_S; n > 0; n--) {
       box.textContent = String(n);
       await new Promise((resolve) => setTimeout(resolve, 1000));
+      if (signal.aborted) return;
     }
     box.hidden = true;
-    this.socket.restart();
+    this.socket?.restart();
     $("rec-badge").hidden = false;
     $("btn-record-stop").hidden = false;
   }
@@ -198,11 +221,16 @@ export class Instructor {
 
   discard() {
     this.socket?.close();
+    this.socket = null;
     this.connect();
   }
 
+  // Every way out of the recorder ends here: whatever is under way is aborted, the socket
+  // closed and the camera's tracks stopped.
   stop() {
+    this.active.abort();
     this.resetTake();
+    $("rec-countdown").hidden = true;
     this.socket?.close();
     this.socket = null;
     closeCamera(this.video);

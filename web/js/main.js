@@ -31,10 +31,14 @@ function practise(name, step = null) {
 let pendingStep = null;
 
 const practice = new Practice({
-  onSummary: (result) => {
+  onSummary: async (result) => {
+    // A practice opened by its link comes before any list of the library: fetch it for
+    // "Next step", unless the learner has gone elsewhere by then.
+    if (!steps.length) steps = await api.references().catch(() => []);
+    if (document.body.dataset.view !== "practice") return;
     show("summary");
     const index = steps.findIndex((s) => s.name === result.reference.name);
-    const next = steps[index + 1];
+    const next = index >= 0 ? steps[index + 1] : undefined;
     showSummary(result, {
       onAgain: () => practise(result.reference.name, result.step),
       onLoop: (step) => practise(result.reference.name, step),
@@ -48,7 +52,10 @@ const instructor = new Instructor({
   onSaved: () => { location.hash = "#library"; },
 });
 
+let routed = 0;
+
 async function route() {
+  const turn = ++routed;
   practice.stop();
   instructor.stop();
   hideLibrary();
@@ -61,7 +68,7 @@ async function route() {
   } else if (hash === "#instructor") {
     show("instructor");
     if (!steps.length) steps = await api.references().catch(() => []);
-    await instructor.open(steps);
+    if (turn === routed) await instructor.open(steps);
   } else {
     show("library");
     steps = await showLibrary((name) => practise(name));

@@ -47,46 +47,66 @@ export class Practice {
     this.lastLive = null;
     this.watchIndex = 0;
     this.watchStop = null;
+    this.running = null;
+    this.summaryTimer = null;
   }
 
+  // Every await below may outlive the view: stop() aborts `running`, and whatever the start
+  // had opened by then (the camera, the socket) is closed, here or by stop().
   async start(name, options) {
     this.stop();
+    const running = new AbortController();
+    this.running = running;
+    const { signal } = running;
     this.options = { ...options };
-    this.reference = await loadReference(name);
+    $("camera-error").hidden = true;
+    try {
+      this.reference = await loadReference(name);
+    } catch (err) {
+      if (!signal.aborted) this.showError(`The step could not be loaded: ${err.message}`);
+      return;
+    }
+    if (signal.aborted) return;
     $("practice-title").textContent = this.reference.title;
     this.fillSteps();
     this.resetHud();
-    $("camera-error").hidden = true;
     try {
-      await openCamera(this.video);
+      await openCamera(this.video, signal);
     } catch (err) {
-      this.showError(`The camera could not be opened: ${err.message}`);
+      if (!signal.aborted) this.showError(`The camera could not be opened: ${err.message}`);
       return;
     }
-    await this.connect();
+    await this.connect(signal);
   }
 
-  async connect() {
+  async connect(signal) {
     const { mirror, speed, step } = this.options;
-    this.socket = new LiveSocket(
+    // Messages of a socket that is no longer this practice's are dropped.
+    const current = (handle) => (m) => this.socket === socket && handle(m);
+    const socket = new LiveSocket(
       { type: "start", reference: this.reference.name, mirror, speed, mode: "image", step: step || null, fps: CAMERA_FPS },
       {
-        onUpdate: (m) => this.onUpdate(m),
-        onSummary: (m) => this.finished(m),
-        onError: (m) => m.fatal && this.showError(m.message),
-        onClose: () => this.phase !== "done" && this.phase !== "idle" && this.showError("The connection to the tutor closed."),
+        onUpdate: current((m) => this.onUpdate(m)),
+        onSummary: current((m) => this.finished(m)),
+        onError: current((m) => m.fatal && this.showError(m.message)),
+        onClose: current(() => this.phase !== "done" && this.phase !== "idle" && this.showError("The connection to the tutor closed.")),
       },
     );
+    this.socket = socket;
     try {
-      await this.socket.connect();
+      await socket.connect();
     } catch (err) {
-      this.showError(err.message);
+      if (!signal.aborted) this.showError(err.message);
+      return;
+    }
+    if (signal.aborted) {
+      socket.close();
       return;
     }
     this.phase = "framing";
     $("framing").hidden = false;
     this.okSince = null;
-    this.socket.stream(new FrameGrabber(this.video), CAMERA_FPS);
+    socket.stream(new FrameGrabber(this.video), CAMERA_FPS);
   }
 
   fillSteps() {
@@ -112,8 +132,10 @@ export class Practice {
     $("session-stats").textContent = "";
   }
 
+  // The session is over: the camera and the socket are released, the message stays.
   showError(text) {
     this.phase = "idle";
+    this.release();
     $("framing").hidden = true;
     $("countdown").hidden = true;
     $("camera-error").textContent = text;
@@ -288,7 +310,6 @@ export class Practice {
   }
 
   finished(message) {
-    clearTimeout(this.summaryTimer);
     this.phase = "done";
     const result = { report: message.report, frames: message.frames, timeline: this.timeline, reference: this.reference, step: this.options.step };
     this.stop();
@@ -298,6 +319,16 @@ export class Practice {
   stop() {
     this.watchStop?.();
     if (this.phase !== "done") this.phase = "idle";
+    this.release();
+  }
+
+  // Every way out of a practice ends here: a start still under way is aborted, the socket
+  // closed and the camera's tracks stopped.
+  release() {
+    this.running?.abort();
+    this.running = null;
+    clearTimeout(this.summaryTimer);
+    this.summaryTimer = null;
     this.socket?.close();
     this.socket = null;
     closeCamera(this.video);

@@ -6,9 +6,15 @@
 // sooner the feedback matches what the learner is doing).
 
 export const HEADER_BYTES = 12;
-const MAX_IN_FLIGHT = 2;
-const IN_FLIGHT_TIMEOUT_MS = 1500;
+export const MAX_IN_FLIGHT = 2;
+export const IN_FLIGHT_TIMEOUT_MS = 1500;
 const SMOOTHING = 0.2;
+const UNREADABLE = {
+  type: "error",
+  code: "bad_message",
+  message: "The tutor sent a message this page cannot read.",
+  fatal: false,
+};
 
 export function packFrame(seq, captureMs, jpeg) {
   const message = new Uint8Array(HEADER_BYTES + jpeg.byteLength);
@@ -17,6 +23,27 @@ export function packFrame(seq, captureMs, jpeg) {
   view.setFloat64(4, captureMs, true);
   message.set(new Uint8Array(jpeg), HEADER_BYTES);
   return message.buffer;
+}
+
+// A server message (JSON text holding an object with a type), or null for anything else.
+export function parseMessage(data) {
+  if (typeof data !== "string") return null;
+  try {
+    const message = JSON.parse(data);
+    return message !== null && typeof message === "object" && typeof message.type === "string" ? message : null;
+  } catch {
+    return null;
+  }
+}
+
+// When the next frame may be captured, in performance.now() milliseconds: at its slot in the
+// frame rate (`next`); with MAX_IN_FLIGHT frames unanswered, once the oldest of them times
+// out (unless an answer frees a place first); with fewer in flight, just in time to reach
+// the server as it finishes the frame it holds.
+export function captureAt({ next, inFlight, lastSent, serverMs, grabMs }) {
+  if (inFlight.size >= MAX_IN_FLIGHT) return Math.min(...inFlight.values()) + IN_FLIGHT_TIMEOUT_MS;
+  if (!inFlight.size || serverMs === null) return next;
+  return Math.max(next, lastSent + serverMs - (grabMs ?? 0));
 }
 
 export class LiveSocket {
@@ -34,6 +61,7 @@ export class LiveSocket {
     this.lastSent = -Infinity;
     this.streaming = false;
     this.ready = null;
+    this.wakeUp = null;
   }
 
   connect() {
@@ -45,6 +73,7 @@ export class LiveSocket {
       this.ws.addEventListener("message", (event) => this.receive(event.data, resolve, reject));
       this.ws.addEventListener("close", (event) => {
         this.streaming = false;
+        this.wake();
         reject(new Error(event.reason || "The connection to the tutor closed."));
         this.handlers.onClose?.(event);
       });
@@ -53,7 +82,12 @@ export class LiveSocket {
   }
 
   receive(data, resolve, reject) {
-    const message = JSON.parse(data);
+    const message = parseMessage(data);
+    if (!message) {
+      console.error("Unreadable message from the tutor:", data);
+      this.handlers.onError?.(UNREADABLE);
+      return;
+    }
     switch (message.type) {
       case "ready":
         resolve(message);
@@ -84,6 +118,7 @@ export class LiveSocket {
     this.serverMs = smooth(this.serverMs, update.timing.processing_ms);
     // Frames older than the answered one were superseded on the server.
     for (const seq of this.inFlight.keys()) if (seq <= update.seq) this.inFlight.delete(seq);
+    this.wake();
   }
 
   medianLatency() {
@@ -102,19 +137,31 @@ export class LiveSocket {
 
   stop() {
     this.streaming = false;
+    this.wake();
     this.send({ type: "stop" });
   }
 
   close() {
     this.streaming = false;
+    this.wake();
     this.ws?.close(1000);
   }
 
-  // With a frame in flight, the earliest moment to capture the next one so that it reaches
-  // the server as it finishes the current one.
-  justInTime() {
-    if (!this.inFlight.size || this.serverMs === null) return -Infinity;
-    return this.lastSent + this.serverMs - (this.grabMs ?? 0);
+  // Wait `ms` or until wake(): an answer, a stop or a close may let the stream go on sooner.
+  pause(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake(), ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  wake() {
+    const wakeUp = this.wakeUp;
+    this.wakeUp = null;
+    wakeUp?.();
   }
 
   // Send camera frames at up to `fps` while the socket is open and not told to stop.
@@ -125,19 +172,21 @@ export class LiveSocket {
     while (this.streaming && this.ws.readyState === WebSocket.OPEN) {
       const now = performance.now();
       for (const [seq, sentAt] of this.inFlight) {
-        if (now - sentAt > IN_FLIGHT_TIMEOUT_MS) this.inFlight.delete(seq);
+        if (now - sentAt >= IN_FLIGHT_TIMEOUT_MS) this.inFlight.delete(seq);
       }
-      if (now >= next && this.inFlight.size < MAX_IN_FLIGHT && now >= this.justInTime()) {
-        next = Math.max(next + interval, now);
-        const frame = await grabber.grab();
-        if (!this.streaming) break;
-        const seq = this.seq++;
-        this.lastSent = performance.now();
-        this.grabMs = smooth(this.grabMs, this.lastSent - frame.captureMs);
-        this.inFlight.set(seq, this.lastSent);
-        this.ws.send(packFrame(seq, frame.captureMs, frame.jpeg));
+      const at = captureAt({ next, inFlight: this.inFlight, lastSent: this.lastSent, serverMs: this.serverMs, grabMs: this.grabMs });
+      if (now < at) {
+        await this.pause(at - now);
+        continue;
       }
-      await new Promise((resolve) => setTimeout(resolve, 4));
+      next = Math.max(next + interval, now);
+      const frame = await grabber.grab();
+      if (!this.streaming) break;
+      const seq = this.seq++;
+      this.lastSent = performance.now();
+      this.grabMs = smooth(this.grabMs, this.lastSent - frame.captureMs);
+      this.inFlight.set(seq, this.lastSent);
+      this.ws.send(packFrame(seq, frame.captureMs, frame.jpeg));
     }
   }
 }

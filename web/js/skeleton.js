@@ -20,10 +20,6 @@ export function setSkeleton(definition) {
   torsoCorners = ["left_shoulder", "right_shoulder", "left_hip", "right_hip"].map((name) => definition.landmarks.indexOf(name));
 }
 
-export function boneCount() {
-  return bones.length;
-}
-
 // Screen points are [x, y, visibility]; a missing visibility counts as visible.
 function visible(point) {
   return point && (point[2] === undefined || point[2] >= MIN_VISIBILITY);
