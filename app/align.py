@@ -11,7 +11,8 @@ where ``s_f`` is the feature's share of a measurement (1 for an angle, 1/3 for e
 of a direction: see :data:`app.skeleton.FEATURE_SHARE`), so the cost is a mean over
 measurements.
 
-A pair that shares no visible feature costs :data:`EMPTY_COST`.
+A pair that shares no visible feature costs :data:`EMPTY_COST`, as much as a reference
+frame left out.
 
 Offline (:func:`align_offline`) every reference frame is matched to exactly one attempt frame,
 so the total cost is a sum over the reference and does not reward skipping the attempt. Each
@@ -45,11 +46,13 @@ IntArray = npt.NDArray[np.int64]
 
 COST_CAP = 9.0
 """A feature adds at most this (three tolerances, squared) to a pair's cost."""
-EMPTY_COST = 1.0
-"""Cost of a pair with no feature visible in both frames: neither good nor bad."""
-MIN_SHARED_WEIGHT = 1e-6
 SKIP_COST = 4.0
 """Cost of each reference frame left out at the ends, as if it were badly wrong."""
+EMPTY_COST = SKIP_COST
+"""Cost of a pair with no feature visible in both frames: as much as leaving the reference
+frame out, so a path never prefers frames that show nobody (or nothing the reference shows)
+to a real but imperfect pose."""
+MIN_SHARED_WEIGHT = 1e-6
 RESTART_COST = 2.0
 """Online: the average cost a fresh path starts from when the aligner jumps."""
 _INF = math.inf

@@ -34,6 +34,8 @@ from app.scoring import (
     LIMB_COUNTED,
     LIMB_IMPORTANCE,
     LIMBS,
+    MEASUREMENT_LIMB,
+    MEASUREMENT_MEMBERSHIP,
     RATINGS,
     Matches,
     Reference,
@@ -50,7 +52,6 @@ from app.sequence import N_LANDMARKS, PoseSequence
 from app.skeleton import (
     BODY_PART_MATRIX,
     BODY_PARTS,
-    FEATURE_LIMBS,
     FEATURE_SHARE,
     N_FEATURES,
     Features,
@@ -79,7 +80,8 @@ VISIBILITY_MEMORY_S = 1.0
 MIN_CONFIDENCE = 0.25
 """Below this aligner confidence a frame still counts for the score but not for timing."""
 _LIMB_COUNT = LIMB_COUNTED.sum(axis=0)
-_LIMB_OF = np.array([LIMBS.index(limb) for limb in FEATURE_LIMBS], dtype=np.int64)
+_MEASUREMENT_OF = np.argmax(MEASUREMENT_MEMBERSHIP, axis=1).astype(np.int64)
+_N_MEASUREMENTS = len(MEASUREMENT_LIMB)
 CORRECTION_INTERVAL_S = 0.2
 """Corrections are worked out again at most this often (they must last longer to be shown)."""
 _HINTS = {
@@ -258,10 +260,11 @@ class LiveSession:
         self._steps = self._spans(start_frame, end)
         self._matches = {space: Matches(f, self._tolerance) for space, f in self._features.items()}
         self._space: Space | None = None
-        self._totals = np.zeros((3, len(LIMBS)))
+        self._totals = np.zeros((3, _N_MEASUREMENTS))
         self._recent = np.zeros((3, N_FEATURES))
-        self._frame_sums = np.zeros((3, len(LIMBS)))
-        self._judged = np.zeros((3, 2, len(LIMBS)))
+        self._frame_sums = np.zeros((3, _N_MEASUREMENTS))
+        self._judged = np.zeros((2, 2, _N_MEASUREMENTS))
+        self._seen = np.zeros((2, len(LIMBS)))
         self._scores = np.full((2, len(LIMBS)), np.nan)
         self._score = 0.0
         self._parts = np.ones(len(BODY_PARTS))
@@ -319,9 +322,8 @@ class LiveSession:
         index = min(max(round(state.position), 0), len(self._ref_t) - 1)
         self._index = index
         first = previous + 1 if 0 < index - previous <= 4 else index
-        d = self._matches[space].add(index, values, weights, t, first)
-        ref_w = self._features[space].weights[index]
-        self._accumulate(d, weights, ref_w, landmark_w, dt)
+        d, pair_w, ref_w = self._matches[space].add(index, values, weights, t, first)
+        self._accumulate(d, pair_w, ref_w, landmark_w, dt)
         if state.confidence >= MIN_CONFIDENCE:
             self._lag_sum += self._lag(t, index)
             self._lag_count += 1
@@ -403,12 +405,13 @@ class LiveSession:
         """Add a frame's (F,) differences and weights to the running and recent sums, and its
         (33,) landmark weights to what the camera sees of each body part."""
         self._present_frames += 1
-        _accumulate_kernel(d, weights, ref_w, _LIMB_OF, FEATURE_SHARE, _LIMB_COUNT,
-                           1.0 - math.exp(-dt / LIMB_MEMORY_S), self._recent, self._totals,
-                           self._frame_sums, self._judged, landmark_w, BODY_PART_MATRIX,
+        _accumulate_kernel(d, weights, ref_w, _MEASUREMENT_OF, MEASUREMENT_LIMB, FEATURE_SHARE,
+                           _LIMB_COUNT, 1.0 - math.exp(-dt / LIMB_MEMORY_S), self._recent,
+                           self._totals, self._frame_sums, self._judged, self._seen,
+                           landmark_w, BODY_PART_MATRIX,
                            1.0 - math.exp(-dt / VISIBILITY_MEMORY_S), self._parts,
                            self._part_hidden)
-        self._scores = limb_scores(self._judged[0], self._judged[1], self._judged[2])
+        self._scores = limb_scores(self._judged[:, 0], self._judged[:, 1], self._seen)
         self._score = overall_of(self._scores[0])
 
     def _limb_states(self) -> dict[Limb, LimbState]:
@@ -466,7 +469,7 @@ class LiveSession:
                 if span.name not in self._step_entered and index < span.start + max(
                         1, (span.end - span.start) // 3):
                     self._step_entered.add(span.name)
-                    self._step_sums[span.name] = np.zeros((2, len(LIMBS)))
+                    self._step_sums[span.name] = np.zeros((2, _N_MEASUREMENTS))
                 if span.name in self._step_entered:
                     self._step_sums[span.name] += self._frame_sums[:2]
             completed = index >= span.end - max(1, round(0.1 * self._ref_fps)) and inside
@@ -481,20 +484,24 @@ class LiveSession:
 
 
 @numba.njit(cache=True, nogil=True)
-def _accumulate_kernel(d: FloatArray, weights: FloatArray, ref_w: FloatArray,
+def _accumulate_kernel(d: FloatArray, w: FloatArray, ref_w: FloatArray,
+                       measurement_of: npt.NDArray[np.int64],
                        limb_of: npt.NDArray[np.int64], share: FloatArray,
                        limb_count: FloatArray, decay: float, recent: FloatArray,
                        totals: FloatArray, frame: FloatArray, judged: FloatArray,
-                       landmark_w: FloatArray, part_matrix: FloatArray, part_decay: float,
-                       parts: FloatArray, part_hidden: FloatArray) -> None:  # pragma: no cover
+                       seen: FloatArray, landmark_w: FloatArray, part_matrix: FloatArray,
+                       part_decay: float, parts: FloatArray,
+                       part_hidden: FloatArray) -> None:  # pragma: no cover
     """One frame's sums, and the error sums to score the session and the recent past.
 
-    ``d``, ``weights`` and ``ref_w`` are the frame's (F,) differences, attempt weights and
-    reference weights. Updates ``recent`` (3, F): exponential averages (``decay`` per frame,
-    starting at the first frame seen) of ``w d``, ``w min(d^2, cap)`` and ``w``; sets ``frame``
-    (3, 6): the frame's per-limb squared errors, counted weights and counted reference
-    weights, and adds it to ``totals``. Sets ``judged`` (3, 2, 6): squared, counted and seen
-    share for :func:`~app.scoring.limb_scores`, row 0 since the start, row 1 recent.
+    ``d``, ``w`` and ``ref_w`` are the frame's (F,) differences, pair weights and the weights
+    of the reference frames compared (see :meth:`~app.scoring.Matches.add`). Updates
+    ``recent`` (3, F): exponential averages (``decay`` per frame, starting at the first frame
+    seen) of ``w d``, ``w min(d^2, cap)`` and ``w``; sets ``frame`` (3, M): the frame's
+    per-measurement squared errors, counted weights and counted reference weights, and adds
+    it to ``totals``. Sets ``judged`` (2, 2, M): squared and counted sums for
+    :func:`~app.scoring.limb_scores`, row 0 since the start, row 1 recent, and ``seen``
+    (2, 6): the share of each limb that was judged, since the start and recently.
 
     Also moves ``parts`` (an exponential average, ``part_decay`` per frame, of each body part's
     mean landmark weight, ``landmark_w @ part_matrix``) and counts in ``part_hidden`` the
@@ -507,32 +514,38 @@ def _accumulate_kernel(d: FloatArray, weights: FloatArray, ref_w: FloatArray,
             break
     frame[:] = 0.0
     judged[:] = 0.0
+    seen[:] = 0.0
+    expected = np.zeros(seen.shape[1])
     for f in range(d.shape[0]):
-        k = limb_of[f]
-        w = ref_w[f] * weights[f]
-        squared = w * min(d[f] * d[f], COST_CAP)
-        frame[0, k] += squared
-        frame[1, k] += w * share[f]
-        frame[2, k] += ref_w[f] * share[f]
-        recent[0, f] += a * (w * d[f] - recent[0, f])
+        m = measurement_of[f]
+        squared = w[f] * min(d[f] * d[f], COST_CAP)
+        frame[0, m] += squared
+        frame[1, m] += w[f] * share[f]
+        frame[2, m] += ref_w[f] * share[f]
+        recent[0, f] += a * (w[f] * d[f] - recent[0, f])
         recent[1, f] += a * (squared - recent[1, f])
-        recent[2, f] += a * (w - recent[2, f])
-        judged[0, 1, k] += recent[1, f]
-        judged[1, 1, k] += recent[2, f] * share[f]
-    for k in range(frame.shape[1]):
-        totals[0, k] += frame[0, k]
-        totals[1, k] += frame[1, k]
-        totals[2, k] += frame[2, k]
-        judged[0, 0, k] = totals[0, k]
-        judged[1, 0, k] = totals[1, k]
-        judged[2, 0, k] = totals[1, k] / totals[2, k] if totals[2, k] > 0.0 else 0.0
-        judged[2, 1, k] = judged[1, 1, k] / limb_count[k]
+        recent[2, f] += a * (w[f] - recent[2, f])
+        judged[1, 0, m] += recent[1, f]
+        judged[1, 1, m] += recent[2, f] * share[f]
+    for m in range(frame.shape[1]):
+        k = limb_of[m]
+        totals[0, m] += frame[0, m]
+        totals[1, m] += frame[1, m]
+        totals[2, m] += frame[2, m]
+        judged[0, 0, m] = totals[0, m]
+        judged[0, 1, m] = totals[1, m]
+        seen[0, k] += totals[1, m]
+        seen[1, k] += judged[1, 1, m]
+        expected[k] += totals[2, m]
+    for k in range(seen.shape[1]):
+        seen[0, k] = seen[0, k] / expected[k] if expected[k] > 0.0 else 0.0
+        seen[1, k] = seen[1, k] / limb_count[k]
     for part in range(parts.shape[0]):
-        seen = 0.0
+        shown = 0.0
         for lm in range(landmark_w.shape[0]):
-            seen += landmark_w[lm] * part_matrix[lm, part]
-        parts[part] += part_decay * (seen - parts[part])
-        if seen < 0.5:
+            shown += landmark_w[lm] * part_matrix[lm, part]
+        parts[part] += part_decay * (shown - parts[part])
+        if shown < 0.5:
             part_hidden[part] += 1.0
 
 

@@ -5,14 +5,20 @@ measures, for every reference frame, each feature's difference in tolerance unit
 attempt frames matched to it (:class:`Matches`). From there (the same code for offline
 scoring and for the live session's summary):
 
-* a limb's error ``E`` is the root mean square of its measurements' differences (a joint angle,
-  or a bone's direction) over the whole reference, each feature capped at three tolerances;
-  reference frames the learner left out count as capped errors;
-* a limb's score is ``100 / (1 + (E / 1.6) ** 3)``: 100 at no error, 80 at one tolerance off
-  on average, 50 at 1.6 tolerances, about 20 at 2.5;
-* the overall score is the weighted power mean (exponent -4) of the limb scores (arms, legs and
-  torso weigh 1, the head 0.5): one limb done wrong pulls the score down much more than an
-  average would, as a teacher's eye does (five limbs at 100 and one at 40 give 60);
+* each limb of an attempt frame is compared with the reference's pose of that limb at the
+  best moment within :data:`TIME_SLACK_S` (0.2 s) of the matched frame: two people dancing
+  the same step never move every limb on the same frame;
+* a measurement's error (a joint angle, or a bone's direction) is the root mean square of its
+  differences over the whole reference, each feature capped at three tolerances; reference
+  frames the learner left out count as capped errors;
+* a limb's error ``E`` is the power mean (exponent 16) of its measurements' errors, close to
+  the worst one: an arm turned 40 degrees is not excused by an elbow bent right, and the score
+  agrees with the correction, which names the measurement furthest off;
+* a limb's score is ``100 / (1 + (E / 1.7) ** 5)``: 100 at no error, 93 at one tolerance off,
+  50 at 1.7 tolerances, about 30 at two;
+* the overall score is the weighted power mean (exponent -8) of the limb scores (arms, legs and
+  torso weigh 1, the head 0.5): a limb done clearly wrong decides the score, as a teacher's
+  eye does (five limbs at 100 and one at 40 give 49; all six at 90 give 90);
 * limbs the camera did not see (less than 30 % of what the reference shows) are not scored and
   are listed as unseen; they never lower the score.
 
@@ -50,6 +56,7 @@ from app.skeleton import (
     DEFAULT_TOLERANCE,
     FEATURE_LIMBS,
     FEATURE_SHARE,
+    MEASUREMENTS,
     N_FEATURES,
     Features,
     Space,
@@ -63,21 +70,35 @@ from app.skeleton import (
 from app.skeleton import warm_up as warm_up_features
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 RATINGS: tuple[tuple[str, float], ...] = (
     ("Perfect", 90.0), ("Great", 80.0), ("Good", 65.0), ("Almost", 50.0), ("Miss", 0.0),
 )
 """Rating tiers: the first whose threshold the score reaches."""
-HALF_SCORE_ERROR = 1.6
-"""Limb error (tolerance units, RMS) that scores 50."""
-SCORE_STEEPNESS = 3.0
-POWER_MEAN_EXPONENT = -4.0
+HALF_SCORE_ERROR = 1.7
+"""Limb error (tolerance units) that scores 50."""
+SCORE_STEEPNESS = 5.0
+"""How sharply a limb's score falls around :data:`HALF_SCORE_ERROR`: 93 at one tolerance,
+79 at 1.3, 31 at two."""
+POWER_MEAN_EXPONENT = -8.0
+"""Exponent of the power mean of limb scores: a limb done clearly wrong decides the score."""
+WORST_MEASUREMENT_EXPONENT = 16.0
+"""A limb's error is this power mean of its measurements' errors: close to the worst one, so
+an arm turned 40 degrees is not excused by an elbow bent right, and the score agrees with the
+correction (which names the measurement furthest off)."""
+TIME_SLACK_S = 0.2
+"""Each limb of a learner's frame is compared with the reference's pose of that limb at the
+best moment within this many seconds of the matched frame: two people dancing the same step
+never move every limb on the same frame."""
 LIMB_IMPORTANCE: dict[Limb, float] = {
     Limb.LEFT_ARM: 1.0, Limb.RIGHT_ARM: 1.0, Limb.LEFT_LEG: 1.0, Limb.RIGHT_LEG: 1.0,
     Limb.TORSO: 1.0, Limb.HEAD: 0.5,
 }
 UNSEEN_SHARE = 0.3
 """A limb judged on less than this share of what the reference shows is unseen."""
+MIN_COUNTED = 1e-6
+"""A measurement whose weights add up to less than this is not judged."""
 SPREAD_FACTOR = 2.0
 """Tolerance = sqrt(default^2 + (SPREAD_FACTOR x instructor's spread)^2)."""
 GOOD_LIMB = 80.0
@@ -94,6 +115,15 @@ LIMB_MEMBERSHIP = np.array([[float(limb is lm) for lm in LIMBS]
 """(F, 6): 1 where a feature belongs to a limb (columns in :data:`LIMBS` order)."""
 LIMB_COUNTED = LIMB_MEMBERSHIP * FEATURE_SHARE[:, None]
 """(F, 6): a feature's share of a measurement where it belongs to a limb (for averages)."""
+MEASUREMENT_MEMBERSHIP = np.array([[float(f in m.columns) for m in MEASUREMENTS]
+                                   for f in range(N_FEATURES)])
+"""(F, M): 1 where a feature belongs to a measurement (:data:`app.skeleton.MEASUREMENTS`)."""
+MEASUREMENT_COUNTED = MEASUREMENT_MEMBERSHIP * FEATURE_SHARE[:, None]
+"""(F, M): a feature's share of its measurement (a direction's component counts a third)."""
+MEASUREMENT_LIMB = np.array([LIMBS.index(m.limb) for m in MEASUREMENTS], dtype=np.int64)
+"""(M,): the limb (index in :data:`LIMBS`) of each measurement."""
+FEATURE_LIMB_INDEX = np.array([LIMBS.index(limb) for limb in FEATURE_LIMBS], dtype=np.int64)
+"""(F,): the limb (index in :data:`LIMBS`) of each feature."""
 _IMPORTANCE = np.array([LIMB_IMPORTANCE[limb] for limb in LIMBS])
 
 
@@ -102,32 +132,71 @@ def rating(score: float) -> str:
     return next(name for name, threshold in RATINGS if score >= threshold)
 
 
-def limb_scores(squared: FloatArray, counted: FloatArray, seen: FloatArray) -> FloatArray:
-    """Limb scores 0-100 from error sums; NaN for limbs not judged.
+def limb_errors(squared: FloatArray, counted: FloatArray) -> FloatArray:
+    """Limb errors in tolerance units from per-measurement sums; NaN for limbs not judged.
 
-    ``squared`` are sums of weighted squared differences, ``counted`` sums of weights counted
-    as measurements, ``seen`` the share of what the reference shows that was judged (below
-    :data:`UNSEEN_SHARE` the limb is not judged); all of one shape, usually (6,) for the
-    :data:`LIMBS` (or (k, 6) to score k sets at once).
+    ``squared`` are sums of weighted squared differences per measurement, ``counted`` the sums
+    of weights counted as measurements, both (..., M) with M = ``len(MEASUREMENTS)``. A
+    measurement's error is the root mean square of its differences; a limb's is the power mean
+    (:data:`WORST_MEASUREMENT_EXPONENT`) of its measurements' errors. Returns (..., 6).
     """
     squared = np.asarray(squared, dtype=np.float64)
-    out = np.empty(squared.shape)
-    _limb_scores_kernel(squared, np.asarray(counted, dtype=np.float64),
-                        np.asarray(seen, dtype=np.float64), out)
-    return out
+    counted = np.asarray(counted, dtype=np.float64)
+    rows = squared.reshape(-1, squared.shape[-1])
+    out = np.empty((rows.shape[0], len(LIMBS)))
+    _limb_errors_kernel(rows, counted.reshape(rows.shape), MEASUREMENT_LIMB, out)
+    return out.reshape((*squared.shape[:-1], len(LIMBS)))
+
+
+def error_score(error: FloatArray) -> FloatArray:
+    """Scores 0-100 of limb errors in tolerance units: 100 at none, 50 at
+    :data:`HALF_SCORE_ERROR`."""
+    return 100.0 / (1.0 + (np.asarray(error) / HALF_SCORE_ERROR) ** SCORE_STEEPNESS)
+
+
+def limb_scores(squared: FloatArray, counted: FloatArray, seen: FloatArray) -> FloatArray:
+    """Limb scores 0-100 from per-measurement error sums; NaN for limbs not judged.
+
+    ``squared`` and ``counted`` as for :func:`limb_errors`, (..., M); ``seen`` (..., 6) the
+    share of what the reference shows of each limb that was judged (below
+    :data:`UNSEEN_SHARE` the limb is not judged). Returns (..., 6) in :data:`LIMBS` order.
+    """
+    squared = np.asarray(squared, dtype=np.float64)
+    rows = squared.reshape(-1, squared.shape[-1])
+    out = np.empty((rows.shape[0], len(LIMBS)))
+    _limb_scores_kernel(rows, np.asarray(counted, dtype=np.float64).reshape(rows.shape),
+                        np.asarray(seen, dtype=np.float64).reshape(out.shape),
+                        MEASUREMENT_LIMB, out)
+    return out.reshape((*squared.shape[:-1], len(LIMBS)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _limb_errors_kernel(squared: FloatArray, counted: FloatArray, limb_of: IntArray,
+                        out: FloatArray) -> None:  # pragma: no cover
+    half = 0.5 * WORST_MEASUREMENT_EXPONENT
+    for r in range(out.shape[0]):
+        for k in range(out.shape[1]):
+            total = 0.0
+            count = 0
+            for m in range(squared.shape[1]):
+                if limb_of[m] == k and counted[r, m] > MIN_COUNTED:
+                    total += (squared[r, m] / counted[r, m]) ** half
+                    count += 1
+            out[r, k] = (total / count) ** (1.0 / WORST_MEASUREMENT_EXPONENT) if count \
+                else np.nan
 
 
 @numba.njit(cache=True, nogil=True)
 def _limb_scores_kernel(squared: FloatArray, counted: FloatArray, seen: FloatArray,
-                        out: FloatArray) -> None:  # pragma: no cover
-    flat_squared, flat_counted, flat_seen = squared.ravel(), counted.ravel(), seen.ravel()
-    flat_out = out.ravel()
-    for k in range(flat_out.shape[0]):
-        if flat_counted[k] > 0.0 and flat_seen[k] >= UNSEEN_SHARE:
-            error = math.sqrt(flat_squared[k] / flat_counted[k])
-            flat_out[k] = 100.0 / (1.0 + (error / HALF_SCORE_ERROR) ** SCORE_STEEPNESS)
-        else:
-            flat_out[k] = np.nan
+                        limb_of: IntArray, out: FloatArray) -> None:  # pragma: no cover
+    _limb_errors_kernel(squared, counted, limb_of, out)
+    for r in range(out.shape[0]):
+        for k in range(out.shape[1]):
+            error = out[r, k]
+            if np.isfinite(error) and seen[r, k] >= UNSEEN_SHARE:
+                out[r, k] = 100.0 / (1.0 + (error / HALF_SCORE_ERROR) ** SCORE_STEEPNESS)
+            else:
+                out[r, k] = np.nan
 
 
 def overall_of(scores: FloatArray) -> float:
@@ -412,18 +481,23 @@ class ScoreReport:
 class Matches:
     """Per reference frame, sums over the attempt frames matched to it.
 
-    For a pair the difference is ``d = (attempt - reference) / tolerance`` per feature and the
-    weight ``w = reference_weight * attempt_weight``; the sums are of ``w d``, ``w min(d^2,
-    cap)`` and ``w``, all (n, F). Memory is bounded by the reference, however many frames are
-    added (a live session loops over the reference many times).
+    An attempt frame matched to reference frame ``i`` is compared, limb by limb, with the
+    reference frame within ``slack`` frames of ``i`` where that limb matches best
+    (:data:`TIME_SLACK_S`). For a pair the difference is ``d = (attempt - reference) /
+    tolerance`` per feature and the weight ``w = reference_weight * attempt_weight``; the sums,
+    kept at ``i``, are of ``w d``, ``w min(d^2, cap)`` and ``w``, all (n, F). Memory is
+    bounded by the reference, however many frames are added (a live session loops over the
+    reference many times).
     """
 
-    def __init__(self, reference: Features, tolerance: FloatArray) -> None:
+    def __init__(self, reference: Features, tolerance: FloatArray,
+                 slack: int | None = None) -> None:
         n = len(reference)
         if tolerance.shape != (n, N_FEATURES):
             raise ValueError(f"tolerance has shape {tolerance.shape}, expected {(n, N_FEATURES)}")
         self.reference = reference
         self.tolerance = np.ascontiguousarray(tolerance, dtype=np.float64)
+        self.slack = round(TIME_SLACK_S * reference.fps) if slack is None else slack
         self._ref_v = np.ascontiguousarray(reference.values, dtype=np.float64)
         self._ref_w = np.ascontiguousarray(reference.weights, dtype=np.float64)
         self.signed = np.zeros((n, N_FEATURES))
@@ -436,33 +510,38 @@ class Matches:
         return len(self.reference)
 
     def add(self, i: int, values: FloatArray, weights: FloatArray, t: float,
-            first: int | None = None) -> FloatArray:
+            first: int | None = None) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Add one attempt frame, (F,) values and weights at ``t`` s, matched to frame ``i``.
 
         With ``first``, the frame is matched to every reference frame from ``first`` to ``i``
-        (frames the learner passed through between two camera frames). Returns the (F,)
-        differences in tolerance units at frame ``i``.
+        (frames the learner passed through between two camera frames). Returns, for the match
+        at frame ``i``, the (F,) differences in tolerance units, pair weights and the weights
+        of the reference frames compared.
         """
         start = i if first is None else first
         if not 0 <= start <= i < len(self):
             raise ValueError(f"reference frames {start}..{i} are not in 0..{len(self) - 1}")
         d = np.empty(N_FEATURES)
-        _add_kernel(self._ref_v, self._ref_w, self.tolerance,
-                    np.ascontiguousarray(values, dtype=np.float64),
-                    np.ascontiguousarray(weights, dtype=np.float64), start, i, t, self.signed,
-                    self.squared, self.weight, self.visits, self.attempt_t, d)
-        return d
+        w = np.empty(N_FEATURES)
+        ref_w = np.empty(N_FEATURES)
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        weights = np.ascontiguousarray(weights, dtype=np.float64)
+        for r in range(start, i + 1):
+            _match_kernel(self._ref_v, self._ref_w, self.tolerance, values, weights, r,
+                          self.slack, FEATURE_LIMB_INDEX, FEATURE_SHARE, d, w, ref_w)
+            _accumulate_match(r, t, d, w, self.signed, self.squared, self.weight, self.visits,
+                              self.attempt_t)
+        return d, w, ref_w
 
     def add_path(self, path: npt.NDArray[np.int64], attempt: Features) -> None:
         """Add every ``(reference_index, attempt_index)`` pair of a warping path."""
-        i, j = path[:, 0], path[:, 1]
-        d = (attempt.values[j] - self.reference.values[i]) / self.tolerance[i]
-        w = self.reference.weights[i] * attempt.weights[j]
-        np.add.at(self.signed, i, w * d)
-        np.add.at(self.squared, i, w * np.minimum(d * d, COST_CAP))
-        np.add.at(self.weight, i, w)
-        np.add.at(self.visits, i, 1)
-        self.attempt_t[i] = attempt.t[j]
+        _path_kernel(self._ref_v, self._ref_w, self.tolerance,
+                     np.ascontiguousarray(attempt.values, dtype=np.float64),
+                     np.ascontiguousarray(attempt.weights, dtype=np.float64),
+                     np.ascontiguousarray(attempt.t, dtype=np.float64),
+                     np.ascontiguousarray(path, dtype=np.int64), self.slack, FEATURE_LIMB_INDEX,
+                     FEATURE_SHARE, self.signed, self.squared, self.weight, self.visits,
+                     self.attempt_t)
 
     @property
     def coverage(self) -> float:
@@ -480,35 +559,80 @@ class Matches:
 
 
 @numba.njit(cache=True, nogil=True)
-def _add_kernel(ref_v: FloatArray, ref_w: FloatArray, tolerance: FloatArray, values: FloatArray,
-                weights: FloatArray, first: int, last: int, t: float, signed: FloatArray,
-                squared: FloatArray, weight: FloatArray, visits: npt.NDArray[np.int64],
-                attempt_t: FloatArray, d_out: FloatArray) -> None:  # pragma: no cover
-    for i in range(first, last + 1):
+def _match_kernel(ref_v: FloatArray, ref_w: FloatArray, tolerance: FloatArray,
+                  values: FloatArray, weights: FloatArray, i: int, slack: int,
+                  limb_of: npt.NDArray[np.int64], share: FloatArray, d_out: FloatArray,
+                  w_out: FloatArray, ref_w_out: FloatArray) -> None:  # pragma: no cover
+    """Differences of one attempt row matched to reference frame ``i``: each limb against the
+    reference frame within ``slack`` of ``i`` where its mean capped squared difference is
+    least (ties go to the frame nearest ``i``)."""
+    n = ref_v.shape[0]
+    n_limbs = 6
+    best = np.full(n_limbs, np.inf)
+    chosen = np.full(n_limbs, i)
+    num = np.zeros(n_limbs)
+    den = np.zeros(n_limbs)
+    for step in range(2 * slack + 1):
+        offset = (step + 1) // 2 if step % 2 else -(step // 2)
+        r = i + offset
+        if r < 0 or r >= n:
+            continue
+        num[:] = 0.0
+        den[:] = 0.0
         for f in range(values.shape[0]):
-            d = (values[f] - ref_v[i, f]) / tolerance[i, f]
-            w = ref_w[i, f] * weights[f]
-            signed[i, f] += w * d
-            squared[i, f] += w * min(d * d, COST_CAP)
-            weight[i, f] += w
-            d_out[f] = d
-        visits[i] += 1
-        attempt_t[i] = t
+            w = ref_w[r, f] * weights[f]
+            d = (values[f] - ref_v[r, f]) / tolerance[r, f]
+            num[limb_of[f]] += w * min(d * d, COST_CAP)
+            den[limb_of[f]] += w * share[f]
+        for k in range(n_limbs):
+            if den[k] >= MIN_COUNTED and num[k] / den[k] < best[k]:
+                best[k] = num[k] / den[k]
+                chosen[k] = r
+    for f in range(values.shape[0]):
+        r = chosen[limb_of[f]]
+        d_out[f] = (values[f] - ref_v[r, f]) / tolerance[r, f]
+        w_out[f] = ref_w[r, f] * weights[f]
+        ref_w_out[f] = ref_w[r, f]
 
 
-def _limb_errors(squared: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """(n, 6) per-frame limb errors (NaN where nothing judged) and (n, 6) limb weights."""
-    num = squared @ LIMB_MEMBERSHIP
-    den = weight @ LIMB_COUNTED
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sqrt(num / den), den
+@numba.njit(cache=True, nogil=True)
+def _accumulate_match(i: int, t: float, d: FloatArray, w: FloatArray, signed: FloatArray,
+                      squared: FloatArray, weight: FloatArray, visits: npt.NDArray[np.int64],
+                      attempt_t: FloatArray) -> None:  # pragma: no cover
+    for f in range(d.shape[0]):
+        signed[i, f] += w[f] * d[f]
+        squared[i, f] += w[f] * min(d[f] * d[f], COST_CAP)
+        weight[i, f] += w[f]
+    visits[i] += 1
+    attempt_t[i] = t
+
+
+@numba.njit(cache=True, nogil=True)
+def _path_kernel(ref_v: FloatArray, ref_w: FloatArray, tolerance: FloatArray,
+                 att_v: FloatArray, att_w: FloatArray, att_t: FloatArray,
+                 path: npt.NDArray[np.int64], slack: int, limb_of: npt.NDArray[np.int64],
+                 share: FloatArray, signed: FloatArray, squared: FloatArray, weight: FloatArray,
+                 visits: npt.NDArray[np.int64], attempt_t: FloatArray) -> None:  # pragma: no cover
+    d = np.empty(att_v.shape[1])
+    w = np.empty(att_v.shape[1])
+    ref_w_used = np.empty(att_v.shape[1])
+    for k in range(path.shape[0]):
+        i, j = path[k, 0], path[k, 1]
+        _match_kernel(ref_v, ref_w, tolerance, att_v[j], att_w[j], i, slack, limb_of, share,
+                      d, w, ref_w_used)
+        _accumulate_match(i, att_t[j], d, w, signed, squared, weight, visits, attempt_t)
+
+
+def _frame_errors(squared: FloatArray, weight: FloatArray) -> FloatArray:
+    """(n, 6) per-frame limb errors (NaN where nothing judged) from (n, F) sums."""
+    return limb_errors(squared @ MEASUREMENT_MEMBERSHIP, weight @ MEASUREMENT_COUNTED)
 
 
 def _limb_scores(squared: FloatArray, weight: FloatArray, seen: FloatArray
                  ) -> dict[Limb, float]:
     """Scores of limbs seen enough, from (n, F) sums over the frames that count."""
-    scores = limb_scores((squared @ LIMB_MEMBERSHIP).sum(axis=0),
-                         (weight @ LIMB_COUNTED).sum(axis=0), seen)
+    scores = limb_scores((squared @ MEASUREMENT_MEMBERSHIP).sum(axis=0),
+                         (weight @ MEASUREMENT_COUNTED).sum(axis=0), seen)
     return {limb: float(scores[k]) for k, limb in enumerate(LIMBS) if np.isfinite(scores[k])}
 
 
@@ -551,9 +675,7 @@ def _worst_moments(matches: Matches, frame_errors: FloatArray, scored: Sequence[
             continue
         errors = frame_errors[:, k]
         judged = np.isfinite(errors)
-        scores = np.where(judged, limb_scores(np.where(judged, errors, 0.0) ** 2,
-                                              judged.astype(np.float64), np.ones(len(errors))),
-                          100.0)
+        scores = np.where(judged, error_score(np.where(judged, errors, 0.0)), 100.0)
         smooth = np.convolve(scores, kernel, mode="same")
         bad = smooth < MOMENT_SCORE
         for start, stop in _runs(bad):
@@ -634,7 +756,7 @@ def build_report(reference: Reference, matches: Matches, timing: Timing,
     limbs = _limb_scores(squared, weight, seen)
     score = overall_score(limbs)
     mirror = options.mirror
-    frame_errors, _ = _limb_errors(matches.squared, matches.weight)
+    frame_errors = _frame_errors(matches.squared, matches.weight)
     visited = matches.visits > 0
     corrections = []
     for k, limb in enumerate(LIMBS):

@@ -596,3 +596,70 @@ def plain_json(value: object) -> bool:
     if isinstance(value, list):
         return all(plain_json(v) for v in value)
     return value is None or type(value) in (bool, int, float, str)
+
+
+# --- real people: the paired set -----------------------------------------------------------
+
+PAIRED = TESTDATA / "paired"
+WINDOW_S = 4.0
+"""Length of the windows cut from a paired file: about one step."""
+
+
+@dataclass(frozen=True, eq=False)
+class PairedCase:
+    """A reference (a whole paired file or a window of one) against another person's whole
+    file; ``same`` when both dance the same routine. Judged both mirror ways, the better
+    taken (the files do not say who mirrors whom)."""
+
+    kind: str
+    same: bool
+    reference: PoseSequence
+    attempt: PoseSequence
+
+
+def paired_files(folder: Path = PAIRED) -> dict[str, PoseSequence]:
+    """The paired pose files by name. Files whose names share the part before the first
+    underscore are the same routine danced by two people (or twice)."""
+    from app import sequence as pose_file
+
+    return {path.name.removesuffix(pose_file.SUFFIX): pose_file.load(path)
+            for path in sorted(folder.glob(f"*{pose_file.SUFFIX}"))}
+
+
+def routine_of(name: str) -> str:
+    """The routine a paired file shows: its name up to the first underscore."""
+    return name.split("_", 1)[0]
+
+
+def windows(seq: PoseSequence, length_s: float = WINDOW_S, step_s: float = 2.0
+            ) -> list[PoseSequence]:
+    """Parts of ``length_s`` seconds starting every ``step_s`` seconds."""
+    out = []
+    start = 0.0
+    while start + length_s <= seq.duration_s + 1e-6:
+        out.append(seq.trim_seconds(start, start + length_s))
+        start += step_s
+    return out
+
+
+def paired_cases(files: dict[str, PoseSequence], others: Sequence[PoseSequence] = (),
+                 step_s: float = 2.0) -> list[PairedCase]:
+    """Whole files against each other, and windows of each file against every other whole
+    file and against ``others`` (other dances).
+
+    A whole file is only compared with one lasting at least half as long (a shorter attempt
+    cannot dance all of it).
+    """
+    cases = []
+    attempts = list(files.items())
+    attempts += [(other.name or f"other{k}", other) for k, other in enumerate(others)]
+    for name, reference in files.items():
+        for other_name, attempt in attempts:
+            if other_name == name:
+                continue
+            same = other_name in files and routine_of(other_name) == routine_of(name)
+            if attempt.duration_s >= 0.5 * reference.duration_s and other_name in files:
+                cases.append(PairedCase("whole", same, reference, attempt))
+            cases.extend(PairedCase("window", same, window, attempt)
+                         for window in windows(reference, step_s=step_s))
+    return cases

@@ -204,3 +204,20 @@ def test_updates_and_summary_are_plain_json(reference: PoseSequence, scenario: s
     report = session.finish().to_dict()
     assert plain_json(report), report
     assert json.loads(json.dumps(report)) == report
+
+
+@pytest.mark.parametrize("variant", ["correct", "rotated_arm"])
+def test_running_score_agrees_with_the_closing_report(reference: PoseSequence,
+                                                      variant: str) -> None:
+    rng = np.random.default_rng(3)
+    attempt = noisy(reference, rng, level=0.01)
+    if variant == "rotated_arm":
+        attempt = rotated_limb(attempt, Limb.LEFT_ARM, rng)
+    session = LiveSession(Reference(reference), ScoreOptions())
+    updates = stream(session, attempt)
+    report = session.finish()
+    assert report.coverage >= 0.95
+    assert updates[-1].score == pytest.approx(report.score, abs=2.0)
+    if variant == "rotated_arm":
+        assert report.score < 65.0
+        assert report.limbs[Limb.LEFT_ARM] == min(report.limbs.values())

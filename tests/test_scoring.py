@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app import sequence
-from app.landmarks import Limb
+from app.landmarks import LIMB_LANDMARKS, Landmark, Limb
 from app.library import default_poses_dir
 from app.scoring import (
     RATINGS,
@@ -25,12 +25,15 @@ from app.sequence import PoseSequence, Step
 from app.skeleton import DEFAULT_TOLERANCE, N_FEATURES
 from tests.scoring_fixtures import (
     REPO,
+    auc,
     build_suite,
     feet_cut_off,
     late_start,
     mirrored_performance,
     moves_enough,
     noisy,
+    paired_cases,
+    paired_files,
     plain_json,
     rotated_limb,
     segments,
@@ -172,6 +175,61 @@ def test_scores_separate_right_from_wrong_on_a_fixed_suite() -> None:
     assert result.correct_p10 >= 80.0
     assert result.wrong_p90 <= 60.0
     assert result.limb_named_first >= 0.9
+
+
+def test_frozen_and_turned_limbs_stay_under_good_on_the_fixed_suite() -> None:
+    """A limb held still while the step moves it, or turned 35-60 degrees all through the
+    step, is not the step: it never reaches Good (65), and the limb is the worst scored."""
+    cases = [c for c in build_suite(small_suite_references(), seed=11)
+             if c.kind in ("limb_held_still", "limb_rotated")]
+    assert len(cases) >= 6
+    for case in cases:
+        report = score(case.reference, case.attempt)
+        assert report.score < 65.0, case.kind
+        assert case.wrong_limb is not None
+        assert report.limbs[case.wrong_limb] == min(report.limbs.values())
+
+
+def test_a_limb_score_agrees_with_its_correction(part: PoseSequence) -> None:
+    """The score of a limb and the size of its correction tell the same story: the further
+    the arm is turned, the lower its score and the larger the correction's angle."""
+    seen = []
+    for degrees in (30.0, 45.0, 60.0):
+        attempt = _arm_turned(part, degrees)
+        report = score(part, attempt)
+        correction = next(c for c in report.corrections if c.limb is Limb.LEFT_ARM)
+        seen.append((report.limbs[Limb.LEFT_ARM], correction.degrees))
+    scores, angles = zip(*seen, strict=True)
+    assert list(scores) == sorted(scores, reverse=True)
+    assert list(angles) == sorted(angles)
+    assert scores[1] < 50.0 and angles[1] >= 30.0
+
+
+def _arm_turned(seq: PoseSequence, degrees: float) -> PoseSequence:
+    """The left arm turned outward by ``degrees`` about the shoulder, in the image plane."""
+    iso = seq.image_xyz * np.array([seq.aspect, 1.0, 1.0])
+    angle = np.radians(degrees)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    shoulder = iso[:, int(Landmark.LEFT_SHOULDER), :2]
+    out = iso.copy()
+    for landmark in LIMB_LANDMARKS[Limb.LEFT_ARM][1:]:
+        out[:, int(landmark), :2] = shoulder + (iso[:, int(landmark), :2] - shoulder) @ rotation.T
+    return replace(seq, image_xyz=out / np.array([seq.aspect, 1.0, 1.0]))
+
+
+def test_real_people_dancing_the_same_routine_score_above_other_dances() -> None:
+    """The cross-person targets of benchmarks/validity.py on the real pairs, in small: windows
+    of each paired file against the other files, one every 4 s."""
+    files = paired_files()
+    assert len(files) >= 4
+    cases = [c for c in paired_cases(files, step_s=4.0) if c.kind == "window"]
+    values = [max(score(c.reference, c.attempt, ScoreOptions(mirror=m)).score
+                  for m in (False, True)) for c in cases]
+    same = [v for c, v in zip(cases, values, strict=True) if c.same]
+    other = [v for c, v in zip(cases, values, strict=True) if not c.same]
+    assert auc(same, other) >= 0.90
+    assert np.median(same) >= 60.0
+    assert np.percentile(other, 90) <= 35.0
 
 
 def test_tolerance_from_takes(part: PoseSequence) -> None:
