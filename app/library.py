@@ -339,19 +339,6 @@ class Library:
             self._save(self.path_of(name), seq)
         return ReferenceInfo.of(seq)
 
-    def trim(self, name: str, start_s: float | None = None,
-             end_s: float | None = None) -> ReferenceInfo:
-        """Keep the first take's frames from ``start_s`` to ``end_s``; steps are clipped."""
-        with self._lock:
-            seq = self.get(name)
-            try:
-                trimmed = seq.trim_seconds(start_s, end_s)
-            except ValueError as exc:
-                raise InvalidReference(f"reference {name!r}: {exc}") from exc
-            _check_movement(trimmed, f"reference {name!r} after trimming")
-            self._save(self.path_of(name), trimmed)
-        return ReferenceInfo.of(trimmed)
-
     def delete(self, name: str) -> None:
         """Remove a reference (a broken file of that name too)."""
         path = self.path_of(name)

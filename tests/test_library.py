@@ -265,15 +265,6 @@ def test_a_single_take_uses_the_default_tolerance(library: Library) -> None:
     assert reference.sequence.name == "wing-spread"
 
 
-def test_trim_keeps_the_middle_and_clips_steps(library: Library) -> None:
-    info = library.trim("wing-beat", 1.0, 3.0)
-    assert info.duration_s == pytest.approx(2.0, abs=0.04)
-    assert info.steps[0].start_s == 0.0
-    assert all(step.end_s <= info.duration_s + 1e-9 for step in info.steps)
-    with pytest.raises(InvalidReference, match="no frames between"):
-        library.trim("wing-beat", 5.0, 6.0)
-
-
 def test_webcam_recordings_can_be_created(library: Library) -> None:
     recorded = replace(authored("swoop"), name="my-swoop", source=Source("webcam", "browser"),
                        extra={})
