@@ -7,11 +7,15 @@ coordinates, their visibility, and 33 world landmarks in metres around the hips)
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
+import re
+import socket
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +33,8 @@ from app.sequence import N_LANDMARKS, FloatArray, PoseSequence, Source
 Mode = Literal["video", "image"]
 Progress = Callable[[int, int], None]
 """Called after each frame with (frames done, frames expected; 0 when unknown)."""
+
+logger = logging.getLogger(__name__)
 
 MAX_POSES = 2
 # A person seen before is followed while a candidate's centre lies within this share of the
@@ -77,6 +83,172 @@ class FramePose:
         world_xyz = np.array([(p.x, p.y, p.z) for p in world], dtype=np.float64).reshape(-1, 3)
         return cls(image_xyz=image[:, :3], visibility=np.clip(image[:, 3], 0.0, 1.0),
                    world_xyz=world_xyz)
+
+
+# How MediaPipe and LiteRT log from native code, as this MediaPipe writes it: LiteRT in three
+# writes, a level ("INFO: ", "WARNING: "), the message ("[environment.cc:36] Creating LiteRT
+# environment with options", "Created TensorFlow Lite XNNPACK delegate for CPU.") and "\n";
+# absl in one, "W0000 00:00:1796139296.586375   18057 inference_runner_litert.cc:1433] ...\n",
+# after announcing once that it logs to stderr. A message must have a native shape to be held
+# back: unbuffered Python (``-u``) writes a line and its "\n" apart too.
+_NATIVE_LEVELS = frozenset({b"INFO: ", b"WARNING: ", b"VERBOSE: ", b"DEBUG: "})
+_NATIVE_MESSAGE = re.compile(rb"\[[^\]\s]+:\d+\] [^\n]*\Z|Created TensorFlow Lite [^\n]*\Z")
+_NATIVE_LINE = re.compile(
+    rb"[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] "
+    rb"|WARNING: Logging before InitGoogle\(\) is written to STDERR\n"
+)
+_COPIED = b"\0dance-tutor: all copied\0"
+"""What the copier is sent to say when everything written before it has been copied."""
+_WANTED_MESSAGE_BYTES = 1 << 20
+_COPY_TIMEOUT_S = 1.0
+
+
+class _NativeLogFilter:
+    """Keeps MediaPipe's native log lines off stderr unless ``app.pose`` logs at ``DEBUG``.
+
+    Creating a landmarker writes some fifty informational lines and warnings, its first frame
+    and ``close()`` a few more. Native code writes them to file descriptor 2 itself, so
+    Python's logging cannot stop them, and this MediaPipe reads no setting that does
+    (``GLOG_minloglevel`` and ``TF_CPP_MIN_LOG_LEVEL`` change nothing). So while any thread is
+    inside :meth:`hidden`, descriptor 2 is a socket that keeps each write apart, and a thread
+    copies every write to the real stderr but those lines: errors, Python's tracebacks and
+    every other thread's output pass, in order, even when they come between the pieces of a
+    native line. The last thread to leave puts the real stderr back, on every way out, once
+    everything written meanwhile is copied. The socket and its thread are made once, at the
+    first use, and live as long as the process. At ``DEBUG`` nothing is redirected; a native
+    crash inside the window loses its last words, so ``--log-level debug`` also shows those.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._real_stderr = -1
+        self._channel: _Channel | None = None
+
+    @contextlib.contextmanager
+    def hidden(self) -> Iterator[None]:
+        if logger.isEnabledFor(logging.DEBUG):
+            yield
+            return
+        with self._lock:
+            if self._inside == 0:
+                self._redirect()
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if self._inside == 0:
+                    self._restore()
+
+    def _redirect(self) -> None:
+        try:
+            if self._channel is None or not self._channel.working:
+                self._channel = _Channel.open()
+            real = os.dup(2)
+        except OSError:  # no stderr to keep clean, or no socket to do it with
+            return
+        self._channel.copy_to(real)
+        _flush_python_stderr()
+        os.dup2(self._channel.writer.fileno(), 2)
+        self._real_stderr = real
+
+    def _restore(self) -> None:
+        if self._real_stderr < 0 or self._channel is None:
+            return
+        _flush_python_stderr()
+        os.dup2(self._real_stderr, 2)
+        self._real_stderr = -1
+        self._channel.wait_copied()
+
+
+class _Channel:
+    """A socket that keeps writes apart, and the thread copying them on but native log lines.
+
+    The copier writes to a duplicate of the stderr of the latest window, so a child process
+    started inside a window, which keeps the socket as its stderr, is still heard after it.
+    """
+
+    def __init__(self, reader: socket.socket, writer: socket.socket) -> None:
+        self.writer = writer
+        self._reader = reader
+        # No message is longer: a longer write to descriptor 2 inside a window fails.
+        self._largest = writer.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        self._target = -1
+        self._target_lock = threading.Lock()
+        self._copied = threading.Event()
+        self._copier = threading.Thread(target=self._copy, name="native-log-filter",
+                                        daemon=True)
+
+    @classmethod
+    def open(cls) -> _Channel:
+        reader, writer = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        writer.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _WANTED_MESSAGE_BYTES)
+        channel = cls(reader, writer)
+        channel._copier.start()
+        return channel
+
+    @property
+    def working(self) -> bool:
+        return self._copier.is_alive()
+
+    def copy_to(self, target: int) -> None:
+        """From now on copy to ``target``, a descriptor the channel then owns."""
+        with self._target_lock:
+            previous, self._target = self._target, target
+        if previous >= 0:
+            os.close(previous)
+
+    def wait_copied(self) -> None:
+        """Return once everything written to the socket so far is copied (or after a second)."""
+        self._copied.clear()
+        try:
+            self.writer.send(_COPIED)
+        except OSError:  # the copier is gone
+            return
+        self._copied.wait(_COPY_TIMEOUT_S)
+
+    def _copy(self) -> None:
+        bodies = newlines = 0
+        buffer = memoryview(bytearray(self._largest))
+        try:
+            while True:
+                message = bytes(buffer[:self._reader.recv_into(buffer)])
+                if message == _COPIED:
+                    bodies = newlines = 0
+                    self._copied.set()
+                elif message in _NATIVE_LEVELS:
+                    bodies += 1
+                elif bodies and _NATIVE_MESSAGE.match(message):
+                    bodies, newlines = bodies - 1, newlines + 1
+                elif newlines and message == b"\n":
+                    newlines -= 1
+                elif message and not _NATIVE_LINE.match(message):
+                    with self._target_lock:
+                        _write_all(self._target, message)
+        finally:
+            # Writers then fail instead of waiting for a copier that is gone.
+            self._reader.close()
+
+
+def _write_all(target: int, data: bytes) -> None:
+    try:
+        while data:
+            data = data[os.write(target, data):]
+    except OSError:
+        # The real stderr is gone: nowhere to report to, and reading on keeps writers going.
+        return
+
+
+def _flush_python_stderr() -> None:
+    """Python's buffered stderr goes out before descriptor 2 changes."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+
+
+_NATIVE_LOGS = _NativeLogFilter()
 
 
 def _create_landmarker(options: vision.PoseLandmarkerOptions,
@@ -164,13 +336,15 @@ class PoseEstimator:
             min_tracking_confidence=min_confidence,
         )
         try:
-            self._landmarker = _create_landmarker(options, background)
+            with _NATIVE_LOGS.hidden():
+                self._landmarker = _create_landmarker(options, background)
         except (RuntimeError, ValueError) as exc:
             raise ModelVerificationError(
                 f"MediaPipe cannot load the pose model {self.model_path} ({exc})"
             ) from exc
         self._last_timestamp_ms = -1
         self._followed: FloatArray | None = None
+        self._detected = False
 
     def detect(self, rgb: RgbImage, timestamp_ms: float | None = None) -> FramePose | None:
         """The pose of the person followed in ``rgb``, or ``None`` when nobody is in view.
@@ -184,14 +358,17 @@ class PoseEstimator:
         """
         _check_rgb(rgb)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        if self.mode == "video":
-            if timestamp_ms is None or not math.isfinite(timestamp_ms):
-                raise ValueError("video mode needs a finite timestamp_ms for every frame")
-            stamp = max(round(timestamp_ms), self._last_timestamp_ms + 1)
-            self._last_timestamp_ms = stamp
-            result = self._landmarker.detect_for_video(image, stamp)
-        else:
-            result = self._landmarker.detect(image)
+        # The first frame logs natively once (LiteRT reallocating its input).
+        with contextlib.nullcontext() if self._detected else _NATIVE_LOGS.hidden():
+            if self.mode == "video":
+                if timestamp_ms is None or not math.isfinite(timestamp_ms):
+                    raise ValueError("video mode needs a finite timestamp_ms for every frame")
+                stamp = max(round(timestamp_ms), self._last_timestamp_ms + 1)
+                self._last_timestamp_ms = stamp
+                result = self._landmarker.detect_for_video(image, stamp)
+            else:
+                result = self._landmarker.detect(image)
+        self._detected = True
         if not result.pose_landmarks:
             return None
         poses = [FramePose.from_mediapipe(lm, world) for lm, world
@@ -203,7 +380,8 @@ class PoseEstimator:
 
     def close(self) -> None:
         """Release the landmarker; the estimator cannot be used after."""
-        self._landmarker.close()
+        with _NATIVE_LOGS.hidden():
+            self._landmarker.close()
 
     def __enter__(self) -> PoseEstimator:
         return self

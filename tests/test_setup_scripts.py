@@ -9,7 +9,8 @@ path line does not run that environment's own ``.pth`` hooks, so its editable in
 checkout stays out of the clone's way, and pip leaves it alone (it is outside the new
 environment); the tests check both. The clone's ``models/`` gets a link to the verified model
 instead of fetching one. Its console scripts (``ruff``, ``mypy``) come from the same
-environment's ``bin/``, on ``PATH`` after the new environment's.
+environment's ``bin/``, on ``PATH`` after the new environment's. ``scripts/serve`` shows the
+learner the address and the token, and none of MediaPipe's own log lines.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pytest
 
 from app.models import ensure_model
 from tests.conftest import REPO
+from tests.test_native_logs import NATIVE
 
 pytestmark = [pytest.mark.scripts, pytest.mark.model]
 
@@ -113,6 +115,7 @@ def test_serve_passes_every_argument_to_dance_tutor_serve(clone: Clone, tmp_path
         code = stop(process)
     output = log.read_text()
     assert f"open http://127.0.0.1:{port}/ in a browser" in output
+    assert not [words for words in NATIVE if words in output], output
     # uvicorn re-raises the signal once it has shut down cleanly.
     assert code in (0, -signal.SIGTERM) and "Application shutdown complete." in output
     assert clone.imports_app_from(clone.venv / "bin" / "python") == clone.folder

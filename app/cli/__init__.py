@@ -4,12 +4,18 @@ Each module in ``COMMANDS`` has ``register(subparsers)``, which adds its parser 
 ``handler`` to a function taking the parsed arguments and returning an exit code. A
 :class:`~app.errors.UserError` becomes one line on stderr and exit code 2; any other exception
 is a bug: its trace goes to stderr, with a line saying so, and the exit code is 70.
+
+Every command takes ``--log-level`` (default ``$DANCE_TUTOR_LOG_LEVEL``, else ``info``), the
+level of the project's loggers; ``debug`` lets the pose model's native lines through too (see
+``app.pose``), and ``serve`` hands it to uvicorn.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -21,6 +27,9 @@ COMMANDS = ("serve", "extract", "score", "record", "library", "preview", "models
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 70
 """``EX_SOFTWARE`` of sysexits.h: the program failed, not the user's input."""
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVEL_ENV = "DANCE_TUTOR_LOG_LEVEL"
+DEFAULT_LOG_LEVEL = "info"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +47,32 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"app.cli.{name}_cmd")
         module.register(sub)
+    _add_log_level(parser)
     return parser
+
+
+def _add_log_level(parser: argparse.ArgumentParser) -> None:
+    """``--log-level`` on ``parser`` and on every command under it, so it goes anywhere."""
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS,
+        help=f"how much to log (default ${LOG_LEVEL_ENV}, else {DEFAULT_LOG_LEVEL}); debug also "
+             "shows the pose model's own lines from MediaPipe and LiteRT",
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_log_level(child)
+
+
+def _log_level(args: argparse.Namespace) -> str:
+    """The level asked for: ``--log-level``, else ``$DANCE_TUTOR_LOG_LEVEL``, else ``info``."""
+    given: str | None = getattr(args, "log_level", None)
+    if given is not None:
+        return given
+    level = (os.environ.get(LOG_LEVEL_ENV) or DEFAULT_LOG_LEVEL).lower()
+    if level not in LOG_LEVELS:
+        raise UserError(f"{LOG_LEVEL_ENV} is {level!r}; use one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        args.log_level = _log_level(args)
+        logging.getLogger("app").setLevel(args.log_level.upper())
         return handler(args)
     except UserError as exc:
         print(f"dance-tutor {args.command}: {exc}", file=sys.stderr)

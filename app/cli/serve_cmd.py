@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                              model_path=args.model, certfile=args.certfile,
                              keyfile=args.keyfile)
     state = open_state(settings)
-    serve(state, lambda port: _announce(settings, state, port))
+    serve(state, lambda port: _announce(settings, state, port), log_level=args.log_level)
     return 0
 
 

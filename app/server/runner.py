@@ -56,10 +56,13 @@ GC_YOUNG_THRESHOLD = 20_000
 """Allocations between collections of the youngest generation (Python's default is 700)."""
 
 
-def serve(state: ServerState, on_listening: Callable[[int], None]) -> None:
-    """Serve until SIGINT or SIGTERM; ``on_listening(port)`` once the socket is bound."""
+def serve(state: ServerState, on_listening: Callable[[int], None], *, log_level: str) -> None:
+    """Serve until SIGINT or SIGTERM; ``on_listening(port)`` once the socket is bound.
+
+    ``log_level`` is uvicorn's: ``debug``, ``info``, ``warning`` or ``error``.
+    """
     settle_heap()
-    make_server(state, on_listening).run()
+    make_server(state, on_listening, log_level=log_level).run()
 
 
 def settle_heap() -> None:
