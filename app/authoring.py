@@ -48,13 +48,13 @@ import numpy.typing as npt
 
 from app.errors import UserError
 from app.landmarks import Landmark
+from app.metadata import MetadataError, ReferenceMetadata
 from app.sequence import N_LANDMARKS, PoseSequence, Source, Step
 from app.skeleton import IMAGE_DEPTH_SCALE
 
 FloatArray = npt.NDArray[np.float64]
 
 SOURCE_SUFFIX = ".toml"
-DIFFICULTIES = ("beginner", "intermediate", "advanced")
 MAX_DURATION_S = 60.0
 
 
@@ -215,15 +215,11 @@ class StepScript:
     """An authored step: its metadata and keyframes, as read from a keyframe file."""
 
     name: str
-    title: str
-    description: str
-    difficulty: str
-    tempo_bpm: float
+    metadata: ReferenceMetadata
+    """Title, description, difficulty, tempo and (when given) place in the story."""
     fps: float
     keyframes: tuple[Keyframe, ...]
     origin: str = ""
-    order: int | None = None
-    """Place in the dance's story (1 first); None: after the ordered steps."""
 
     @property
     def duration_s(self) -> float:
@@ -258,15 +254,16 @@ def parse_script(doc: Mapping[str, Any], origin: str = "<keyframes>") -> StepScr
     for key in ("name", "title", "description"):
         if not isinstance(doc.get(key), str) or not doc[key].strip():
             raise fail(f"{key} must be a non-empty string")
-    difficulty = doc.get("difficulty")
-    if difficulty not in DIFFICULTIES:
-        raise fail(f"difficulty must be one of {', '.join(DIFFICULTIES)}, got {difficulty!r}")
-    tempo = _positive(doc.get("tempo_bpm"), "tempo_bpm", fail)
+    for key in ("difficulty", "tempo_bpm"):
+        if doc.get(key) is None:
+            raise fail(f"{key} is missing")
+    try:
+        metadata = ReferenceMetadata(title=doc["title"], description=doc["description"],
+                                     difficulty=doc["difficulty"], tempo_bpm=doc["tempo_bpm"],
+                                     order=doc.get("order"))
+    except MetadataError as exc:
+        raise fail(str(exc)) from None
     fps = _positive(doc.get("fps", 30), "fps", fail)
-    order = doc.get("order")
-    if order is not None and (isinstance(order, bool) or not isinstance(order, int)
-                              or order < 1):
-        raise fail(f"order must be a whole number from 1, got {order!r}")
     named: dict[str, dict[str, float]] = {}
     for pose_name, table in dict(doc.get("pose", {})).items():
         named[pose_name] = _flatten(table, f"pose.{pose_name}", fail)
@@ -301,11 +298,8 @@ def parse_script(doc: Mapping[str, Any], origin: str = "<keyframes>") -> StepScr
         keyframes.append(Keyframe(float(t), values, step))
     if keyframes[-1].t > MAX_DURATION_S:
         raise fail(f"lasts {keyframes[-1].t} s, over the limit of {MAX_DURATION_S:.0f} s")
-    return StepScript(
-        name=doc["name"], title=doc["title"], description=doc["description"].strip(),
-        difficulty=str(difficulty), tempo_bpm=tempo, fps=fps, keyframes=tuple(keyframes),
-        origin=origin, order=order,
-    )
+    return StepScript(name=doc["name"], metadata=metadata, fps=fps, keyframes=tuple(keyframes),
+                      origin=origin)
 
 
 def _positive(value: Any, key: str, fail: Any) -> float:
@@ -395,15 +389,12 @@ def build_sequence(script: StepScript, body: BodyModel = ADULT,
         Step(name, start, starts[i + 1][0] if i + 1 < len(starts) else end)
         for i, (start, name) in enumerate(starts)
     )
-    return PoseSequence(
+    return script.metadata.applied_to(PoseSequence(
         t=t, image_xyz=image, visibility=np.ones((len(t), N_LANDMARKS)), world_xyz=world,
         present=np.ones(len(t), dtype=bool), fps=script.fps,
-        image_size=(camera.width, camera.height_px), name=script.name, title=script.title,
+        image_size=(camera.width, camera.height_px), name=script.name,
         source=Source("authored", f"keyframes {Path(script.origin).name}"), steps=steps,
-        extra={"description": script.description, "difficulty": script.difficulty,
-               "tempo_bpm": script.tempo_bpm,
-               **({} if script.order is None else {"order": script.order})},
-    )
+    ))
 
 
 def neutral_pose(body: BodyModel = ADULT) -> FloatArray:

@@ -1,8 +1,9 @@
 """The reference library: one ``<name>.pose.json`` per step in a folder (``poses/``).
 
-Files are plain pose sequences (:mod:`app.sequence`) with a few extra top-level fields a teacher
-sets: ``description``, ``difficulty`` (beginner, intermediate, advanced), ``tempo_bpm`` and
-``order`` (the step's place in the dance's story, which :meth:`Library.list` follows).
+Files are plain pose sequences (:mod:`app.sequence`) with the teacher's metadata
+(:mod:`app.metadata`: title, description, difficulty, tempo and ``order``, the step's place in
+the dance's story, which :meth:`Library.list` follows). :meth:`Library.create_from_take` makes a
+new reference from one recorded take, for the command line and the API alike.
 A reference may hold several takes of the same movement: the main ``frames`` are the first
 take and ``takes`` the others; :meth:`Library.reference` derives the mean movement and how much
 the takes vary, which the scorer tolerates.
@@ -25,16 +26,14 @@ from typing import Any
 from app import sequence
 from app.atomic import remove_stale_temporaries
 from app.errors import UserError
+from app.metadata import MetadataError, ReferenceMetadata
+from app.recording import pause_steps
 from app.scoring import Reference
 from app.sequence import SUFFIX, PoseSequence, SequenceFormatError, Step
 
 ENV_POSES = "DANCE_TUTOR_POSES"
 NAME_PATTERN = re.compile(r"[a-z0-9-]{1,64}")
-DIFFICULTIES = ("beginner", "intermediate", "advanced")
 MAX_TAKES = 10
-MAX_TEXT = 2000
-TEMPO_RANGE = (20.0, 300.0)
-MAX_ORDER = 999
 MIN_FRAMES = 2
 
 
@@ -59,7 +58,7 @@ class BrokenReference(LibraryError):
 
 
 class InvalidReference(LibraryError):
-    """A sequence or a metadata value cannot be stored as (part of) a reference."""
+    """A sequence cannot be stored as (part of) a reference."""
 
 
 @dataclass(frozen=True)
@@ -78,49 +77,27 @@ class ReferenceInfo:
     """What a list of references shows: metadata only, no frames."""
 
     name: str
-    title: str
-    description: str
-    difficulty: str
-    tempo_bpm: float | None
+    metadata: ReferenceMetadata
     duration_s: float
     n_takes: int
     steps: tuple[Step, ...]
     source_kind: str
     fps: float
     n_frames: int
-    order: int | None = None
-    """Place in the dance's story (1 first); None for a step not placed (listed last)."""
 
     @classmethod
     def of(cls, seq: PoseSequence) -> ReferenceInfo:
-        tempo = seq.extra.get("tempo_bpm")
-        order = seq.extra.get("order")
         return cls(
-            name=seq.name, title=seq.title or seq.name,
-            description=str(seq.extra.get("description", "")),
-            difficulty=str(seq.extra.get("difficulty", "")),
-            tempo_bpm=float(tempo) if isinstance(tempo, int | float) else None,
-            duration_s=seq.duration_s, n_takes=1 + len(seq.takes), steps=seq.steps,
-            source_kind=seq.source.kind, fps=seq.fps, n_frames=len(seq),
-            order=order if isinstance(order, int) and not isinstance(order, bool) else None,
+            name=seq.name, metadata=ReferenceMetadata.of(seq), duration_s=seq.duration_s,
+            n_takes=1 + len(seq.takes), steps=seq.steps, source_kind=seq.source.kind,
+            fps=seq.fps, n_frames=len(seq),
         )
 
     @property
     def sort_key(self) -> tuple[bool, int, str]:
         """Story order, then name; steps without an order last."""
-        return self.order is None, self.order or 0, self.name
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {
-            "name": self.name, "title": self.title, "description": self.description,
-            "difficulty": self.difficulty, "tempo_bpm": self.tempo_bpm,
-            "duration_s": round(self.duration_s, 3), "n_takes": self.n_takes,
-            "steps": [{"name": s.name, "start_s": s.start_s, "end_s": s.end_s}
-                      for s in self.steps],
-            "source_kind": self.source_kind, "fps": self.fps, "n_frames": self.n_frames,
-            "order": self.order,
-        }
+        order = self.metadata.order
+        return order is None, order or 0, self.name
 
 
 Problems = list[LibraryProblem]
@@ -288,15 +265,14 @@ class Library:
 
         Raises
         ------
-        InvalidName, AlreadyExists, InvalidReference
+        InvalidName, AlreadyExists, InvalidReference, MetadataError
         """
         path = self.path_of(seq.name)
         _check_movement(seq, f"reference {seq.name!r}")
         for take in seq.takes:
             _check_movement(take, f"a take of {seq.name!r}")
-        seq = replace(seq, title=seq.title or seq.name,
-                      steps=check_steps(seq.steps, seq.duration_s),
-                      extra=_checked_metadata(seq.extra))
+        seq = ReferenceMetadata.of(seq).applied_to(
+            replace(seq, steps=check_steps(seq.steps, seq.duration_s)))
         with self._lock:
             if path.exists() and not overwrite:
                 raise AlreadyExists(f"reference {seq.name!r} already exists; delete it first "
@@ -304,25 +280,44 @@ class Library:
             self._save(path, seq)
         return ReferenceInfo.of(seq)
 
+    def create_from_take(self, name: str, take: PoseSequence, metadata: ReferenceMetadata,
+                         steps: tuple[Step, ...] | None = None, *,
+                         overwrite: bool = False) -> ReferenceInfo:
+        """Store a new reference named ``name`` made of one recorded take.
+
+        ``steps`` name its parts; None splits it where the movement pauses
+        (:func:`app.recording.pause_steps`). The take's own name, steps, other takes and
+        teacher fields are not kept: ``metadata`` replaces them.
+
+        Raises
+        ------
+        InvalidName, AlreadyExists, InvalidReference, MetadataError
+        """
+        check_name(name)
+        parts = pause_steps(take) if steps is None else steps
+        seq = metadata.applied_to(replace(take, name=name, steps=parts, takes=()))
+        return self.create(seq, overwrite=overwrite)
+
     def update_metadata(self, name: str, *, title: str | None = None,
                         description: str | None = None, difficulty: str | None = None,
                         tempo_bpm: float | None = None, order: int | None = None,
                         steps: tuple[Step, ...] | None = None) -> ReferenceInfo:
-        """Change what a teacher can edit without re-recording; ``None`` leaves a field."""
+        """Change what a teacher can edit without re-recording; ``None`` leaves a field.
+
+        Raises
+        ------
+        InvalidName, NotFound, BrokenReference, InvalidReference, MetadataError
+        """
+        if title is not None and not title.strip():
+            raise InvalidReference("a title cannot be empty")
+        given: dict[str, Any] = {"title": title, "description": description,
+                                 "difficulty": difficulty, "tempo_bpm": tempo_bpm, "order": order}
         with self._lock:
             seq = self.get(name)
-            extra = dict(seq.extra)
-            for key, value in (("description", description), ("difficulty", difficulty),
-                               ("tempo_bpm", tempo_bpm), ("order", order)):
-                if value is not None:
-                    extra[key] = value
-            if title is not None and not title.strip():
-                raise InvalidReference("a title cannot be empty")
-            seq = replace(
-                seq, title=seq.title if title is None else title.strip()[:MAX_TEXT],
-                steps=seq.steps if steps is None else check_steps(steps, seq.duration_s),
-                extra=_checked_metadata(extra),
-            )
+            metadata = replace(ReferenceMetadata.of(seq),
+                               **{key: value for key, value in given.items() if value is not None})
+            seq = metadata.applied_to(replace(
+                seq, steps=seq.steps if steps is None else check_steps(steps, seq.duration_s)))
             self._save(self.path_of(name), seq)
         return ReferenceInfo.of(seq)
 
@@ -370,13 +365,13 @@ class Library:
                                       f"{stem!r}; they must match")
             _check_movement(seq, "the reference")
             check_steps(seq.steps, seq.duration_s)
-            _checked_metadata(seq.extra)
+            ReferenceMetadata.of(seq)
         except SequenceFormatError as exc:
             reason = str(exc).removeprefix(f"{path}: ")
             raise BrokenReference(reason) from exc
         except BrokenReference:
             raise
-        except LibraryError as exc:
+        except (LibraryError, MetadataError) as exc:
             raise BrokenReference(str(exc)) from exc
         self._cache[path] = (key, seq)
         return seq
@@ -386,26 +381,3 @@ class Library:
         self._cache.pop(path, None)
         self._references.pop(path, None)
 
-
-def _checked_metadata(extra: dict[str, Any]) -> dict[str, Any]:
-    """Validate the teacher's fields among ``extra``; other fields pass through untouched."""
-    out = dict(extra)
-    difficulty = out.get("difficulty")
-    if difficulty is not None and difficulty not in DIFFICULTIES:
-        raise InvalidReference(f"difficulty must be one of {', '.join(DIFFICULTIES)}, got "
-                               f"{difficulty!r}")
-    tempo = out.get("tempo_bpm")
-    if tempo is not None and (isinstance(tempo, bool) or not isinstance(tempo, int | float)
-                              or not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]):
-        raise InvalidReference(f"tempo_bpm must be a number from {TEMPO_RANGE[0]:g} to "
-                               f"{TEMPO_RANGE[1]:g}, got {tempo!r}")
-    order = out.get("order")
-    if order is not None and (isinstance(order, bool) or not isinstance(order, int)
-                              or not 1 <= order <= MAX_ORDER):
-        raise InvalidReference(f"order must be a whole number from 1 to {MAX_ORDER}, got "
-                               f"{order!r}")
-    description = out.get("description")
-    if description is not None and (not isinstance(description, str)
-                                    or len(description) > MAX_TEXT):
-        raise InvalidReference(f"description must be text of at most {MAX_TEXT} characters")
-    return out

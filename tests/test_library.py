@@ -13,6 +13,7 @@ import pytest
 
 from app import atomic
 from app.atomic import TEMP_PREFIX
+from app.errors import UserError
 from app.library import (
     AlreadyExists,
     BrokenReference,
@@ -25,6 +26,7 @@ from app.library import (
     default_poses_dir,
     parse_steps,
 )
+from app.metadata import ReferenceMetadata
 from app.scoring import score
 from app.sequence import PoseSequence, Source, Step
 from tests.library_fixtures import authored, small_library, with_noise
@@ -55,12 +57,11 @@ def test_list_shows_metadata_of_every_reference(library: Library) -> None:
     infos = {info.name: info for info in library.list()}
     assert set(infos) == {"wing-spread", "wing-beat"}
     beat = infos["wing-beat"]
-    assert beat.title == "Wing beat"
-    assert beat.difficulty == "intermediate" and beat.tempo_bpm == 60
+    assert beat.metadata.title == "Wing beat"
+    assert beat.metadata.difficulty == "intermediate" and beat.metadata.tempo_bpm == 60
     assert beat.n_takes == 1 and beat.source_kind == "authored"
     assert beat.duration_s == pytest.approx(4.0, abs=0.05)
     assert [s.name for s in beat.steps][:2] == ["open", "down 1"]
-    assert json.dumps(beat.to_dict())
 
 
 def test_get_returns_what_create_stored(library: Library) -> None:
@@ -77,7 +78,7 @@ def test_create_refuses_to_overwrite_unless_asked(library: Library) -> None:
     with pytest.raises(AlreadyExists, match="'wing-beat' already exists"):
         library.create(authored("wing-beat"))
     changed = replace(authored("wing-beat"), title="Wing beat, slow")
-    assert library.create(changed, overwrite=True).title == "Wing beat, slow"
+    assert library.create(changed, overwrite=True).metadata.title == "Wing beat, slow"
 
 
 def test_missing_reference_is_reported_by_name(library: Library) -> None:
@@ -98,9 +99,8 @@ def test_list_follows_the_story_order_and_puts_unplaced_steps_last(library: Libr
     library.create(replace(authored("swoop"), name="a-new-step", extra={}))
     library.update_metadata("wing-beat", order=1)
     infos = library.list()
-    assert [(info.name, info.order) for info in infos] == [
+    assert [(info.name, info.metadata.order) for info in infos] == [
         ("wing-beat", 1), ("wing-spread", 4), ("a-new-step", None)]
-    assert [doc["order"] for doc in (info.to_dict() for info in infos)] == [1, 4, None]
 
 
 def test_update_metadata_changes_only_what_is_given(library: Library) -> None:
@@ -108,8 +108,8 @@ def test_update_metadata_changes_only_what_is_given(library: Library) -> None:
     steps = parse_steps("lift@0,beat@1.5", before.duration_s)
     info = library.update_metadata("wing-beat", description="Slow and heavy.",
                                    difficulty="advanced", tempo_bpm=50, steps=steps)
-    assert (info.description, info.difficulty, info.tempo_bpm) == ("Slow and heavy.",
-                                                                   "advanced", 50)
+    assert info.metadata == ReferenceMetadata("Wing beat", "Slow and heavy.", "advanced", 50.0,
+                                              before.extra["order"])
     after = library.get("wing-beat")
     assert after.title == before.title
     assert after.steps == (Step("lift", 0, 1.5), Step("beat", 1.5, round(before.duration_s, 4)))
@@ -128,7 +128,7 @@ def test_update_metadata_changes_only_what_is_given(library: Library) -> None:
 def test_bad_metadata_is_refused_and_the_file_kept(library: Library, change: dict[str, object],
                                                    message: str) -> None:
     before = library.path_of("wing-beat").read_bytes()
-    with pytest.raises(InvalidReference, match=message):
+    with pytest.raises(UserError, match=message):
         library.update_metadata("wing-beat", **change)  # type: ignore[arg-type]
     assert library.path_of("wing-beat").read_bytes() == before
 
@@ -193,7 +193,7 @@ def test_a_failing_save_keeps_the_previous_version(library: Library,
     monkeypatch.undo()
     assert library.path_of("wing-beat").read_bytes() == before
     assert not list(library.root.glob(f"{TEMP_PREFIX}*"))
-    assert library.info("wing-beat").title == "Wing beat"
+    assert library.info("wing-beat").metadata.title == "Wing beat"
 
 
 def test_a_killed_save_never_leaves_a_broken_reference(tmp_path: Path) -> None:
@@ -269,7 +269,7 @@ def test_webcam_recordings_can_be_created(library: Library) -> None:
     recorded = replace(authored("swoop"), name="my-swoop", source=Source("webcam", "browser"),
                        extra={})
     info = library.create(recorded)
-    assert info.source_kind == "webcam" and info.difficulty == ""
+    assert info.source_kind == "webcam" and info.metadata.difficulty is None
 
 
 def test_concurrent_writers_lose_no_take(library: Library) -> None:

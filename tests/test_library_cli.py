@@ -50,7 +50,7 @@ def test_edit_then_show(poses: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["library", "edit", "wing-beat", "--difficulty", "advanced", "--steps",
                  "lift@0,beat@2", "--poses", str(poses)]) == 0
     info = Library(poses).info("wing-beat")
-    assert info.difficulty == "advanced"
+    assert info.metadata.difficulty == "advanced"
     assert [s.name for s in info.steps] == ["lift", "beat"]
 
 
@@ -105,7 +105,7 @@ def test_generate_rebuilds_edited_steps(tmp_path: Path,
     (source / "wing-spread.toml").write_text(text.replace('title = "Wing spread"',
                                                           'title = "Open the wings"'))
     assert main(["library", "generate", "--poses", str(tmp_path)]) == 0
-    assert Library(tmp_path).info("wing-spread").title == "Open the wings"
+    assert Library(tmp_path).info("wing-spread").metadata.title == "Open the wings"
     assert main(["library", "generate", "swoop", "--poses", str(tmp_path)]) == 2
     assert "no keyframe file for swoop" in capsys.readouterr().err
 
@@ -146,6 +146,12 @@ def test_record_refuses_bad_names_before_extracting(poses: Path,
     assert "is not allowed" in capsys.readouterr().err
     assert main(["record", "missing.mp4", "--name", "wing-beat", "--poses", str(poses)]) == 2
     assert "already exists; use --add-take" in capsys.readouterr().err
+    assert main(["record", "missing.mp4", "--name", "new-step", "--tempo", "500", "--poses",
+                 str(poses)]) == 2
+    assert "tempo_bpm must be a number from 20 to 300, got 500.0" in capsys.readouterr().err
+    assert main(["record", "missing.mp4", "--name", "wing-beat", "--add-take", "--steps", "",
+                 "--poses", str(poses)]) == 2
+    assert "drop --overwrite and --steps" in capsys.readouterr().err
 
 
 @pytest.mark.model
@@ -156,7 +162,7 @@ def test_record_a_video_then_add_a_take(poses: Path, model_path: Path,
                  "raise@0,balance@1.5", "--tempo", "60", "--model", str(model_path),
                  "--poses", str(poses)]) == 0
     info = Library(poses).info("arms-up")
-    assert info.source_kind == "video" and info.title == "Arms up"
+    assert info.source_kind == "video" and info.metadata.title == "Arms up"
     assert [s.name for s in info.steps] == ["raise", "balance"]
     assert main(["record", video, "--name", "arms-up", "--add-take", "--end", "3.5",
                  "--model", str(model_path), "--poses", str(poses)]) == 0

@@ -203,10 +203,9 @@ def test_a_session_where_nobody_was_seen_closes_with_an_empty_summary(
             data = json.loads(message)
             data["landmarks"] = data["world"] = None
             ws.send(json.dumps(data))
-            recv_until(ws, lambda m: m["type"] == "update")
         ws.send(json.dumps({"type": "stop"}))
         summary, _ = recv_until(ws, lambda m: m["type"] == "summary")
-        assert summary["report"] is None and summary["frames"]["processed"] == 5
+        assert summary["report"] is None and summary["frames"]["received"] == 5
         assert close_code(ws) == 1000
 
 
@@ -220,9 +219,8 @@ def test_a_bug_in_finishing_a_session_is_logged_and_closes_it_with_1011(
     with opened(server) as (ws, _), caplog.at_level(logging.ERROR, "app.server.practice"):
         for message in landmark_messages(reference(server, "wing-beat"))[:20]:
             ws.send(message)
-            recv_until(ws, lambda m: m["type"] == "update")
         ws.send(json.dumps({"type": "stop"}))
-        error = recv(ws)
+        error, _ = recv_until(ws, lambda m: m["type"] != "update")
         assert error == {"type": "error", "code": "internal", "fatal": True,
                          "message": "The tutor failed on this session; please start again."}
         assert close_code(ws) == 1011

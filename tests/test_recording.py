@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from app.library import InvalidName, Library
+from app.metadata import ReferenceMetadata
 from app.recording import STILL_SPEED, motion_speed, pause_steps, trim_still
-from app.sequence import PoseSequence
+from app.sequence import PoseSequence, Step
 from tests.conftest import Extracted
 from tests.library_fixtures import authored
 
@@ -88,3 +91,29 @@ def test_real_still_start_is_trimmed(extracted: Extracted) -> None:
     assert np.percentile(speed[:5], 50) < STILL_SPEED
     trimmed = trim_still(seq)
     assert 0 < len(seq) - len(trimmed) < len(seq) // 4
+
+
+def test_a_take_becomes_a_reference_split_at_its_pauses_unless_steps_are_given(
+    tmp_path: Path
+) -> None:
+    beat = authored("wing-beat")
+    take = replace(joined(beat.slice_frames(0, 42), hold(beat, 41, 24, 5),
+                          beat.slice_frames(42, len(beat))),
+                   name="ignored", takes=(beat,), extra={"x-note": "kept", "order": 5})
+    library = Library(tmp_path)
+    metadata = ReferenceMetadata(description="Heavy strokes.", difficulty="beginner")
+    info = library.create_from_take("my-beat", take, metadata)
+    assert [s.name for s in info.steps] == [s.name for s in pause_steps(take)] == [
+        "part 1", "part 2"]
+    assert info.metadata == replace(metadata, title="my-beat")
+    stored = library.get("my-beat")
+    assert stored.takes == ()
+    assert stored.extra == {"description": "Heavy strokes.", "difficulty": "beginner",
+                            "x-note": "kept"}
+    whole = (Step("whole", 0.0, 1.0),)
+    again = library.create_from_take("my-beat", take, ReferenceMetadata(title="Mine"), whole,
+                                     overwrite=True)
+    assert (again.steps, again.metadata.title) == (whole, "Mine")
+    assert library.create_from_take("no-steps", take, metadata, ()).steps == ()
+    with pytest.raises(InvalidName):
+        library.create_from_take("My Beat", take, metadata)

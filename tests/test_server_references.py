@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from app import recording, sequence
 from app.landmarks import LIMB_LANDMARKS, Bone, Limb
-from app.library import DIFFICULTIES
 from app.live import MASTERED_ROUNDS, MASTERED_SCORE, WARN_LIMB
+from app.metadata import DIFFICULTIES
 from app.scoring import GOOD_LIMB, RATINGS, rating
 from app.sequence import PoseSequence
 from app.server.main import create_app
@@ -172,6 +172,9 @@ def test_create_with_explicit_steps_keeps_them(client: TestClient, settings: Set
     created = client.post("/api/references", json=body, headers=AUTH).json()
     assert [s["name"] for s in created["steps"]] == ["open", "hold"]
     assert created["title"] == "two-parts"
+    # the request's metadata, not the teacher's fields of the document the take came in
+    assert (created["description"], created["difficulty"], created["tempo_bpm"]) == ("", "", None)
+    assert "order" not in document(settings, "two-parts")
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import UserError
+from app.metadata import DIFFICULTIES
 
 SOURCE_FOLDER = "source"
 
@@ -46,7 +47,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--title")
     p.add_argument("--description")
-    p.add_argument("--difficulty", choices=("beginner", "intermediate", "advanced"))
+    p.add_argument("--difficulty", choices=DIFFICULTIES)
     p.add_argument("--tempo", type=float, metavar="BPM")
     p.add_argument("--order", type=int, metavar="N",
                    help="place in the dance's story (1 first); lists follow it")
@@ -82,24 +83,26 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"no references in {library.root}")
     width = max((len(info.name) for info in infos), default=4)
     for info in infos:
-        tempo = f"{info.tempo_bpm:g} bpm" if info.tempo_bpm else "-"
-        order = "-" if info.order is None else str(info.order)
+        meta = info.metadata
+        tempo = f"{meta.tempo_bpm:g} bpm" if meta.tempo_bpm else "-"
+        order = "-" if meta.order is None else str(meta.order)
         takes = f"{info.n_takes} take{'s' if info.n_takes != 1 else ' '}"
         print(f"{order:>3}  {info.name:<{width}}  {info.duration_s:4.1f} s  "
-              f"{info.difficulty or '-':<12}  {tempo:>7}  {takes}  {info.title}")
+              f"{meta.difficulty or '-':<12}  {tempo:>7}  {takes}  {meta.title}")
     _report_problems(library.problems)
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
     info = open_library(args).info(args.name)
-    print(f"{info.title} ({info.name})")
-    print(f"  {info.difficulty or 'no difficulty'}, "
-          f"{f'{info.tempo_bpm:g} bpm' if info.tempo_bpm else 'no tempo'}, "
+    meta = info.metadata
+    print(f"{meta.title} ({info.name})")
+    print(f"  {meta.difficulty or 'no difficulty'}, "
+          f"{f'{meta.tempo_bpm:g} bpm' if meta.tempo_bpm else 'no tempo'}, "
           f"{info.duration_s:.2f} s at {info.fps:g} fps ({info.n_frames} frames), "
           f"{info.n_takes} take(s), source: {info.source_kind}")
-    if info.description:
-        print(f"  {info.description}")
+    if meta.description:
+        print(f"  {meta.description}")
     for step in info.steps:
         print(f"  {step.start_s:5.2f}-{step.end_s:5.2f} s  {step.name}")
     return 0

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from app.cli.library_cmd import open_library, poses_argument
 from app.errors import UserError
+from app.metadata import DIFFICULTIES
 
 
 def register(subparsers: Any) -> None:
@@ -29,9 +29,8 @@ def register(subparsers: Any) -> None:
                         help="ignore the video after S seconds")
     parser.add_argument("--steps", metavar="NAME@S,...",
                         help='sub-steps by start time in the saved reference (after trimming), '
-                             'like "lift@0,beat@1.5"')
-    parser.add_argument("--auto-steps", action="store_true",
-                        help="split into sub-steps where the movement pauses")
+                             'like "lift@0,beat@1.5", or "" for none (default: split where the '
+                             'movement pauses)')
     parser.add_argument("--keep-still", action="store_true",
                         help="keep the still lead-in and lead-out")
     parser.add_argument("--add-take", action="store_true",
@@ -39,7 +38,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing reference of that name")
     parser.add_argument("--description")
-    parser.add_argument("--difficulty", choices=("beginner", "intermediate", "advanced"))
+    parser.add_argument("--difficulty", choices=DIFFICULTIES)
     parser.add_argument("--tempo", type=float, metavar="BPM")
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
                         help="PoseLandmarker .task file (default: the managed model)")
@@ -49,12 +48,15 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.library import check_name, parse_steps
-    from app.recording import pause_steps, trim_still
+    from app.metadata import ReferenceMetadata
+    from app.recording import trim_still
 
     name = check_name(args.name)
-    if args.add_take and (args.overwrite or args.steps or args.auto_steps):
-        raise UserError("--add-take keeps the reference's steps and metadata; drop --overwrite, "
-                        "--steps and --auto-steps")
+    if args.add_take and (args.overwrite or args.steps is not None):
+        raise UserError("--add-take keeps the reference's steps and metadata; drop --overwrite "
+                        "and --steps")
+    metadata = ReferenceMetadata(title=args.title or "", description=args.description or "",
+                                 difficulty=args.difficulty, tempo_bpm=args.tempo)
     library = open_library(args, create=not args.add_take)
     if args.add_take and name not in library:
         raise UserError(f"no reference named {name!r} to add a take to; record it first "
@@ -71,14 +73,8 @@ def run(args: argparse.Namespace) -> int:
         info = library.add_take(name, seq)
         print(f"added take {info.n_takes} to {name}")
         return 0
-    steps = pause_steps(seq) if args.auto_steps else ()
-    if args.steps:
-        steps = parse_steps(args.steps, seq.duration_s)
-    extra = {key: value for key, value in (("description", args.description),
-                                           ("difficulty", args.difficulty),
-                                           ("tempo_bpm", args.tempo)) if value is not None}
-    seq = replace(seq, name=name, title=args.title or name, steps=steps, extra=extra)
-    info = library.create(seq, overwrite=args.overwrite)
+    steps = None if args.steps is None else parse_steps(args.steps, seq.duration_s)
+    info = library.create_from_take(name, seq, metadata, steps, overwrite=args.overwrite)
     print(f"saved {info.name} ({info.duration_s:.2f} s, {len(info.steps)} steps) in "
           f"{library.root}")
     return 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from app.library import DIFFICULTIES
 from app.live import MASTERED_ROUNDS, MASTERED_SCORE, WARN_LIMB
+from app.metadata import DIFFICULTIES
 from app.scoring import GOOD_LIMB, RATINGS
 
 router = APIRouter(prefix="/api", tags=["config"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Annotated, Any
 
 import numpy as np
@@ -14,15 +13,13 @@ from pydantic import BaseModel, Field
 from app import sequence
 from app.errors import UserError
 from app.library import (
-    DIFFICULTIES,
-    MAX_TEXT,
     NAME_PATTERN,
     AlreadyExists,
     BrokenReference,
     NotFound,
     ReferenceInfo,
 )
-from app.recording import pause_steps
+from app.metadata import DIFFICULTIES, MAX_TEXT, MAX_TITLE, TEMPO_RANGE, ReferenceMetadata
 from app.scoring import Reference
 from app.sequence import PoseSequence, Step
 from app.server.deps import InstructorDep, StateDep
@@ -42,6 +39,8 @@ Name = Annotated[str, Path(json_schema_extra={"pattern": NAME_SCHEMA_PATTERN},
                            description="Reference name, e.g. wing-beat.")]
 Difficulty = Annotated[str, Field(json_schema_extra={"enum": list(DIFFICULTIES)},
                                    description="One of " + ", ".join(DIFFICULTIES) + ".")]
+Tempo = Annotated[float, Field(ge=TEMPO_RANGE[0], le=TEMPO_RANGE[1],
+                               description="Beats per minute the step is danced to.")]
 
 
 class StepPublic(BaseModel):
@@ -58,7 +57,8 @@ class ReferencePublic(BaseModel):
     name: str
     title: str
     description: str
-    difficulty: str
+    difficulty: str = Field(description="One of " + ", ".join(DIFFICULTIES)
+                            + ", or empty when not set.")
     tempo_bpm: float | None
     duration_s: float
     fps: float
@@ -69,9 +69,10 @@ class ReferencePublic(BaseModel):
 
     @classmethod
     def of(cls, info: ReferenceInfo) -> ReferencePublic:
+        meta = info.metadata
         return cls(
-            name=info.name, title=info.title, description=info.description,
-            difficulty=info.difficulty, tempo_bpm=info.tempo_bpm,
+            name=info.name, title=meta.title, description=meta.description,
+            difficulty=meta.difficulty or "", tempo_bpm=meta.tempo_bpm,
             duration_s=round(info.duration_s, 3), fps=info.fps, frames=info.n_frames,
             takes=info.n_takes, source=info.source_kind,
             steps=[StepPublic(name=s.name, start_s=s.start_s, end_s=s.end_s) for s in info.steps],
@@ -117,10 +118,11 @@ class ReferenceCreate(TakeCreate):
 
     name: str = Field(json_schema_extra={"pattern": NAME_SCHEMA_PATTERN},
                       description="Slug, e.g. wing-beat.")
-    title: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=MAX_TITLE,
+                              description="What learners see; when absent, the name.")
     description: str | None = Field(default=None, max_length=MAX_TEXT)
     difficulty: Difficulty | None = None
-    tempo_bpm: float | None = Field(default=None, ge=20, le=300)
+    tempo_bpm: Tempo | None = None
     steps: list[StepPublic] | None = Field(
         default=None, description="Named parts; when absent, parts are split at the pauses.")
 
@@ -128,10 +130,10 @@ class ReferenceCreate(TakeCreate):
 class ReferenceUpdate(BaseModel):
     """What an instructor can change without re-recording; absent fields stay."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=MAX_TITLE)
     description: str | None = Field(default=None, max_length=MAX_TEXT)
     difficulty: Difficulty | None = None
-    tempo_bpm: float | None = Field(default=None, ge=20, le=300)
+    tempo_bpm: Tempo | None = None
     steps: list[StepPublic] | None = None
 
 
@@ -208,15 +210,12 @@ def get_reference(state: StateDep, name: Name) -> ReferenceDetail:
 def create_reference(state: StateDep, body: ReferenceCreate) -> ReferencePublic:
     """Add a step made from a recording (instructor)."""
     with _library_errors(body.name):
-        seq = _sequence_from(body)
-        metadata = {"description": body.description, "difficulty": body.difficulty,
-                    "tempo_bpm": body.tempo_bpm}
-        steps = _steps(body.steps) if body.steps is not None else pause_steps(seq)
-        seq = replace(
-            seq, name=body.name, title=(body.title or "").strip() or body.name, steps=steps,
-            takes=(), extra={**seq.extra, **{k: v for k, v in metadata.items() if v is not None}},
-        )
-        return ReferencePublic.of(state.library.create(seq))
+        metadata = ReferenceMetadata(title=body.title or "", description=body.description or "",
+                                     difficulty=body.difficulty, tempo_bpm=body.tempo_bpm)
+        info = state.library.create_from_take(
+            body.name, _sequence_from(body), metadata,
+            None if body.steps is None else _steps(body.steps))
+    return ReferencePublic.of(info)
 
 
 @router.patch("/{name}", dependencies=[InstructorDep])
