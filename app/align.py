@@ -203,8 +203,10 @@ def warping_path(reference: FloatArray, attempt: FloatArray,
     Raises
     ------
     ValueError
-        On empty, non-finite or mismatched input, or when no path fits the tempo limits
-        (an attempt shorter than half the reference, or longer than twice it with no slack).
+        On empty, non-finite or mismatched input.
+    NoAlignmentError
+        When no path fits the tempo limits (an attempt shorter than half the reference, or
+        longer than twice it with no slack).
 
     Examples
     --------

@@ -28,8 +28,6 @@ FloatArray = npt.NDArray[np.float64]
 
 MIN_SEVERITY = 1.0
 """A feature is worth a correction from one tolerance off (on average over the bad moments)."""
-LOW_VISIBILITY_SHARE = 0.5
-"""A body part out of view for more than this share of the time earns a visibility hint."""
 
 _SWAP = {"left": "right", "right": "left"}
 
@@ -293,6 +291,13 @@ def visibility_line(parts: Iterable[str]) -> str | None:
     verb = "was" if len(names) == 1 and not names[0].endswith(("s", "feet")) else "were"
     return (f"your {joined} {verb} out of view, so they were not judged: step back so the "
             f"camera sees your whole body")
+
+
+POORLY_SEEN_LINE = ("the camera saw you poorly (your body's points jump about from frame to "
+                    "frame), so the score and these corrections may be wrong: more light in "
+                    "front of you, a steady camera and standing closer help")
+"""Said first when the pose model's points of the attempt jump about far more than a camera's
+usually do (see :func:`app.skeleton.landmark_jitter`)."""
 
 
 @dataclass

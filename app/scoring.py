@@ -43,6 +43,7 @@ from app.align import COST_CAP, AlignSettings, align_offline
 from app.align import warm_up as warm_up_alignment
 from app.errors import NoAlignmentError, UserError
 from app.feedback import (
+    POORLY_SEEN_LINE,
     Correction,
     learner_limb,
     limb_correction,
@@ -63,6 +64,7 @@ from app.skeleton import (
     common_space,
     feature_matrix,
     hip_centre,
+    landmark_jitter,
     landmark_weights,
     out_of_view,
     torso_length,
@@ -107,6 +109,12 @@ MOMENT_SCORE = 60.0
 """Moments where a limb scores below this are candidates for the worst moments."""
 MOMENT_MIN_S = 0.2
 MAX_MOMENTS = 3
+CAMERA_JITTER = 60.0
+"""Landmark jitter (:func:`app.skeleton.landmark_jitter`, torso lengths per second squared) of
+a dancer seen well: 15-95 on the real clips and pose files of ``../shared/testdata``."""
+POORLY_SEEN_JITTER = 4.0
+"""An attempt jittering this many times more than the reference (or than
+:data:`CAMERA_JITTER`, whichever is more) was seen poorly, and the report says so first."""
 MIN_COVERAGE = 0.9
 """Below this share of the reference matched, the feedback says part of it was left out."""
 LIMBS: tuple[Limb, ...] = tuple(Limb)
@@ -367,10 +375,6 @@ class Timing:
             return "on the count"
         return f"{abs(self.offset_s):.1f} s {'behind' if self.offset_s > 0 else 'ahead'}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"offset_s": round(self.offset_s, 3), "tempo": round(self.tempo, 3),
-                "behind": self.offset_s > 0, "description": self.description}
-
 
 @dataclass(frozen=True)
 class Moment:
@@ -388,15 +392,6 @@ class Moment:
     score: float
     error: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start_s": None if self.start_s is None else round(self.start_s, 2),
-            "end_s": None if self.end_s is None else round(self.end_s, 2),
-            "reference_start_s": round(self.reference_start_s, 2),
-            "reference_end_s": round(self.reference_end_s, 2),
-            "limb": self.limb.value, "score": round(self.score, 1), "error": self.error,
-        }
-
 
 @dataclass(frozen=True)
 class StepScore:
@@ -408,12 +403,6 @@ class StepScore:
     limbs: Mapping[Limb, float]
     reference_start_s: float
     reference_end_s: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "score": round(self.score, 1), "rating": self.rating,
-                "limbs": {limb.value: round(s, 1) for limb, s in self.limbs.items()},
-                "reference_start_s": round(self.reference_start_s, 2),
-                "reference_end_s": round(self.reference_end_s, 2)}
 
 
 @dataclass(frozen=True)
@@ -442,6 +431,10 @@ class ScoreReport:
     worst_moments : tuple of Moment
     coverage : float
         Share of the reference the attempt was matched to.
+    poorly_seen : bool
+        The pose model's points of the attempt jumped about far more than a camera's usually
+        do (a dim, blurred or tiny picture): the score may say more about the camera than
+        about the dancing, and the feedback says so first.
     """
 
     score: float
@@ -455,27 +448,16 @@ class ScoreReport:
     steps: tuple[StepScore, ...] = ()
     worst_moments: tuple[Moment, ...] = ()
     coverage: float = 1.0
+    poorly_seen: bool = False
     reference: str = ""
     mirror: bool = False
     space: Space = "image"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: numbers rounded, limbs by name ("left_arm")."""
-        return {
-            "reference": self.reference,
-            "score": round(self.score, 1),
-            "rating": self.rating,
-            "limbs": {limb.value: round(s, 1) for limb, s in self.limbs.items()},
-            "unseen": [limb.value for limb in self.unseen],
-            "not_visible": list(self.not_visible),
-            "timing": self.timing.to_dict(),
-            "feedback": list(self.feedback),
-            "steps": [s.to_dict() for s in self.steps],
-            "worst_moments": [m.to_dict() for m in self.worst_moments],
-            "coverage": round(self.coverage, 3),
-            "mirror": self.mirror,
-            "space": self.space,
-        }
+        """JSON-ready: the :class:`app.report_schema.Report` (numbers rounded, limbs by name)."""
+        from app.report_schema import Report
+
+        return Report.of(self).model_dump(mode="json")
 
 
 class Matches:
@@ -736,7 +718,7 @@ def _coverage_line(matches: Matches) -> str | None:
 
 def build_report(reference: Reference, matches: Matches, timing: Timing,
                  options: ScoreOptions = ScoreOptions(), not_visible: Sequence[str] = (),
-                 space: Space = "image") -> ScoreReport:
+                 space: Space = "image", poorly_seen: bool = False) -> ScoreReport:
     """The report from matched frames (the shared last stage of offline and live scoring).
 
     Parameters
@@ -750,6 +732,8 @@ def build_report(reference: Reference, matches: Matches, timing: Timing,
         Body parts the camera missed, for the feedback.
     space : {"world", "image"}
         The landmarks compared, for the record.
+    poorly_seen : bool
+        The camera saw the learner poorly (see :attr:`ScoreReport.poorly_seen`).
     """
     squared, weight = matches.penalised()
     seen = _seen_share(matches)
@@ -767,7 +751,8 @@ def build_report(reference: Reference, matches: Matches, timing: Timing,
                 corrections.append(((limbs[limb] - 100.0) * LIMB_IMPORTANCE[limb], correction))
     corrections.sort(key=lambda item: item[0])
     spoken = merged([c for _, c in corrections])
-    lines = [c.text for c in spoken]
+    lines = [POORLY_SEEN_LINE] if poorly_seen else []
+    lines.extend(c.text for c in spoken)
     extra = [_coverage_line(matches), visibility_line(not_visible)]
     lines.extend(line for line in extra if line)
     if not lines:
@@ -781,7 +766,8 @@ def build_report(reference: Reference, matches: Matches, timing: Timing,
         corrections=tuple(c for _, c in corrections),
         steps=tuple(_steps(reference, squared, weight, seen, mirror)),
         worst_moments=tuple(_worst_moments(matches, frame_errors, list(limbs), mirror)),
-        coverage=matches.coverage, reference=reference.name, mirror=mirror, space=space,
+        coverage=matches.coverage, poorly_seen=poorly_seen, reference=reference.name,
+        mirror=mirror, space=space,
     )
 
 
@@ -857,8 +843,9 @@ def score(reference: Reference | PoseSequence, attempt: PoseSequence,
 
     Raises
     ------
-    ValueError
-        When the attempt shows nobody or is far too short to be aligned.
+    UserError
+        When the attempt shows nobody; :class:`~app.errors.NoAlignmentError` when it is far
+        too short to be aligned.
     """
     ref = as_reference(reference)
     if not attempt.present.any():
@@ -886,7 +873,9 @@ def score(reference: Reference | PoseSequence, attempt: PoseSequence,
                          attempt.present,
                          landmark_weights(ref.sequence.image_xyz, ref.sequence.visibility)
                          [ref.sequence.present])
-    return build_report(ref, matches, timing, options, hidden, space)
+    jitter_limit = POORLY_SEEN_JITTER * max(landmark_jitter(ref.sequence), CAMERA_JITTER)
+    return build_report(ref, matches, timing, options, hidden, space,
+                        landmark_jitter(attempt) > jitter_limit)
 
 
 def tolerance_from_takes(takes: Sequence[PoseSequence]) -> tuple[PoseSequence, FloatArray]:
@@ -908,7 +897,9 @@ def tolerance_from_takes(takes: Sequence[PoseSequence]) -> tuple[PoseSequence, F
     Raises
     ------
     ValueError
-        With no takes, or a take that cannot be aligned with the anchor.
+        With no takes.
+    NoAlignmentError
+        When a take cannot be aligned with another (durations more than twice apart).
     """
     if not takes:
         raise ValueError("need at least one take to build a reference")

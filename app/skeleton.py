@@ -813,6 +813,34 @@ def _hidden_share(weights: FloatArray, present: npt.NDArray[np.bool_]) -> float:
     return float(np.mean(weights[present].mean(axis=1) < 0.5))
 
 
+JITTER_LANDMARKS = np.array([int(lm) for lm in (
+    L.LEFT_SHOULDER, L.RIGHT_SHOULDER, L.LEFT_ELBOW, L.RIGHT_ELBOW, L.LEFT_WRIST, L.RIGHT_WRIST,
+    L.LEFT_HIP, L.RIGHT_HIP, L.LEFT_KNEE, L.RIGHT_KNEE, L.LEFT_ANKLE, L.RIGHT_ANKLE)])
+"""The landmarks whose frame-to-frame jumps tell how steadily the pose model saw a body."""
+
+
+def landmark_jitter(seq: PoseSequence) -> float:
+    """How much the pose model's points jump about: the 90th percentile, over the visible
+    landmarks of :data:`JITTER_LANDMARKS` on three consecutive frames, of the acceleration in
+    the image plane, in torso lengths per second squared (0 with too few frames).
+
+    Dancing moves the points smoothly; a dim, blurred or tiny picture makes the model's
+    guesses jump from frame to frame, often by a large part of the body.
+    """
+    if len(seq) < 3:
+        return 0.0
+    points = body_points(seq, "image")
+    xy = points.xyz[:, JITTER_LANDMARKS, :2]
+    w = points.weights[:, JITTER_LANDMARKS] * seq.present[:, None]
+    seen = (w[2:] > 0) & (w[1:-1] > 0) & (w[:-2] > 0)
+    if not seen.any():
+        return 0.0
+    dt = np.diff(seq.t)
+    step = np.maximum(dt[1:], dt[:-1])[:, None]
+    acceleration = np.linalg.norm(xy[2:] - 2.0 * xy[1:-1] + xy[:-2], axis=-1) / step ** 2
+    return float(np.percentile(acceleration[seen], 90))
+
+
 def limb_columns(limb: Limb) -> IntArray:
     """Column indices of the features that belong to ``limb``."""
     return np.array([i for i, f in enumerate(FEATURES) if f.limb is limb], dtype=np.int64)

@@ -292,3 +292,15 @@ def test_path_timing_weights_moving_reference_rows() -> None:
     timing = path_timing(path, t, np.arange(8) / 10.0, motion=motion)
     assert timing.tempo == pytest.approx(1.0)
     assert timing.offset_s == pytest.approx(0.2)
+
+
+def test_a_body_the_camera_saw_poorly_is_said_first() -> None:
+    """Points that jump about from frame to frame (a dim or blurred picture) are not blamed on
+    the learner without a word: the report says first that the camera saw them poorly."""
+    step = sequence.load(REPO / "poses" / "wing-beat.pose.json")
+    rng = np.random.default_rng(4)
+    steady = score(step, noisy(step, rng, level=0.01))
+    assert not steady.poorly_seen
+    shaky = score(step, noisy(step, rng, level=0.15))
+    assert shaky.poorly_seen
+    assert shaky.feedback[0].startswith("the camera saw you poorly")
