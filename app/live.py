@@ -46,6 +46,7 @@ from app.scoring import (
     limb_scores,
     overall_of,
     rating,
+    seen_poorly,
 )
 from app.scoring import warm_up as warm_up_scoring
 from app.sequence import N_LANDMARKS, PoseSequence
@@ -53,12 +54,17 @@ from app.skeleton import (
     BODY_PART_MATRIX,
     BODY_PARTS,
     FEATURE_SHARE,
+    JITTER_EDGES,
     N_FEATURES,
     Features,
     FrameFeatures,
     Space,
     common_space,
     feature_matrix,
+    jitter_counts,
+    jitter_of,
+    jitter_points,
+    landmark_jitter,
     landmark_weights,
 )
 from app.smoothing import LandmarkSmoother
@@ -230,6 +236,7 @@ class LiveSession:
                                                      align_facing=options.align_facing)
         self._ref_t = seq.t - seq.t[0]
         self._ref_fps = self._features["image"].fps
+        self._ref_jitter = landmark_jitter(seq)
         self._ref_parts = _part_visibility(landmark_weights(seq.image_xyz, seq.visibility)
                                            [seq.present])
         self._own_limbs = tuple(learner_limb(limb, options.mirror) for limb in LIMBS)
@@ -270,6 +277,10 @@ class LiveSession:
         self._parts = np.ones(len(BODY_PARTS))
         self._part_hidden = np.zeros(len(BODY_PARTS))
         self._present_frames = 0
+        self._jitter_counts = np.zeros(len(JITTER_EDGES) + 1)
+        self._jitter_frames: list[tuple[float, FloatArray, npt.NDArray[np.bool_]]] = []
+        self._torso_sum = 0.0
+        self._torso_count = 0
         self._absent_since: float | None = None
         self._last_t: float | None = None
         self._t0: float | None = None
@@ -310,6 +321,7 @@ class LiveSession:
         self._absent_since = None
         vis = np.ones(N_LANDMARKS) if visibility is None else visibility
         aspect = image_size[0] / image_size[1]
+        self._measure_jitter(t, image_xyz, vis, aspect)
         image, world = self._smoother(t, image_xyz, aspect, world_xyz)
         if self._space is None:
             self._space = "world" if world is not None and "world" in self._features else "image"
@@ -357,7 +369,8 @@ class LiveSession:
                   if self._part_hidden[k] > 0.5 * self._present_frames
                   and self._ref_parts[part] >= 0.5]
         return build_report(self.reference, matches, Timing(offset, self._tempo), self.options,
-                            hidden, self._space)
+                            hidden, self._space,
+                            seen_poorly(jitter_of(self._jitter_counts), self._ref_jitter))
 
     # --- internals --------------------------------------------------------------------------
 
@@ -388,7 +401,27 @@ class LiveSession:
             if array is not None and array.shape != shape:
                 raise ValueError(f"{label} has shape {array.shape}, expected {shape}")
 
+    def _measure_jitter(self, t: float, image_xyz: FloatArray, visibility: FloatArray,
+                        aspect: float) -> None:
+        """Add the raw frame's accelerations to the jitter histogram (as
+        :func:`~app.skeleton.landmark_jitter` measures a whole attempt), the torso's scale
+        being the mean of the frames seen so far."""
+        xy, seen, torso = jitter_points(image_xyz[None], visibility[None], np.ones(1, dtype=bool),
+                                        aspect)
+        if math.isfinite(float(torso[0])):
+            self._torso_sum += float(torso[0])
+            self._torso_count += 1
+        frames = self._jitter_frames
+        frames.append((t, xy[0], seen[0]))
+        if len(frames) > 3:
+            frames.pop(0)
+        if len(frames) == 3 and self._torso_count:
+            self._jitter_counts += jitter_counts(
+                np.stack([f[1] for f in frames]), np.stack([f[2] for f in frames]),
+                np.array([f[0] for f in frames]), self._torso_sum / self._torso_count)
+
     def _nobody(self, t: float) -> LiveUpdate:
+        self._jitter_frames.clear()
         if self._absent_since is None:
             self._absent_since = t
         hint = _NOBODY_HINT if t - self._absent_since >= 0.5 else None

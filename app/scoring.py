@@ -873,9 +873,15 @@ def score(reference: Reference | PoseSequence, attempt: PoseSequence,
                          attempt.present,
                          landmark_weights(ref.sequence.image_xyz, ref.sequence.visibility)
                          [ref.sequence.present])
-    jitter_limit = POORLY_SEEN_JITTER * max(landmark_jitter(ref.sequence), CAMERA_JITTER)
     return build_report(ref, matches, timing, options, hidden, space,
-                        landmark_jitter(attempt) > jitter_limit)
+                        seen_poorly(landmark_jitter(attempt), landmark_jitter(ref.sequence)))
+
+
+def seen_poorly(attempt_jitter: float, reference_jitter: float) -> bool:
+    """Whether an attempt's landmark jitter says the camera saw the learner poorly: more than
+    :data:`POORLY_SEEN_JITTER` times the reference's, or than :data:`CAMERA_JITTER` when the
+    reference is steadier than a camera (an authored step)."""
+    return attempt_jitter > POORLY_SEEN_JITTER * max(reference_jitter, CAMERA_JITTER)
 
 
 def tolerance_from_takes(takes: Sequence[PoseSequence]) -> tuple[PoseSequence, FloatArray]:

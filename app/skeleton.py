@@ -819,26 +819,61 @@ JITTER_LANDMARKS = np.array([int(lm) for lm in (
 """The landmarks whose frame-to-frame jumps tell how steadily the pose model saw a body."""
 
 
+JITTER_EDGES: FloatArray = np.geomspace(1.0, 1e4, 97)
+"""Bin edges of the acceleration histogram (torso lengths per second squared), 10 % apart."""
+
+
+def jitter_points(image_xyz: FloatArray, visibility: FloatArray, present: npt.NDArray[np.bool_],
+                  aspect: float) -> tuple[FloatArray, npt.NDArray[np.bool_], FloatArray]:
+    """Isotropic image points of (n, 33, 3) image landmarks for :func:`jitter_counts`: (n, k, 2)
+    points of :data:`JITTER_LANDMARKS`, (n, k) whether each was seen, and (n,) each frame's
+    torso length (NaN where the torso was not seen)."""
+    xyz, weights = raw_points(image_xyz, visibility, None, aspect, "image")
+    torso = np.linalg.norm(xyz[:, _SHOULDERS].mean(axis=1) - xyz[:, _HIPS].mean(axis=1), axis=-1)
+    core = np.minimum(weights[:, _SHOULDERS].min(axis=1), weights[:, _HIPS].min(axis=1))
+    torso = np.where(present & (core > 0) & (torso > 1e-6), torso, np.nan)
+    seen = (weights[:, JITTER_LANDMARKS] > 0) & present[:, None]
+    return xyz[:, JITTER_LANDMARKS, :2], seen, torso
+
+
+def jitter_counts(xy: FloatArray, seen: npt.NDArray[np.bool_], t: FloatArray,
+                  torso: float) -> FloatArray:
+    """Histogram (:data:`JITTER_EDGES`) of the accelerations, in ``torso`` lengths per second
+    squared, of points seen on three consecutive frames, from :func:`jitter_points` of frames
+    at seconds ``t`` (n >= 3)."""
+    dt = np.diff(t)
+    step = np.maximum(dt[1:], dt[:-1])[:, None]
+    acceleration = np.linalg.norm(xy[2:] - 2.0 * xy[1:-1] + xy[:-2], axis=-1) / step ** 2
+    both = seen[2:] & seen[1:-1] & seen[:-2]
+    return np.bincount(np.searchsorted(JITTER_EDGES, acceleration[both] / torso),
+                       minlength=len(JITTER_EDGES) + 1).astype(np.float64)
+
+
+def jitter_of(counts: FloatArray) -> float:
+    """The 90th percentile of a :func:`jitter_counts` histogram (0 when empty), to a bin."""
+    total = float(counts.sum())
+    if total == 0:
+        return 0.0
+    k = int(np.searchsorted(np.cumsum(counts), 0.9 * total))
+    return float(JITTER_EDGES[min(k, len(JITTER_EDGES) - 1)])
+
+
 def landmark_jitter(seq: PoseSequence) -> float:
     """How much the pose model's points jump about: the 90th percentile, over the visible
     landmarks of :data:`JITTER_LANDMARKS` on three consecutive frames, of the acceleration in
-    the image plane, in torso lengths per second squared (0 with too few frames).
+    the image plane, in median torso lengths per second squared (0 with too few frames).
 
     Dancing moves the points smoothly; a dim, blurred or tiny picture makes the model's
-    guesses jump from frame to frame, often by a large part of the body.
+    guesses jump from frame to frame, often by a large part of the body. A live session
+    measures the same from the frames it is given (:func:`jitter_points`,
+    :func:`jitter_counts`, :func:`jitter_of`).
     """
     if len(seq) < 3:
         return 0.0
-    points = body_points(seq, "image")
-    xy = points.xyz[:, JITTER_LANDMARKS, :2]
-    w = points.weights[:, JITTER_LANDMARKS] * seq.present[:, None]
-    seen = (w[2:] > 0) & (w[1:-1] > 0) & (w[:-2] > 0)
-    if not seen.any():
+    xy, seen, torso = jitter_points(seq.image_xyz, seq.visibility, seq.present, seq.aspect)
+    if not np.isfinite(torso).any():
         return 0.0
-    dt = np.diff(seq.t)
-    step = np.maximum(dt[1:], dt[:-1])[:, None]
-    acceleration = np.linalg.norm(xy[2:] - 2.0 * xy[1:-1] + xy[:-2], axis=-1) / step ** 2
-    return float(np.percentile(acceleration[seen], 90))
+    return jitter_of(jitter_counts(xy, seen, seq.t, float(np.nanmedian(torso))))
 
 
 def limb_columns(limb: Limb) -> IntArray:

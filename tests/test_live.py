@@ -11,8 +11,9 @@ import pytest
 from app.landmarks import Limb
 from app.live import LiveSession, LiveUpdate, NothingToScore, warm_up
 from app.scoring import Reference, ScoreOptions, score
-from app.sequence import N_LANDMARKS, PoseSequence, Step
+from app.sequence import N_LANDMARKS, PoseSequence, Step, load
 from tests.scoring_fixtures import (
+    REPO,
     feet_cut_off,
     mirrored_performance,
     noisy,
@@ -221,3 +222,16 @@ def test_running_score_agrees_with_the_closing_report(reference: PoseSequence,
     if variant == "rotated_arm":
         assert report.score < 65.0
         assert report.limbs[Limb.LEFT_ARM] == min(report.limbs.values())
+
+
+def test_the_summary_says_when_the_camera_saw_the_learner_poorly() -> None:
+    """Live as offline: an attempt whose points jump about is said to be seen poorly."""
+    step = load(REPO / "poses" / "wing-beat.pose.json")
+    rng = np.random.default_rng(4)
+    for level, expected in ((0.01, False), (0.15, True)):
+        attempt = noisy(step, rng, level=level)
+        session = LiveSession(Reference(step), ScoreOptions())
+        stream(session, attempt)
+        report = session.finish()
+        assert report.poorly_seen is expected
+        assert score(step, attempt).poorly_seen is expected
