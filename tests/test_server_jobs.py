@@ -64,6 +64,34 @@ def test_a_pose_file_scored_against_its_own_reference_scores_high(
     assert uploads() - before == set()
 
 
+def test_the_openapi_schema_shows_the_report_a_job_returns(
+    client: TestClient, settings: Settings
+) -> None:
+    data = (settings.poses_dir / "wing-beat.pose.json").read_bytes()
+    report = wait_for(client, submit(client, "a.pose.json", data, "wing-beat")["id"])[-1]["result"]
+    schema = client.get("/openapi.json").json()
+    models = schema["components"]["schemas"]
+    answer = schema["paths"]["/api/jobs/{job_id}"]["get"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/JobPublic"}
+    assert {"$ref": "#/components/schemas/Report"} in models["JobPublic"]["properties"][
+        "result"]["anyOf"]
+
+    def fields(name: str) -> set[str]:
+        assert models[name]["additionalProperties"] is False
+        return set(models[name]["properties"])
+
+    assert fields("Report") == set(report) >= {"score", "rating", "limbs", "timing", "steps",
+                                                "worst_moments", "coverage", "space"}
+    assert fields("TimingReport") == set(report["timing"])
+    assert fields("StepReport") == set(report["steps"][0])
+    assert fields("MomentReport") >= {"start_s", "limb", "score", "error"}
+    limbs = models["Report"]["properties"]["limbs"]
+    assert limbs["propertyNames"] == {"$ref": "#/components/schemas/Limb"}
+    assert set(report["limbs"]) <= set(models["Limb"]["enum"])
+    assert models["Report"]["properties"]["space"]["enum"] == ["world", "image"]
+
+
 @pytest.mark.model
 def test_a_video_is_extracted_then_scored_with_progress(client: TestClient) -> None:
     job = submit(client, "arms.mp4", clip("tfjs_pose_1.mp4").read_bytes(), "wing-spread")

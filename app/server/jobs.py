@@ -20,11 +20,11 @@ from app import sequence
 from app.errors import UserError
 from app.frames import probe_video
 from app.pose import extract_video
+from app.report_schema import Report
 from app.scoring import Reference, ScoreOptions, score
 from app.sequence import PoseSequence
 from app.server.deps import StateDep
 from app.server.errors import error_responses
-from app.server.protocol import ReportPayload
 from app.server.references import NAME_SCHEMA_PATTERN, reference_or_404
 from app.server.tasks import Job, JobLimitError, JobStatus, Progress
 from app.server.uploads import new_upload_folder
@@ -44,12 +44,12 @@ class JobPublic(BaseModel):
     label: str = Field(description="What is scored against what.")
     status: JobStatus
     progress: float = Field(ge=0, le=1)
-    result: ReportPayload | None = Field(description="The ScoreReport once done.")
+    result: Report | None = Field(description="The ScoreReport once done.")
     error: str | None = Field(description="Why the job failed, once failed.")
 
     @classmethod
     def of(cls, job: Job) -> JobPublic:
-        result = None if job.result is None else ReportPayload.model_validate(job.result)
+        result = None if job.result is None else Report.model_validate(job.result)
         return cls(id=job.id, label=job.label, status=job.status, progress=job.progress,
                    result=result, error=job.error)
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app.errors import UserError
 from app.pose import FramePose
+from app.report_schema import Report
 from app.scoring import RATINGS
 from app.sequence import N_LANDMARKS
 
@@ -325,64 +326,12 @@ class Update(_Message):
     live: LivePayload | RecordingPayload
 
 
-class _Payload(BaseModel):
-    """Server data built by the scoring code; fields it adds later pass through."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class TimingPayload(_Payload):
-    offset_s: float = Field(description="Seconds behind the count (negative: ahead).")
-    tempo: float = Field(description="Learner's speed over the practised speed.")
-    behind: bool
-    description: str
-
-
-class StepScorePayload(_Payload):
-    name: str
-    score: float
-    rating: str
-    limbs: dict[str, float]
-    reference_start_s: float
-    reference_end_s: float
-
-
-class MomentPayload(_Payload):
-    """A stretch where one limb went wrong; attempt times are null for a part left out."""
-
-    start_s: float | None
-    end_s: float | None
-    reference_start_s: float
-    reference_end_s: float
-    limb: str
-    score: float
-    error: str
-
-
-class ReportPayload(_Payload):
-    """The verdict on one attempt (``app.scoring.ScoreReport``)."""
-
-    reference: str
-    score: float = Field(description="0-100.")
-    rating: str = Field(description=RATING)
-    limbs: dict[str, float] = Field(description="0-100 per limb seen (learner's own sides).")
-    unseen: list[str]
-    not_visible: list[str]
-    timing: TimingPayload
-    feedback: list[str]
-    steps: list[StepScorePayload]
-    worst_moments: list[MomentPayload]
-    coverage: float
-    mirror: bool
-    space: str
-
-
 class Summary(_Message):
     """The closing report of a practice session."""
 
     type: Literal["summary"] = "summary"
-    report: ReportPayload | None = Field(description="The ScoreReport, or null when no "
-                                                     "frame had a pose.")
+    report: Report | None = Field(description="The ScoreReport, or null when no frame had a "
+                                              "pose.")
     frames: FrameCounts
 
 

@@ -26,6 +26,7 @@ from app.library import Library, NotFound
 from app.live import LiveSession, NothingToScore
 from app.pose import FramePose, PoseEstimator
 from app.recording import moving_span
+from app.report_schema import Report
 from app.scoring import Reference, ScoreOptions
 from app.sequence import PoseSequence, Source
 from app.server.protocol import (
@@ -34,7 +35,6 @@ from app.server.protocol import (
     FrameError,
     InputMode,
     Recorded,
-    ReportPayload,
     StartPractice,
     StartRecording,
     Summary,
@@ -382,7 +382,7 @@ class PracticeWorker(_Guarded):
                 report = self.live.finish()
             except NothingToScore:
                 return Summary(report=None, frames=counts)
-        return Summary(report=ReportPayload.model_validate(report.to_dict()), frames=counts)
+        return Summary(report=Report.of(report), frames=counts)
 
     def _frames_of(self, step: str | None) -> tuple[int, int | None]:
         """Reference frames ``start, end`` of a step, or ``0, None`` for the whole."""

@@ -1,0 +1,122 @@
+"""The JSON of a score report: the one description of its fields, their types and rounding.
+
+:meth:`app.scoring.ScoreReport.to_dict` (so ``dance-tutor score --json``) dumps a
+:class:`Report`, and the server answers with the same model (a job's ``result``, the practice
+``summary``), so the OpenAPI schema shows the report exactly as it is sent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.landmarks import Limb
+from app.skeleton import Space
+
+if TYPE_CHECKING:
+    from app.scoring import Moment, ScoreReport, StepScore, Timing
+
+
+def _rounded(digits: int) -> AfterValidator:
+    return AfterValidator(lambda value: round(value, digits))
+
+
+Points = Annotated[float, _rounded(1), Field(description="0-100, to one decimal.")]
+Seconds = Annotated[float, _rounded(2), Field(description="Seconds, to two decimals.")]
+Thousandths = Annotated[float, _rounded(3)]
+"""A lag, ratio or share, to three decimals."""
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimingReport(_Part):
+    """When the learner moved compared with the reference (``app.scoring.Timing``)."""
+
+    offset_s: Thousandths = Field(description="Median lag in seconds: positive behind the "
+                                              "count, negative ahead.")
+    tempo: Thousandths = Field(description="The learner's speed over the practised speed (1: "
+                                           "on tempo).")
+    behind: bool = Field(description="The learner was behind the count.")
+    description: str = Field(description="The lag in words: 'on the count', '0.4 s behind'.")
+
+    @classmethod
+    def of(cls, timing: Timing) -> TimingReport:
+        return cls(offset_s=timing.offset_s, tempo=timing.tempo, behind=timing.offset_s > 0,
+                   description=timing.description)
+
+
+class StepReport(_Part):
+    """The score of one named part of the reference (``app.scoring.StepScore``)."""
+
+    name: str
+    score: Points
+    rating: str = Field(description="The tier the score reached (GET /api/config gives "
+                                    "them).")
+    limbs: dict[Limb, Points] = Field(description="Score per limb seen (the learner's own "
+                                                  "sides).")
+    reference_start_s: Seconds
+    reference_end_s: Seconds
+
+    @classmethod
+    def of(cls, step: StepScore) -> StepReport:
+        return cls(name=step.name, score=step.score, rating=step.rating, limbs=dict(step.limbs),
+                   reference_start_s=step.reference_start_s,
+                   reference_end_s=step.reference_end_s)
+
+
+class MomentReport(_Part):
+    """A stretch where one limb went wrong (``app.scoring.Moment``)."""
+
+    start_s: Seconds | None = Field(description="Attempt seconds; null when the learner left "
+                                                "this part out.")
+    end_s: Seconds | None = Field(description="Attempt seconds; null when the learner left "
+                                              "this part out.")
+    reference_start_s: Seconds
+    reference_end_s: Seconds
+    limb: Limb
+    score: Points
+    error: str = Field(description="What the limb did wrong, in words.")
+
+    @classmethod
+    def of(cls, moment: Moment) -> MomentReport:
+        return cls(start_s=moment.start_s, end_s=moment.end_s,
+                   reference_start_s=moment.reference_start_s,
+                   reference_end_s=moment.reference_end_s, limb=moment.limb,
+                   score=moment.score, error=moment.error)
+
+
+class Report(_Part):
+    """The verdict on one attempt (``app.scoring.ScoreReport``)."""
+
+    reference: str = Field(description="The reference's name.")
+    score: Points
+    rating: str = Field(description="The tier the score reached (GET /api/config gives "
+                                    "them).")
+    limbs: dict[Limb, Points] = Field(description="Score per limb seen (the learner's own "
+                                                  "sides).")
+    unseen: list[Limb] = Field(description="Limbs not scored: the camera did not see them.")
+    not_visible: list[str] = Field(description="Body parts out of view for most of the "
+                                               "attempt ('feet').")
+    timing: TimingReport
+    feedback: list[str] = Field(description="Corrections, most important first.")
+    steps: list[StepReport] = Field(description="Per named part of the reference.")
+    worst_moments: list[MomentReport]
+    coverage: Thousandths = Field(description="Share of the reference the attempt was "
+                                              "matched to.")
+    mirror: bool = Field(description="The learner mirrored the reference (their left copied "
+                                     "its right).")
+    space: Space = Field(description="The landmarks compared: 'world' (the pose model's "
+                                     "metres) or 'image'.")
+
+    @classmethod
+    def of(cls, report: ScoreReport) -> Report:
+        return cls(reference=report.reference, score=report.score, rating=report.rating,
+                   limbs=dict(report.limbs), unseen=list(report.unseen),
+                   not_visible=list(report.not_visible), timing=TimingReport.of(report.timing),
+                   feedback=list(report.feedback),
+                   steps=[StepReport.of(step) for step in report.steps],
+                   worst_moments=[MomentReport.of(moment) for moment in report.worst_moments],
+                   coverage=report.coverage, mirror=report.mirror, space=report.space)
