@@ -106,6 +106,10 @@ class Report(_Part):
     worst_moments: list[MomentReport]
     coverage: Thousandths = Field(description="Share of the reference the attempt was "
                                               "matched to.")
+    poorly_seen: bool = Field(description="The pose model's points of the learner jumped "
+                                          "about far more than a camera's usually do (dim "
+                                          "light, blur, a tiny picture): the feedback says so "
+                                          "first.")
     mirror: bool = Field(description="The learner mirrored the reference (their left copied "
                                      "its right).")
     space: Space = Field(description="The landmarks compared: 'world' (the pose model's "
@@ -119,4 +123,5 @@ class Report(_Part):
                    feedback=list(report.feedback),
                    steps=[StepReport.of(step) for step in report.steps],
                    worst_moments=[MomentReport.of(moment) for moment in report.worst_moments],
-                   coverage=report.coverage, mirror=report.mirror, space=report.space)
+                   coverage=report.coverage, poorly_seen=report.poorly_seen,
+                   mirror=report.mirror, space=report.space)

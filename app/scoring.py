@@ -52,6 +52,7 @@ from app.feedback import (
     visibility_line,
 )
 from app.landmarks import Limb
+from app.report_schema import Report
 from app.sequence import PoseSequence
 from app.skeleton import (
     DEFAULT_TOLERANCE,
@@ -455,7 +456,6 @@ class ScoreReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the :class:`app.report_schema.Report` (numbers rounded, limbs by name)."""
-        from app.report_schema import Report
 
         return Report.of(self).model_dump(mode="json")
 
