@@ -16,37 +16,51 @@ A ``.pose.json`` file is UTF-8 JSON::
 height, z roughly in the scale of x) with visibility 0..1; ``world`` are metres, centred on the
 hips. A frame with nobody in view has ``"landmarks": null``. ``steps``, ``world`` and ``takes``
 are optional; unknown top-level fields are kept on a round trip.
+
+:class:`PoseDocument` and the models it is made of are the format's one schema: :func:`load`,
+:func:`loads` and :func:`from_dict` validate documents with them and turn the first error into
+one sentence naming the file and the field's path (``frames[3].landmarks[12]``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Annotated, Any, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from app.atomic import atomic_write_bytes
 from app.errors import UserError
 
-FORMAT = "dance-tutor.pose-sequence"
-VERSION = 1
+FormatName = Literal["dance-tutor.pose-sequence"]
+FormatVersion = Literal[1]
+FORMAT: FormatName = "dance-tutor.pose-sequence"
+VERSION: FormatVersion = 1
 N_LANDMARKS = 33
 SUFFIX = ".pose.json"
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_FRAMES = 60 * 60 * 60
-SOURCE_KINDS = ("video", "webcam", "authored")
 
 SourceKind = Literal["video", "webcam", "authored"]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-_KNOWN_KEYS = {
-    "format", "version", "name", "title", "fps", "image", "source", "steps", "frames", "takes",
-}
 
 
 class SequenceFormatError(UserError):
@@ -349,143 +363,246 @@ def loads(data: bytes | str, origin: str = "<pose sequence>") -> PoseSequence:
     if not text.strip():
         raise SequenceFormatError(f"{origin}: is empty")
     try:
-        doc = json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise SequenceFormatError(
-            f"{origin}: is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from exc
-    except ValueError as exc:
-        raise SequenceFormatError(f"{origin}: {exc}") from exc
-    return from_dict(doc, origin)
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"contains {name}, which is not a number JSON allows")
+        doc = PoseDocument.model_validate_json(text)
+    except ValidationError as exc:
+        raise SequenceFormatError(_sentence(origin, exc)) from None
+    return doc.sequence()
 
 
 def from_dict(doc: Any, origin: str = "<pose sequence>") -> PoseSequence:
     """Validate a decoded document and build the sequence."""
-    p = _Parser(origin)
-    if not isinstance(doc, dict):
-        p.fail("the document", "must be a JSON object")
-    if doc.get("format") != FORMAT:
-        p.fail("format", f"must be {FORMAT!r}, got {doc.get('format')!r}")
-    if doc.get("version") != VERSION:
-        p.fail("version", f"must be {VERSION}, got {doc.get('version')!r} (this program reads "
-                          f"version {VERSION})")
-    name = p.string(doc, "name", default="")
-    title = p.string(doc, "title", default=name)
-    main = _parse_take(p, doc, "")
-    steps = tuple(_parse_step(p, s, f"steps[{i}]") for i, s in enumerate(p.list(doc, "steps")))
-    takes = tuple(
-        replace(_parse_take(p, take, f"takes[{i}]."), name=name, title=title)
-        for i, take in enumerate(p.list(doc, "takes"))
-    )
-    extra = {k: v for k, v in doc.items() if k not in _KNOWN_KEYS}
-    return replace(main, name=name, title=title, steps=steps, takes=takes, extra=extra)
-
-
-def _parse_take(p: _Parser, doc: Any, prefix: str) -> PoseSequence:
-    if not isinstance(doc, dict):
-        p.fail(prefix.rstrip(".") or "the document", "must be a JSON object")
-    fps = p.number(doc, prefix, "fps")
-    if fps <= 0 or fps > 1000:
-        p.fail(f"{prefix}fps", f"must be between 0 and 1000, got {fps}")
-    image = doc.get("image", {"width": 1, "height": 1})
-    if not isinstance(image, dict):
-        p.fail(f"{prefix}image", "must be an object with width and height")
-    width = p.number(image, f"{prefix}image.", "width")
-    height = p.number(image, f"{prefix}image.", "height")
-    if not (width >= 1 and height >= 1 and width == int(width) and height == int(height)):
-        p.fail(f"{prefix}image", f"width and height must be positive integers, got "
-                                 f"{width}x{height}")
-    source_doc = doc.get("source", {"kind": "video"})
-    if not isinstance(source_doc, dict) or source_doc.get("kind") not in SOURCE_KINDS:
-        p.fail(f"{prefix}source.kind", f"must be one of {', '.join(SOURCE_KINDS)}")
-    source = Source(source_doc["kind"], str(source_doc.get("detail", "")))
-    frames = doc.get("frames")
-    if not isinstance(frames, list):
-        p.fail(f"{prefix}frames", "must be a list")
-    if len(frames) > MAX_FRAMES:
-        p.fail(f"{prefix}frames", f"has {len(frames)} frames, over the limit of {MAX_FRAMES}")
-    t: list[float] = []
-    img: list[FloatArray | None] = []
-    vis: list[FloatArray | None] = []
-    world: list[FloatArray | None] = []
-    for i, frame in enumerate(frames):
-        where = f"{prefix}frames[{i}]"
-        if not isinstance(frame, dict):
-            p.fail(where, "must be an object")
-        ti = p.number(frame, f"{where}.", "t")
-        if t and ti <= t[-1]:
-            p.fail(f"{where}.t", f"is {ti}, not after the previous frame's {t[-1]} "
-                                 f"(timestamps must increase)")
-        t.append(ti)
-        lm = p.points(frame.get("landmarks"), f"{where}.landmarks", 4)
-        img.append(None if lm is None else lm[:, :3])
-        vis.append(None if lm is None else np.clip(lm[:, 3], 0.0, 1.0))
-        world.append(p.points(frame.get("world"), f"{where}.world", 3))
-    return PoseSequence.from_frames(
-        t, img, vis, world, fps=fps, image_size=(int(width), int(height)), source=source,
-    )
-
-
-def _parse_step(p: _Parser, doc: Any, where: str) -> Step:
-    if not isinstance(doc, dict):
-        p.fail(where, "must be an object with name, start_s and end_s")
     try:
-        return Step(p.string(doc, "name", default="", where=where),
-                    p.number(doc, f"{where}.", "start_s"), p.number(doc, f"{where}.", "end_s"))
-    except SequenceFormatError:
-        raise
-    except UserError as exc:
-        p.fail(where, str(exc))
+        return PoseDocument.model_validate(doc).sequence()
+    except ValidationError as exc:
+        raise SequenceFormatError(_sentence(origin, exc)) from None
 
 
-class _Parser:
-    """Field readers that raise one sentence naming the origin and the field."""
+def _json_only(value: Any) -> Any:
+    """``value`` (a decoded JSON value) unless it holds NaN or an infinity, which JSON lacks."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise PydanticCustomError(
+                "not_json", "contains {value}, which is not a number JSON allows",
+                {"value": _constant(item)},
+            )
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return value
 
-    def __init__(self, origin: str) -> None:
-        self.origin = origin
 
-    def fail(self, where: str, problem: str) -> NoReturn:
-        raise SequenceFormatError(f"{self.origin}: {where} {problem}")
+def _constant(value: float) -> str:
+    """The name JavaScript gives a non-finite number (what such a file would have written)."""
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
-    def string(self, doc: dict[str, Any], key: str, default: str, where: str = "") -> str:
-        value = doc.get(key, default)
-        if not isinstance(value, str):
-            self.fail(f"{where}.{key}" if where else key, "must be a string")
-        return str(value)
 
-    def number(self, doc: dict[str, Any], prefix: str, key: str) -> float:
-        if key not in doc:
-            self.fail(f"{prefix}{key}", "is missing")
-        value = doc[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(f"{prefix}{key}", f"must be a number, got {type(value).__name__}")
-        if not math.isfinite(value):
-            self.fail(f"{prefix}{key}", "must be finite")
-        return float(value)
+def _within_frame_limit(frames: list[FramePart]) -> list[FramePart]:
+    """``frames`` unless there are more than :data:`MAX_FRAMES`."""
+    if len(frames) > MAX_FRAMES:
+        raise PydanticCustomError(
+            "frame_limit", "has {count} frames, over the limit of {limit}",
+            {"count": len(frames), "limit": MAX_FRAMES},
+        )
+    return frames
 
-    def list(self, doc: dict[str, Any], key: str) -> list[Any]:
-        value = doc.get(key, [])
-        if not isinstance(value, list):
-            self.fail(key, "must be a list")
-        return list(value)
 
-    def points(self, value: Any, where: str, width: int) -> FloatArray | None:
-        if value is None:
-            return None
-        if not isinstance(value, list) or len(value) != N_LANDMARKS:
-            count = len(value) if isinstance(value, list) else type(value).__name__
-            self.fail(where, f"must list {N_LANDMARKS} points, got {count}")
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+"""A finite JSON number (an integer is taken too); never a string, boolean or null."""
+Point4 = Annotated[tuple[Number, Number, Number, Number], Strict(False)]
+"""Four numbers; the tuple is lax only to take a list where strict takes just a tuple."""
+Point3 = Annotated[tuple[Number, Number, Number], Strict(False)]
+"""Three numbers, as :data:`Point4`."""
+_ALL_LANDMARKS = Field(min_length=N_LANDMARKS, max_length=N_LANDMARKS)
+
+
+class _Part(BaseModel):
+    """An object of the format. Numbers are JSON numbers (never strings or booleans) and
+    finite, strings are strings. Unknown fields are allowed (the document keeps its own on a
+    round trip, the other objects drop theirs) but, like every value, must be JSON: no NaN or
+    Infinity anywhere."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="allow")
+    __pydantic_extra__: dict[str, Annotated[Any, AfterValidator(_json_only)]] = Field(init=False)
+
+
+class ImagePart(_Part):
+    """The source image's size in pixels: normalised x and y are fractions of these, so x
+    times width/height is comparable with y."""
+
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+
+
+class SourcePart(_Part):
+    """Where the sequence came from."""
+
+    kind: SourceKind
+    detail: str = ""
+
+
+class StepPart(_Part):
+    """A named part of the sequence, in seconds from its start."""
+
+    name: str = ""
+    start_s: Number
+    end_s: Number
+
+    @model_validator(mode="after")
+    def _is_a_step(self) -> Self:
         try:
-            raw = np.asarray(value)
-        except ValueError:
-            self.fail(where, f"must hold {N_LANDMARKS} lists of {width} numbers")
-        if raw.shape != (N_LANDMARKS, width) or raw.dtype.kind not in "iuf":
-            self.fail(where, f"must hold {N_LANDMARKS} lists of {width} numbers")
-        array = raw.astype(np.float64)
-        if not np.isfinite(array).all():
-            self.fail(where, "holds a value that is not a finite number")
-        return array
+            self.step()
+        except UserError as exc:
+            raise PydanticCustomError("step", "{reason}", {"reason": str(exc)}) from None
+        return self
+
+    def step(self) -> Step:
+        """This part as a :class:`Step`."""
+        return Step(self.name, self.start_s, self.end_s)
+
+
+class FramePart(_Part):
+    """One frame: its time and the landmarks of whoever is in view."""
+
+    t: Number = Field(description="Seconds from the start; strictly increasing.")
+    landmarks: Annotated[list[Point4], _ALL_LANDMARKS] | None = Field(
+        default=None,
+        description="33 rows of [x, y, z, visibility] in MediaPipe's order: x and y normalised "
+                    "to the image (0..1, y down), z depth at about the scale of x, visibility "
+                    "0..1; null when nobody is in view (the frame is kept).",
+    )
+    world: Annotated[list[Point3], _ALL_LANDMARKS] | None = Field(
+        default=None,
+        description="33 rows of [x, y, z] in metres, centred between the hips, y down; null or "
+                    "absent when not known.",
+    )
+
+
+class TakePart(_Part):
+    """The movement: a frame rate, the image size and the frames."""
+
+    source: SourcePart = SourcePart(kind="video")
+    fps: Number = Field(gt=0, le=1000, description="The frame rate the sequence was made at.")
+    image: ImagePart = ImagePart(width=1, height=1)
+    frames: Annotated[list[FramePart], AfterValidator(_within_frame_limit)]
+
+    @model_validator(mode="after")
+    def _time_increases(self) -> Self:
+        t = np.fromiter((frame.t for frame in self.frames), np.float64, len(self.frames))
+        late = np.flatnonzero(np.diff(t) <= 0)
+        if len(late):
+            i = int(late[0]) + 1
+            raise PydanticCustomError(
+                "time_order",
+                "is {t}, not after the previous frame's {previous} (timestamps must increase)",
+                {"t": float(t[i]), "previous": float(t[i - 1]), "at": ("frames", i, "t")},
+            )
+        return self
+
+    def sequence(self, **metadata: Any) -> PoseSequence:
+        """This take as a :class:`PoseSequence` (visibility clipped to 0..1)."""
+        landmarks = [frame.landmarks for frame in self.frames]
+        world = [frame.world for frame in self.frames]
+        points = _stack(landmarks, 4)
+        return PoseSequence.from_frames(
+            [frame.t for frame in self.frames], _spread(landmarks, points[:, :, :3]),
+            _spread(landmarks, np.clip(points[:, :, 3], 0.0, 1.0)),
+            _spread(world, _stack(world, 3)), fps=self.fps,
+            image_size=(self.image.width, self.image.height),
+            source=Source(self.source.kind, self.source.detail), **metadata,
+        )
+
+
+def _stack(frames: Sequence[Sequence[tuple[float, ...]] | None], width: int) -> FloatArray:
+    """The points of the frames that have them, as one (k, 33, ``width``) array (one pass over
+    all numbers: much faster than an array per frame)."""
+    given = [points for points in frames if points is not None]
+    numbers = chain.from_iterable(chain.from_iterable(given))
+    count = len(given) * N_LANDMARKS * width
+    return np.fromiter(numbers, np.float64, count).reshape(len(given), N_LANDMARKS, width)
+
+
+def _spread(frames: list[Any], stacked: FloatArray) -> list[FloatArray | None]:
+    """``stacked``'s rows back in the frames' places, None for the frames without points."""
+    rows = iter(stacked)
+    return [None if points is None else next(rows) for points in frames]
+
+
+class PoseDocument(TakePart):
+    """A ``.pose.json`` document: the format's one schema, which :func:`load` checks files
+    against (``PoseDocument.model_json_schema()`` prints it as JSON Schema). Unknown top-level
+    fields are kept."""
+
+    format: FormatName
+    version: FormatVersion = Field(description="Other versions are refused.")
+    name: str = Field(default="", description="The reference's slug in the library.")
+    title: str = Field(default="", description="What people read; when absent, the name.")
+    steps: list[StepPart] = Field(default_factory=list)
+    takes: list[TakePart] = Field(
+        default_factory=list, description="Further takes of the same movement by the instructor.")
+
+    def sequence(self, **metadata: Any) -> PoseSequence:
+        """The document as a :class:`PoseSequence`, its unknown fields in ``extra``."""
+        title = self.title if "title" in self.model_fields_set else self.name
+        return super().sequence(
+            name=self.name, title=title, steps=tuple(part.step() for part in self.steps),
+            takes=tuple(take.sequence(name=self.name, title=title) for take in self.takes),
+            extra=dict(self.model_extra or {}), **metadata,
+        )
+
+
+_FIRST_REPORTED = ("json_invalid", "finite_number", "not_json")
+"""Errors about the text (not JSON) reported before errors about the fields."""
+_HEADER = (("format",), ("version",))
+"""What the document is, reported before what it holds."""
+
+
+def _sentence(origin: str, exc: ValidationError) -> str:
+    """One sentence for pydantic's first error: the origin, the field's path and the problem."""
+    error = min(exc.errors(include_url=False), key=lambda e: (
+        e["type"] not in _FIRST_REPORTED, tuple(e["loc"][:1]) not in _HEADER))
+    ctx = error.get("ctx", {})
+    if error["type"] == "json_invalid":
+        return f"{origin}: is not valid JSON ({ctx['error']})"
+    loc = (*error["loc"], *ctx.get("at", ()))
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    return f"{origin}: {path.lstrip('.') or 'the document'} {_problem(error)}"
+
+
+def _problem(error: ErrorDetails) -> str:
+    """What is wrong with the field, in words."""
+    kind, ctx, value = error["type"], error.get("ctx", {}), error["input"]
+    expected = {"float_type": "a number", "int_type": "a whole number", "string_type": "a string",
+                "list_type": "a list", "tuple_type": "a list", "model_type": "a JSON object",
+                "dict_type": "a JSON object"}
+    if kind in expected:
+        return f"must be {expected[kind]}, got {_shown(value)}"
+    if kind == "literal_error":
+        options = str(ctx["expected"])
+        return f"must be {'one of ' if ' or ' in options else ''}{options}, got {_shown(value)}"
+    if kind == "missing":
+        return "is missing"
+    if kind == "finite_number":
+        return f"contains {_constant(value)}, which is not a number JSON allows"
+    limits = {"greater_than": ("more than", "gt"), "greater_than_equal": ("at least", "ge"),
+              "less_than_equal": ("at most", "le")}
+    if kind in limits:
+        words, key = limits[kind]
+        return f"must be {words} {ctx[key]:g}, got {_shown(value)}"
+    if kind in ("too_short", "too_long"):
+        # The schema's only bounded lists are exact: 33 points, each of 3 or 4 numbers.
+        noun = "numbers" if isinstance(error["loc"][-1], int) else "points"
+        count = ctx["min_length" if kind == "too_short" else "max_length"]
+        return f"must list {count} {noun}, got {ctx['actual_length']}"
+    return error["msg"]
+
+
+def _shown(value: Any) -> str:
+    """``value`` in a few words: null, true and false as in JSON, text and numbers as Python
+    writes them (as the other messages do), lists and objects by their kind."""
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    text = json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

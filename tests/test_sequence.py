@@ -79,31 +79,70 @@ def _doc() -> dict[str, Any]:
     [
         (lambda d: d.update(format="other"), "format must be"),
         (lambda d: d.update(version=2), "version must be 1"),
-        (lambda d: d.update(fps=-1), "fps must be between"),
-        (lambda d: d.update(fps="30"), "fps must be a number"),
+        (lambda d: d.update(fps=-1), "fps must be more than 0, got -1"),
+        (lambda d: d.update(fps="30"), "fps must be a number, got '30'"),
         (lambda d: d["frames"][1].update(t=0.0), "frames[1].t is 0.0, not after"),
         (lambda d: d["frames"][0].update(landmarks=[[0, 0, 0, 1]] * 32),
          "frames[0].landmarks must list 33 points, got 32"),
-        (lambda d: d["frames"][0].update(world=[[0, 0]] * 33), "frames[0].world must hold 33"),
+        (lambda d: d["frames"][0].update(world=[[0, 0]] * 33),
+         "frames[0].world[0][2] is missing"),
         (lambda d: d["frames"][0].pop("t"), "frames[0].t is missing"),
         (lambda d: d["frames"][0].update(world=[["1", "2", "3"]] * 33),
-         "frames[0].world must hold 33 lists of 3 numbers"),
+         "frames[0].world[0][0] must be a number, got '1'"),
         (lambda d: d["frames"][0].update(world=[[True, False, True]] * 33),
-         "frames[0].world must hold 33 lists of 3 numbers"),
+         "frames[0].world[0][0] must be a number, got true"),
         (lambda d: d["frames"][0].update(world=[[1, 2, None]] * 33),
-         "frames[0].world must hold 33 lists of 3 numbers"),
-        (lambda d: d.update(source={"kind": "dream"}), "source.kind must be one of"),
+         "frames[0].world[0][2] must be a number, got null"),
+        (lambda d: d["frames"][4]["landmarks"][12].append(0.5),
+         "frames[4].landmarks[12] must list 4 numbers, got 5"),
+        (lambda d: d.update(image={"width": 1280.5, "height": 720}),
+         "image.width must be a whole number, got 1280.5"),
+        (lambda d: d.update(takes=[{"fps": 30, "frames": [{"t": 0, "landmarks": 3}]}]),
+         "takes[0].frames[0].landmarks must be a list, got 3"),
+        (lambda d: d.update(source={"kind": "dream"}),
+         "source.kind must be one of 'video', 'webcam' or 'authored', got 'dream'"),
         (lambda d: d.update(steps=[{"name": "a", "start_s": 1, "end_s": 0.5}]),
          "steps[0] step 'a' ends at 0.5 s"),
-        (lambda d: d.update(frames={}), "frames must be a list"),
+        (lambda d: d.update(frames={}), "frames must be a list, got an object"),
+        (lambda d: d.update(version=2, frames={}), "version must be 1, got 2"),
     ],
 )
-def test_each_violation_names_the_field(mutate: Any, message: str) -> None:
+@pytest.mark.parametrize("decoded", [False, True], ids=["text", "decoded"])
+def test_each_violation_names_the_field(mutate: Any, message: str, decoded: bool) -> None:
     doc = _doc()
     mutate(doc)
     with pytest.raises(SequenceFormatError, match=r"^step\.pose\.json: ") as info:
-        sequence.loads(json.dumps(doc), origin="step.pose.json")
+        if decoded:
+            sequence.from_dict(doc, origin="step.pose.json")
+        else:
+            sequence.loads(json.dumps(doc), origin="step.pose.json")
     assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["x-note", "frame"])
+def test_nan_is_refused_in_unknown_fields_too(where: str) -> None:
+    doc = _doc()
+    note = {"by": "teacher", "weight": 12345.5}
+    if where == "frame":
+        doc["frames"][3]["x-note"] = note
+    else:
+        doc["x-note"] = note
+    text = json.dumps(doc).replace("12345.5", "NaN")
+    with pytest.raises(SequenceFormatError) as info:
+        sequence.loads(text, origin="step.pose.json")
+    path = "frames[3].x-note" if where == "frame" else "x-note"
+    assert str(info.value) == (f"step.pose.json: {path} contains NaN, which is not a number "
+                               f"JSON allows")
+
+
+def test_the_schema_prints_as_json_schema() -> None:
+    schema = sequence.PoseDocument.model_json_schema()
+    assert set(schema["required"]) == {"format", "version", "fps", "frames"}
+    assert schema["properties"]["format"]["const"] == sequence.FORMAT
+    landmarks = schema["$defs"]["FramePart"]["properties"]["landmarks"]["anyOf"][0]
+    assert landmarks["minItems"] == landmarks["maxItems"] == N_LANDMARKS
+    assert json.loads(json.dumps(schema)) == schema
 
 
 @pytest.mark.parametrize(
@@ -140,6 +179,12 @@ def test_oversized_file_is_refused_before_reading(tmp_path: Path,
     monkeypatch.setattr(sequence, "MAX_FILE_BYTES", 100)
     with pytest.raises(SequenceFormatError, match="over the limit"):
         sequence.load(path)
+
+
+def test_too_many_frames_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sequence, "MAX_FRAMES", 4)
+    with pytest.raises(SequenceFormatError, match="frames has 5 frames, over the limit of 4"):
+        sequence.loads(make_sequence().to_json())
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
