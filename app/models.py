@@ -28,7 +28,6 @@ import hashlib
 import http.client
 import importlib.util
 import io
-import json
 import os
 import struct
 import subprocess
@@ -40,20 +39,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import flatbuffers
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from tqdm import tqdm
 
 import app
 from app.atomic import atomic_write_bytes
 from app.errors import UserError
+from app.validation import describe, first_error
 
 MODEL_DIR_ENV = "DANCE_TUTOR_MODEL_DIR"
 DEFAULT_MODEL_DIR = Path(app.__file__).resolve().parent.parent / "models"
 MANIFEST_PATH = DEFAULT_MODEL_DIR / "manifest.json"
-MANIFEST_FORMAT = "dance-tutor.model-manifest"
 DEFAULT_VARIANT = "full"
 HASH_SUFFIX = ".sha256"
 DOWNLOAD_TIMEOUT_S = 30.0
@@ -83,8 +84,17 @@ class ModelVerificationError(UserError):
     """A file is not a valid pose model bundle, or its hash is not the expected one."""
 
 
-@dataclass(frozen=True)
-class BuildPart:
+Sha256 = Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+"""A SHA-256 digest in lowercase hex."""
+
+
+class _ManifestPart(BaseModel):
+    """An object of ``models/manifest.json``: its fields are exactly these, of these types."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid", allow_inf_nan=False)
+
+
+class BuildPart(_ManifestPart):
     """One TFLite file of the offline build: where it is in the wheel and how to describe it.
 
     ``mean`` and ``std`` are the input normalisation, ``(pixel - mean) / std``; ``outputs``
@@ -93,14 +103,13 @@ class BuildPart:
 
     entry: str
     wheel_member: str
-    sha256: str
+    sha256: Sha256
     mean: float
-    std: float
-    outputs: tuple[str, ...]
+    std: float = Field(gt=0)
+    outputs: tuple[str, ...] = Field(min_length=1)
 
 
-@dataclass(frozen=True)
-class OfflineBuild:
+class OfflineBuild(_ManifestPart):
     """How to build a bundle from a pinned wheel of the older mediapipe release.
 
     ``sha256`` is the result's digest when built with flatbuffers ``flatbuffers``; other
@@ -109,24 +118,26 @@ class OfflineBuild:
 
     requirement: str
     wheel: str
-    wheel_sha256: str
+    wheel_sha256: Sha256
     platform: str
     python_version: str
     abi: str
-    sha256: str | None
+    sha256: Sha256 | None = None
     flatbuffers: str
-    parts: tuple[BuildPart, ...]
+    parts: tuple[BuildPart, ...] = Field(min_length=1)
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A known pose model: its file name, official URL and expected hashes where known."""
+class Variant(_ManifestPart):
+    """A known pose model: its file name, official URL and expected hashes where known.
 
-    name: str
+    ``name`` is the variant's key in the manifest's ``variants``.
+    """
+
+    name: SkipJsonSchema[str] = Field(default="", exclude=True)
     file: str
     url: str
-    sha256: str | None
-    offline: OfflineBuild | None
+    sha256: Sha256 | None = None
+    offline: OfflineBuild | None = Field(default=None, alias="offline_build")
 
     @property
     def known_hashes(self) -> frozenset[str]:
@@ -143,12 +154,19 @@ class Variant:
         return "unknown"
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """The bundle's entry names and the known variants, from ``models/manifest.json``."""
+class Manifest(_ManifestPart):
+    """``models/manifest.json``: the bundle's entry names and the known variants (its one
+    schema; ``Manifest.model_json_schema()`` prints it as JSON Schema)."""
 
-    entries: tuple[str, ...]
-    variants: dict[str, Variant]
+    format: Literal["dance-tutor.model-manifest"]
+    version: Literal[1]
+    entries: tuple[str, ...] = Field(min_length=1)
+    variants: dict[str, Variant] = Field(min_length=1)
+
+    @field_validator("variants")
+    @classmethod
+    def _named(cls, variants: dict[str, Variant]) -> dict[str, Variant]:
+        return {name: spec.model_copy(update={"name": name}) for name, spec in variants.items()}
 
     def variant(self, name: str) -> Variant:
         try:
@@ -657,42 +675,23 @@ def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
     Raises
     ------
     ModelUnavailableError
-        When the manifest is missing or malformed; the message names the field.
+        When the manifest is missing or malformed; the message names the file and the field.
     """
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ModelUnavailableError(
             f"the model manifest {path} is missing; run dance-tutor from a checkout of the project"
         ) from None
-    except (OSError, ValueError) as exc:
-        raise ModelUnavailableError(f"the model manifest {path} cannot be read ({exc})") from exc
+    except OSError as exc:
+        raise ModelUnavailableError(
+            f"the model manifest {path} cannot be read ({exc.strerror})") from exc
     try:
-        if doc["format"] != MANIFEST_FORMAT:
-            raise ValueError(f"format is {doc['format']!r}, not {MANIFEST_FORMAT!r}")
-        variants = {name: _parse_variant(name, v) for name, v in doc["variants"].items()}
-        return Manifest(entries=tuple(doc["entries"]), variants=variants)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ModelUnavailableError(f"the model manifest {path} is malformed ({exc!r})") from exc
-
-
-def _parse_variant(name: str, doc: dict[str, Any]) -> Variant:
-    build = doc.get("offline_build")
-    offline = None
-    if build is not None:
-        parts = tuple(
-            BuildPart(entry=p["entry"], wheel_member=p["wheel_member"], sha256=p["sha256"],
-                      mean=float(p["mean"]), std=float(p["std"]), outputs=tuple(p["outputs"]))
-            for p in build["parts"]
-        )
-        offline = OfflineBuild(
-            requirement=build["requirement"], wheel=build["wheel"],
-            wheel_sha256=build["wheel_sha256"], platform=build["platform"],
-            python_version=build["python_version"], abi=build["abi"],
-            sha256=build.get("sha256"), flatbuffers=build["flatbuffers"], parts=parts,
-        )
-    return Variant(name=name, file=doc["file"], url=doc["url"], sha256=doc.get("sha256"),
-                   offline=offline)
+        return Manifest.model_validate_json(data)
+    except ValidationError as exc:
+        raise ModelUnavailableError(
+            f"the model manifest {path} is malformed: {describe(first_error(exc))}"
+        ) from None
 
 
 @functools.cache

@@ -44,10 +44,11 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 
 from app.atomic import atomic_write_bytes
 from app.errors import UserError
+from app.validation import describe, first_error, json_only
 
 FormatName = Literal["dance-tutor.pose-sequence"]
 FormatVersion = Literal[1]
@@ -377,28 +378,6 @@ def from_dict(doc: Any, origin: str = "<pose sequence>") -> PoseSequence:
         raise SequenceFormatError(_sentence(origin, exc)) from None
 
 
-def _json_only(value: Any) -> Any:
-    """``value`` (a decoded JSON value) unless it holds NaN or an infinity, which JSON lacks."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            raise PydanticCustomError(
-                "not_json", "contains {value}, which is not a number JSON allows",
-                {"value": _constant(item)},
-            )
-        if isinstance(item, dict):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return value
-
-
-def _constant(value: float) -> str:
-    """The name JavaScript gives a non-finite number (what such a file would have written)."""
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
 def _within_frame_limit(frames: list[FramePart]) -> list[FramePart]:
     """``frames`` unless there are more than :data:`MAX_FRAMES`."""
     if len(frames) > MAX_FRAMES:
@@ -425,7 +404,7 @@ class _Part(BaseModel):
     Infinity anywhere."""
 
     model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="allow")
-    __pydantic_extra__: dict[str, Annotated[Any, AfterValidator(_json_only)]] = Field(init=False)
+    __pydantic_extra__: dict[str, Annotated[Any, AfterValidator(json_only)]] = Field(init=False)
 
 
 class ImagePart(_Part):
@@ -553,56 +532,9 @@ class PoseDocument(TakePart):
         )
 
 
-_FIRST_REPORTED = ("json_invalid", "finite_number", "not_json")
-"""Errors about the text (not JSON) reported before errors about the fields."""
-_HEADER = (("format",), ("version",))
-"""What the document is, reported before what it holds."""
-
-
 def _sentence(origin: str, exc: ValidationError) -> str:
-    """One sentence for pydantic's first error: the origin, the field's path and the problem."""
-    error = min(exc.errors(include_url=False), key=lambda e: (
-        e["type"] not in _FIRST_REPORTED, tuple(e["loc"][:1]) not in _HEADER))
-    ctx = error.get("ctx", {})
-    if error["type"] == "json_invalid":
-        return f"{origin}: is not valid JSON ({ctx['error']})"
-    loc = (*error["loc"], *ctx.get("at", ()))
-    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
-    return f"{origin}: {path.lstrip('.') or 'the document'} {_problem(error)}"
-
-
-def _problem(error: ErrorDetails) -> str:
-    """What is wrong with the field, in words."""
-    kind, ctx, value = error["type"], error.get("ctx", {}), error["input"]
-    expected = {"float_type": "a number", "int_type": "a whole number", "string_type": "a string",
-                "list_type": "a list", "tuple_type": "a list", "model_type": "a JSON object",
-                "dict_type": "a JSON object"}
-    if kind in expected:
-        return f"must be {expected[kind]}, got {_shown(value)}"
-    if kind == "literal_error":
-        options = str(ctx["expected"])
-        return f"must be {'one of ' if ' or ' in options else ''}{options}, got {_shown(value)}"
-    if kind == "missing":
-        return "is missing"
-    if kind == "finite_number":
-        return f"contains {_constant(value)}, which is not a number JSON allows"
-    limits = {"greater_than": ("more than", "gt"), "greater_than_equal": ("at least", "ge"),
-              "less_than_equal": ("at most", "le")}
-    if kind in limits:
-        words, key = limits[kind]
-        return f"must be {words} {ctx[key]:g}, got {_shown(value)}"
-    if kind in ("too_short", "too_long"):
-        # The schema's only bounded lists are exact: 33 points, each of 3 or 4 numbers.
-        noun = "numbers" if isinstance(error["loc"][-1], int) else "points"
-        count = ctx["min_length" if kind == "too_short" else "max_length"]
-        return f"must list {count} {noun}, got {ctx['actual_length']}"
-    return error["msg"]
-
-
-def _shown(value: Any) -> str:
-    """``value`` in a few words: null, true and false as in JSON, text and numbers as Python
-    writes them (as the other messages do), lists and objects by their kind."""
-    if isinstance(value, dict | list):
-        return "an object" if isinstance(value, dict) else "a list"
-    text = json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    """One sentence for the error to report: the origin, the field's path and the problem."""
+    error = first_error(exc, header=("format", "version"))
+    # The schema's only bounded lists are exact: 33 points, each of 3 or 4 numbers.
+    items = "numbers" if error["loc"] and isinstance(error["loc"][-1], int) else "points"
+    return f"{origin}: {describe(error, fixed_length=items)}"

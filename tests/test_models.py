@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import json
 import shutil
 import socket
 import struct
@@ -13,6 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -214,6 +216,53 @@ def test_model_dir_follows_the_environment(tmp_path: Path, bundle: bytes,
 def test_unknown_variant_is_a_user_error() -> None:
     with pytest.raises(UserError, match="unknown model variant 'huge'"):
         models.ensure_model(variant="huge")
+
+
+def _manifest(tmp_path: Path, edit: Callable[[dict[str, Any]], object]) -> Path:
+    doc = json.loads(models.MANIFEST_PATH.read_text())
+    edit(doc)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_the_manifest_names_its_variants_and_their_builds() -> None:
+    manifest = models.load_manifest()
+    assert list(manifest.variants) == ["lite", "full", "heavy"]
+    assert [manifest.variant(name).name for name in manifest.variants] == ["lite", "full", "heavy"]
+    assert manifest.entries == ENTRIES
+    assert FULL.offline is not None and [p.entry for p in FULL.offline.parts] == list(ENTRIES)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(version=2), "version must be 1, got 2"),
+        (lambda d: d["variants"]["lite"].pop("url"), "variants.lite.url is missing"),
+        (lambda d: d["variants"]["full"]["offline_build"]["parts"][1].update(std="255"),
+         "variants.full.offline_build.parts[1].std must be a number, got '255'"),
+        (lambda d: d["variants"]["full"]["offline_build"]["parts"][0].update(sha256="9ba9dd"),
+         "variants.full.offline_build.parts[0].sha256 must match ^[0-9a-f]{64}$, got '9ba9dd'"),
+        (lambda d: d["variants"]["heavy"].update(sha265="0" * 64),
+         "variants.heavy.sha265 is not a known field"),
+        (lambda d: d.update(entries=[]), "entries must list at least 1 item, got 0"),
+    ],
+)
+def test_a_malformed_manifest_names_the_file_and_the_field(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], object], message: str
+) -> None:
+    path = _manifest(tmp_path, edit)
+    with pytest.raises(models.ModelUnavailableError) as caught:
+        models.load_manifest(path)
+    assert str(caught.value) == f"the model manifest {path} is malformed: {message}"
+
+
+def test_a_manifest_that_is_not_json_is_malformed(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_text('{"format": "dance-tutor.model-manifest",')
+    with pytest.raises(models.ModelUnavailableError,
+                       match=r"manifest\.json is malformed: is not valid JSON \(EOF"):
+        models.load_manifest(path)
 
 
 # --- downloads from a loopback HTTP server ------------------------------------------------
