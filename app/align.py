@@ -8,8 +8,10 @@ each term capped at :data:`COST_CAP` so one glitching landmark cannot outweigh t
     w_f = ref_weight_if * attempt_weight_jf
 
 where ``s_f`` is the feature's share of a measurement (1 for an angle, 1/3 for each component
-of a direction: see :data:`app.skeleton.FEATURE_SHARE`), so the cost is a mean over
-measurements.
+of a direction: see :attr:`app.schema.FeatureSchema.shares`), so the cost is a mean over
+measurements. The functions on raw arrays take the tolerance and the shares as arguments (1
+when not given); those on :class:`~app.skeleton.Features` pass the skeleton's
+(:data:`app.schema.SKELETON`).
 
 A pair that shares no visible feature costs :data:`EMPTY_COST`, as much as a reference
 frame left out.
@@ -39,7 +41,8 @@ import numpy as np
 import numpy.typing as npt
 
 from app.errors import NoAlignmentError
-from app.skeleton import DEFAULT_TOLERANCE, FEATURE_SHARE, N_FEATURES, Features
+from app.schema import SKELETON
+from app.skeleton import Features
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -132,12 +135,9 @@ class Alignment:
 def inverse_tolerance(tolerance: FloatArray | None, n_frames: int, n_features: int) -> FloatArray:
     """(n_frames, n_features) ``1 / tolerance**2`` from a per-frame, per-feature or no tolerance.
 
-    ``tolerance`` may be (n_frames, n_features), (n_features,) or None: the skeleton's default
-    tolerance when ``n_features`` is the skeleton's feature count, otherwise 1.
+    ``tolerance`` may be (n_frames, n_features), (n_features,) or None (1 for every feature).
     """
-    if tolerance is None:
-        tolerance = DEFAULT_TOLERANCE if n_features == N_FEATURES else np.ones(n_features)
-    tol = np.asarray(tolerance, dtype=np.float64)
+    tol = np.ones(n_features) if tolerance is None else np.asarray(tolerance, dtype=np.float64)
     if tol.shape not in ((n_features,), (n_frames, n_features)):
         raise ValueError(f"tolerance has shape {tol.shape}, expected ({n_features},) or "
                          f"({n_frames}, {n_features})")
@@ -146,9 +146,16 @@ def inverse_tolerance(tolerance: FloatArray | None, n_frames: int, n_features: i
     return np.ascontiguousarray(np.broadcast_to(1.0 / (tol * tol), (n_frames, n_features)))
 
 
-def feature_shares(n_features: int) -> FloatArray:
-    """(n_features,) share of a measurement per column: the skeleton's, or 1 for raw arrays."""
-    return FEATURE_SHARE if n_features == N_FEATURES else np.ones(n_features)
+def feature_shares(shares: FloatArray | None, n_features: int) -> FloatArray:
+    """(n_features,) share of a measurement per column: ``shares``, or 1 for each when None."""
+    if shares is None:
+        return np.ones(n_features)
+    share = np.ascontiguousarray(shares, dtype=np.float64)
+    if share.shape != (n_features,):
+        raise ValueError(f"shares have shape {share.shape}, expected ({n_features},)")
+    if not (np.isfinite(share).all() and np.all(share > 0)):
+        raise ValueError("shares must be positive and finite")
+    return share
 
 
 def _checked(values: FloatArray, weights: FloatArray | None, label: str
@@ -182,7 +189,8 @@ def warping_path(reference: FloatArray, attempt: FloatArray,
                  settings: AlignSettings = AlignSettings(),
                  reference_weights: FloatArray | None = None,
                  attempt_weights: FloatArray | None = None,
-                 tolerance: FloatArray | None = None) -> Alignment:
+                 tolerance: FloatArray | None = None,
+                 shares: FloatArray | None = None) -> Alignment:
     """Offline alignment of raw feature arrays (any number of features).
 
     Parameters
@@ -193,8 +201,9 @@ def warping_path(reference: FloatArray, attempt: FloatArray,
     reference_weights, attempt_weights : (n, F) and (m, F) float64 or None
         Per-value weights 0..1; None means all 1.
     tolerance : (n, F) or (F,) float64 or None
-        None: the skeleton's default tolerance when F is its feature count, otherwise 1.
-        Columns count as :func:`feature_shares` says.
+        Tolerance in feature units; None: 1.
+    shares : (F,) float64 or None
+        Each column's share of a measurement in the cost's denominator; None: 1.
 
     Returns
     -------
@@ -226,8 +235,8 @@ def warping_path(reference: FloatArray, attempt: FloatArray,
     end_min = 0 if settings.attempt_end_slack is None else m - 1 - settings.attempt_end_slack
     path_buffer = np.empty((n, 2), dtype=np.int64)
     costs_buffer = np.empty(n)
-    k, total = _dtw_kernel(ref_v, ref_w, inv_tol2, feature_shares(f), att_v, att_w, lo, hi,
-                           start_max, end_min,
+    k, total = _dtw_kernel(ref_v, ref_w, inv_tol2, feature_shares(shares, f), att_v, att_w,
+                           lo, hi, start_max, end_min,
                            min(settings.reference_start_slack, n - 1),
                            min(settings.reference_end_slack, n - 1), settings.skip_cost,
                            path_buffer, costs_buffer)
@@ -250,10 +259,12 @@ def align_offline(reference: Features, attempt: Features,
         (n, F) and (m, F) rows.
     settings : AlignSettings
     tolerance : (n, F) or (F,) float64 or None
-        Tolerance in feature units; None: the default tolerance.
+        Tolerance in feature units; None: the skeleton's default tolerance.
     """
     return warping_path(reference.values, attempt.values, settings, reference.weights,
-                        attempt.weights, tolerance)
+                        attempt.weights,
+                        SKELETON.default_tolerance if tolerance is None else tolerance,
+                        SKELETON.shares)
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
@@ -369,10 +380,11 @@ def _dtw_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray, shar
 
 def pair_cost(reference_row: FloatArray, reference_weights: FloatArray,
               attempt_row: FloatArray, attempt_weights: FloatArray,
-              tolerance: FloatArray | None = None) -> float:
+              tolerance: FloatArray | None = None, shares: FloatArray | None = None) -> float:
     """The cost of pairing one reference row with one attempt row, each (F,).
 
-    The same function both aligners use (see the module docstring for the formula).
+    The same function both aligners use (see the module docstring for the formula);
+    ``tolerance`` and ``shares`` as for :func:`warping_path`.
     """
     ref_v, ref_w = _checked(np.atleast_2d(reference_row), np.atleast_2d(reference_weights),
                             "reference row")
@@ -382,7 +394,7 @@ def pair_cost(reference_row: FloatArray, reference_weights: FloatArray,
     inv_tol2 = inverse_tolerance(tolerance, 1, f)
     out = np.empty(1)
     _cost_line(ref_v[0], ref_w[0], inv_tol2[0], att_v, att_w, np.ones((1, f)),
-               feature_shares(f), 0, 1, out)
+               feature_shares(shares, f), 0, 1, out)
     return float(out[0])
 
 
@@ -390,7 +402,8 @@ def warping_path_reference(reference: FloatArray, attempt: FloatArray,
                            settings: AlignSettings = AlignSettings(),
                            reference_weights: FloatArray | None = None,
                            attempt_weights: FloatArray | None = None,
-                           tolerance: FloatArray | None = None) -> Alignment:
+                           tolerance: FloatArray | None = None,
+                           shares: FloatArray | None = None) -> Alignment:
     """:func:`warping_path` written plainly in Python, to check the fast kernel against.
 
     Slow (about a microsecond per cell and feature); same arguments, same path, and costs
@@ -401,7 +414,7 @@ def warping_path_reference(reference: FloatArray, attempt: FloatArray,
     n, f = ref_v.shape
     m = att_v.shape[0]
     inv_tol2 = inverse_tolerance(tolerance, n, f).tolist()
-    share = feature_shares(f).tolist()
+    share = feature_shares(shares, f).tolist()
     rv, rw, av, aw = ref_v.tolist(), ref_w.tolist(), att_v.tolist(), att_w.tolist()
 
     def cost(i: int, j: int) -> float:
@@ -527,7 +540,7 @@ class OnlineAligner:
     reference : Features
         (n, F) reference rows at ``reference.fps``.
     tolerance : (n, F) or (F,) float64 or None
-        As for :func:`align_offline`.
+        As for :func:`align_offline` (None: the skeleton's default tolerance).
     settings : OnlineSettings
     start, end : int
         The part of the reference followed (``end`` exclusive, None: to the end).
@@ -548,9 +561,11 @@ class OnlineAligner:
         n = len(reference)
         self._ref_v = np.ascontiguousarray(reference.values)
         self._ref_w = np.ascontiguousarray(reference.weights)
-        self._inv_tol2 = inverse_tolerance(tolerance, n, N_FEATURES)
+        self._inv_tol2 = inverse_tolerance(
+            SKELETON.default_tolerance if tolerance is None else tolerance, n,
+            SKELETON.n_features)
         self._fps = reference.fps
-        self._ones = np.ones(N_FEATURES)
+        self._ones = np.ones(SKELETON.n_features)
         self._cost = np.empty(n)
         self._next_cost = np.empty(n)
         self._pair = np.empty(n)
@@ -589,8 +604,9 @@ class OnlineAligner:
         A frame with nothing visible leaves the position where it was and lowers the
         confidence.
         """
-        if values.shape != (N_FEATURES,) or weights.shape != (N_FEATURES,):
-            raise ValueError(f"a feature row has shape ({N_FEATURES},), got {values.shape} and "
+        n_features = SKELETON.n_features
+        if values.shape != (n_features,) or weights.shape != (n_features,):
+            raise ValueError(f"a feature row has shape ({n_features},), got {values.shape} and "
                              f"{weights.shape}")
         dt = 1.0 / self._fps if t is None or self._last_t is None else t - self._last_t
         if t is not None:
@@ -606,7 +622,7 @@ class OnlineAligner:
         frames = dt * self._fps
         max_advance = min(MAX_ADVANCE, max(1, math.ceil(s.max_tempo * frames)))
         previous = round(self._state.position)
-        _online_kernel(self._ref_v, self._ref_w, self._inv_tol2, FEATURE_SHARE,
+        _online_kernel(self._ref_v, self._ref_w, self._inv_tol2, SKELETON.shares,
                        np.ascontiguousarray(values, dtype=np.float64),
                        np.ascontiguousarray(weights, dtype=np.float64), self._ones,
                        self._cost, self._next_cost, self._pair, self._start, self._end,
@@ -683,7 +699,7 @@ def _online_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray,
 
 def warm_up() -> None:
     """Compile (or load from cache) the alignment kernels so the first real call is fast."""
-    rows = np.zeros((3, N_FEATURES))
+    rows = np.zeros((3, SKELETON.n_features))
     features = Features(rows, np.ones_like(rows), np.arange(3) / 30.0)
     align_offline(features, features)
-    OnlineAligner(features).push(rows[0], np.ones(N_FEATURES), 0.0)
+    OnlineAligner(features).push(rows[0], np.ones(SKELETON.n_features), 0.0)

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.landmarks import Limb
-from app.skeleton import FEATURE_NAMES, MEASUREMENTS, N_FEATURES, Measurement
+from app.schema import SKELETON, Measurement
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -162,18 +162,6 @@ def _phrase(feature: str, delta: float, mirror: bool, merged: bool) -> tuple[str
     return text, f"{generic}:{'+' if delta > 0 else '-'}"
 
 
-def _measurement_matrix() -> FloatArray:
-    matrix = np.zeros((N_FEATURES, len(MEASUREMENTS)))
-    for k, measurement in enumerate(MEASUREMENTS):
-        matrix[list(measurement.columns), k] = 1.0
-    return matrix
-
-
-_MEASURE = _measurement_matrix()
-_LIMB_MEASUREMENTS = {limb: np.array([k for k, m in enumerate(MEASUREMENTS) if m.limb is limb])
-                      for limb in Limb}
-
-
 def corrections(delta: FloatArray, severity: FloatArray, mirror: bool = False,
                 limbs: Iterable[Limb] = tuple(Limb)) -> list[Correction]:
     """The most useful correction for each of ``limbs`` that has one, in ``limbs`` order.
@@ -200,15 +188,17 @@ def corrections(delta: FloatArray, severity: FloatArray, mirror: bool = False,
         One per limb whose worst measurement is off by at least :data:`MIN_SEVERITY`.
     """
     judged = np.isfinite(severity)
-    per_measurement = np.sqrt(np.where(judged, severity, 0.0) ** 2 @ _MEASURE)
-    per_measurement[(judged @ _MEASURE) == 0] = 0.0
+    membership = SKELETON.measurement_membership
+    per_measurement = np.sqrt(np.where(judged, severity, 0.0) ** 2 @ membership)
+    per_measurement[(judged @ membership) == 0] = 0.0
     out = []
     for limb in limbs:
-        candidates = _LIMB_MEASUREMENTS[limb]
+        candidates = SKELETON.limb_measurements[limb]
         best = int(candidates[np.argmax(per_measurement[candidates])])
         if per_measurement[best] < MIN_SEVERITY:
             continue
-        out.append(_correction(MEASUREMENTS[best], delta, float(per_measurement[best]), mirror))
+        out.append(_correction(SKELETON.measurements[best], delta, float(per_measurement[best]),
+                               mirror))
     return out
 
 
@@ -229,7 +219,7 @@ def _correction(measurement: Measurement, delta: FloatArray, severity: float,
         column = columns[int(np.argmax(np.abs(delta[columns])))]
         chord = float(np.linalg.norm(delta[columns]))
         radians = 2.0 * math.asin(min(1.0, chord / 2.0))
-    feature = FEATURE_NAMES[column]
+    feature = SKELETON.names[column]
     text, key = _phrase(feature, float(delta[column]), mirror, merged=False)
     both, _ = _phrase(feature, float(delta[column]), mirror, merged=True)
     degrees = rounded_degrees(radians)

@@ -29,13 +29,10 @@ from app.align import COST_CAP, OnlineAligner
 from app.errors import UserError
 from app.feedback import Correction, FeedbackTracker, corrections, learner_limb, merged
 from app.landmarks import Limb
+from app.schema import SKELETON
 from app.scoring import (
     GOOD_LIMB,
-    LIMB_COUNTED,
     LIMB_IMPORTANCE,
-    LIMBS,
-    MEASUREMENT_LIMB,
-    MEASUREMENT_MEMBERSHIP,
     RATINGS,
     Matches,
     Reference,
@@ -53,9 +50,7 @@ from app.sequence import N_LANDMARKS, PoseSequence
 from app.skeleton import (
     BODY_PART_MATRIX,
     BODY_PARTS,
-    FEATURE_SHARE,
     JITTER_EDGES,
-    N_FEATURES,
     Features,
     FrameFeatures,
     Space,
@@ -85,9 +80,6 @@ VISIBILITY_MEMORY_S = 1.0
 """Time constant of the out-of-view hints, seconds."""
 MIN_CONFIDENCE = 0.25
 """Below this aligner confidence a frame still counts for the score but not for timing."""
-_LIMB_COUNT = LIMB_COUNTED.sum(axis=0)
-_MEASUREMENT_OF = np.argmax(MEASUREMENT_MEMBERSHIP, axis=1).astype(np.int64)
-_N_MEASUREMENTS = len(MEASUREMENT_LIMB)
 CORRECTION_INTERVAL_S = 0.2
 """Corrections are worked out again at most this often (they must last longer to be shown)."""
 _HINTS = {
@@ -239,7 +231,7 @@ class LiveSession:
         self._ref_jitter = landmark_jitter(seq)
         self._ref_parts = _part_visibility(landmark_weights(seq.image_xyz, seq.visibility)
                                            [seq.present])
-        self._own_limbs = tuple(learner_limb(limb, options.mirror) for limb in LIMBS)
+        self._own_limbs = tuple(learner_limb(limb, options.mirror) for limb in SKELETON.limbs)
         self._smoother = LandmarkSmoother()
         self._frame_features = {space: FrameFeatures(space, options.mirror,
                                                      options.align_facing)
@@ -267,12 +259,12 @@ class LiveSession:
         self._steps = self._spans(start_frame, end)
         self._matches = {space: Matches(f, self._tolerance) for space, f in self._features.items()}
         self._space: Space | None = None
-        self._totals = np.zeros((3, _N_MEASUREMENTS))
-        self._recent = np.zeros((3, N_FEATURES))
-        self._frame_sums = np.zeros((3, _N_MEASUREMENTS))
-        self._judged = np.zeros((2, 2, _N_MEASUREMENTS))
-        self._seen = np.zeros((2, len(LIMBS)))
-        self._scores = np.full((2, len(LIMBS)), np.nan)
+        self._totals = np.zeros((3, len(SKELETON.measurements)))
+        self._recent = np.zeros((3, SKELETON.n_features))
+        self._frame_sums = np.zeros((3, len(SKELETON.measurements)))
+        self._judged = np.zeros((2, 2, len(SKELETON.measurements)))
+        self._seen = np.zeros((2, len(SKELETON.limbs)))
+        self._scores = np.full((2, len(SKELETON.limbs)), np.nan)
         self._score = 0.0
         self._parts = np.ones(len(BODY_PARTS))
         self._part_hidden = np.zeros(len(BODY_PARTS))
@@ -438,8 +430,9 @@ class LiveSession:
         """Add a frame's (F,) differences and weights to the running and recent sums, and its
         (33,) landmark weights to what the camera sees of each body part."""
         self._present_frames += 1
-        _accumulate_kernel(d, weights, ref_w, _MEASUREMENT_OF, MEASUREMENT_LIMB, FEATURE_SHARE,
-                           _LIMB_COUNT, 1.0 - math.exp(-dt / LIMB_MEMORY_S), self._recent,
+        _accumulate_kernel(d, weights, ref_w, SKELETON.measurement_of,
+                           SKELETON.measurement_limb, SKELETON.shares, SKELETON.limb_count,
+                           1.0 - math.exp(-dt / LIMB_MEMORY_S), self._recent,
                            self._totals, self._frame_sums, self._judged, self._seen,
                            landmark_w, BODY_PART_MATRIX,
                            1.0 - math.exp(-dt / VISIBILITY_MEMORY_S), self._parts,
@@ -464,7 +457,7 @@ class LiveSession:
             return self._recent_corrections
         self._corrections_t = t
         mirror = self.options.mirror
-        wanted = [limb for limb in LIMBS if limbs[learner_limb(limb, mirror)].state
+        wanted = [limb for limb in SKELETON.limbs if limbs[learner_limb(limb, mirror)].state
                   in ("warn", "bad")]
         found: list[Correction] = []
         if wanted:
@@ -502,14 +495,14 @@ class LiveSession:
                 if span.name not in self._step_entered and index < span.start + max(
                         1, (span.end - span.start) // 3):
                     self._step_entered.add(span.name)
-                    self._step_sums[span.name] = np.zeros((2, _N_MEASUREMENTS))
+                    self._step_sums[span.name] = np.zeros((2, len(SKELETON.measurements)))
                 if span.name in self._step_entered:
                     self._step_sums[span.name] += self._frame_sums[:2]
             completed = index >= span.end - max(1, round(0.1 * self._ref_fps)) and inside
             if completed and span.name in self._step_entered:
                 self._step_entered.discard(span.name)
                 sums = self._step_sums.pop(span.name)
-                scores = limb_scores(sums[0], sums[1], np.ones(len(LIMBS)))
+                scores = limb_scores(sums[0], sums[1], np.ones(len(SKELETON.limbs)))
                 if np.isfinite(scores).any():
                     value = overall_of(scores)
                     event = StepEvent(span.name, value, rating(value))

@@ -53,13 +53,9 @@ from app.feedback import (
 )
 from app.landmarks import Limb
 from app.report_schema import Report
+from app.schema import SKELETON
 from app.sequence import PoseSequence
 from app.skeleton import (
-    DEFAULT_TOLERANCE,
-    FEATURE_LIMBS,
-    FEATURE_SHARE,
-    MEASUREMENTS,
-    N_FEATURES,
     Features,
     Space,
     common_space,
@@ -118,22 +114,7 @@ POORLY_SEEN_JITTER = 4.0
 :data:`CAMERA_JITTER`, whichever is more) was seen poorly, and the report says so first."""
 MIN_COVERAGE = 0.9
 """Below this share of the reference matched, the feedback says part of it was left out."""
-LIMBS: tuple[Limb, ...] = tuple(Limb)
-LIMB_MEMBERSHIP = np.array([[float(limb is lm) for lm in LIMBS]
-                            for limb in FEATURE_LIMBS])
-"""(F, 6): 1 where a feature belongs to a limb (columns in :data:`LIMBS` order)."""
-LIMB_COUNTED = LIMB_MEMBERSHIP * FEATURE_SHARE[:, None]
-"""(F, 6): a feature's share of a measurement where it belongs to a limb (for averages)."""
-MEASUREMENT_MEMBERSHIP = np.array([[float(f in m.columns) for m in MEASUREMENTS]
-                                   for f in range(N_FEATURES)])
-"""(F, M): 1 where a feature belongs to a measurement (:data:`app.skeleton.MEASUREMENTS`)."""
-MEASUREMENT_COUNTED = MEASUREMENT_MEMBERSHIP * FEATURE_SHARE[:, None]
-"""(F, M): a feature's share of its measurement (a direction's component counts a third)."""
-MEASUREMENT_LIMB = np.array([LIMBS.index(m.limb) for m in MEASUREMENTS], dtype=np.int64)
-"""(M,): the limb (index in :data:`LIMBS`) of each measurement."""
-FEATURE_LIMB_INDEX = np.array([LIMBS.index(limb) for limb in FEATURE_LIMBS], dtype=np.int64)
-"""(F,): the limb (index in :data:`LIMBS`) of each feature."""
-_IMPORTANCE = np.array([LIMB_IMPORTANCE[limb] for limb in LIMBS])
+_IMPORTANCE = np.array([LIMB_IMPORTANCE[limb] for limb in SKELETON.limbs])
 
 
 def rating(score: float) -> str:
@@ -145,16 +126,16 @@ def limb_errors(squared: FloatArray, counted: FloatArray) -> FloatArray:
     """Limb errors in tolerance units from per-measurement sums; NaN for limbs not judged.
 
     ``squared`` are sums of weighted squared differences per measurement, ``counted`` the sums
-    of weights counted as measurements, both (..., M) with M = ``len(MEASUREMENTS)``. A
+    of weights counted as measurements, both (..., M) with M = ``len(SKELETON.measurements)``. A
     measurement's error is the root mean square of its differences; a limb's is the power mean
     (:data:`WORST_MEASUREMENT_EXPONENT`) of its measurements' errors. Returns (..., 6).
     """
     squared = np.asarray(squared, dtype=np.float64)
     counted = np.asarray(counted, dtype=np.float64)
     rows = squared.reshape(-1, squared.shape[-1])
-    out = np.empty((rows.shape[0], len(LIMBS)))
-    _limb_errors_kernel(rows, counted.reshape(rows.shape), MEASUREMENT_LIMB, out)
-    return out.reshape((*squared.shape[:-1], len(LIMBS)))
+    out = np.empty((rows.shape[0], len(SKELETON.limbs)))
+    _limb_errors_kernel(rows, counted.reshape(rows.shape), SKELETON.measurement_limb, out)
+    return out.reshape((*squared.shape[:-1], len(SKELETON.limbs)))
 
 
 def error_score(error: FloatArray) -> FloatArray:
@@ -168,15 +149,15 @@ def limb_scores(squared: FloatArray, counted: FloatArray, seen: FloatArray) -> F
 
     ``squared`` and ``counted`` as for :func:`limb_errors`, (..., M); ``seen`` (..., 6) the
     share of what the reference shows of each limb that was judged (below
-    :data:`UNSEEN_SHARE` the limb is not judged). Returns (..., 6) in :data:`LIMBS` order.
+    :data:`UNSEEN_SHARE` the limb is not judged). Returns (..., 6) in ``SKELETON.limbs`` order.
     """
     squared = np.asarray(squared, dtype=np.float64)
     rows = squared.reshape(-1, squared.shape[-1])
-    out = np.empty((rows.shape[0], len(LIMBS)))
+    out = np.empty((rows.shape[0], len(SKELETON.limbs)))
     _limb_scores_kernel(rows, np.asarray(counted, dtype=np.float64).reshape(rows.shape),
                         np.asarray(seen, dtype=np.float64).reshape(out.shape),
-                        MEASUREMENT_LIMB, out)
-    return out.reshape((*squared.shape[:-1], len(LIMBS)))
+                        SKELETON.measurement_limb, out)
+    return out.reshape((*squared.shape[:-1], len(SKELETON.limbs)))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -209,7 +190,7 @@ def _limb_scores_kernel(squared: FloatArray, counted: FloatArray, seen: FloatArr
 
 
 def overall_of(scores: FloatArray) -> float:
-    """Weighted power mean of (6,) limb scores in :data:`LIMBS` order, NaN ones left out."""
+    """Weighted power mean of (6,) limb scores in ``SKELETON.limbs`` order, NaN ones left out."""
     return float(_overall_kernel(np.asarray(scores, dtype=np.float64), _IMPORTANCE))
 
 
@@ -228,7 +209,7 @@ def _overall_kernel(scores: FloatArray, importance: FloatArray) -> float:  # pra
 
 def overall_score(limbs: Mapping[Limb, float]) -> float:
     """Weighted power mean of limb scores (a weak limb counts more than in an average)."""
-    return overall_of(np.array([limbs.get(limb, np.nan) for limb in LIMBS]))
+    return overall_of(np.array([limbs.get(limb, np.nan) for limb in SKELETON.limbs]))
 
 
 @dataclass(frozen=True)
@@ -315,7 +296,7 @@ class Reference:
         if not self.sequence.present.any():
             raise UserError(f"reference {self.sequence.name or '(unnamed)'} shows nobody")
         if self.tolerance is not None:
-            expected = (len(self.sequence), N_FEATURES)
+            expected = (len(self.sequence), SKELETON.n_features)
             if self.tolerance.shape != expected:
                 raise ValueError(f"reference tolerance has shape {self.tolerance.shape}, "
                                  f"expected {expected}")
@@ -345,8 +326,8 @@ class Reference:
         """(n_frames, F) tolerance in feature units used for scoring and alignment."""
         n = len(self.sequence)
         if self.tolerance is None:
-            return np.broadcast_to(DEFAULT_TOLERANCE, (n, N_FEATURES)).copy()
-        return np.sqrt(DEFAULT_TOLERANCE ** 2 + (SPREAD_FACTOR * self.tolerance) ** 2)
+            return np.broadcast_to(SKELETON.default_tolerance, (n, SKELETON.n_features)).copy()
+        return np.sqrt(SKELETON.default_tolerance ** 2 + (SPREAD_FACTOR * self.tolerance) ** 2)
 
 
 def as_reference(reference: Reference | PoseSequence) -> Reference:
@@ -475,16 +456,17 @@ class Matches:
     def __init__(self, reference: Features, tolerance: FloatArray,
                  slack: int | None = None) -> None:
         n = len(reference)
-        if tolerance.shape != (n, N_FEATURES):
-            raise ValueError(f"tolerance has shape {tolerance.shape}, expected {(n, N_FEATURES)}")
+        if tolerance.shape != (n, SKELETON.n_features):
+            raise ValueError(f"tolerance has shape {tolerance.shape}, expected "
+                             f"{(n, SKELETON.n_features)}")
         self.reference = reference
         self.tolerance = np.ascontiguousarray(tolerance, dtype=np.float64)
         self.slack = round(TIME_SLACK_S * reference.fps) if slack is None else slack
         self._ref_v = np.ascontiguousarray(reference.values, dtype=np.float64)
         self._ref_w = np.ascontiguousarray(reference.weights, dtype=np.float64)
-        self.signed = np.zeros((n, N_FEATURES))
-        self.squared = np.zeros((n, N_FEATURES))
-        self.weight = np.zeros((n, N_FEATURES))
+        self.signed = np.zeros((n, SKELETON.n_features))
+        self.squared = np.zeros((n, SKELETON.n_features))
+        self.weight = np.zeros((n, SKELETON.n_features))
         self.visits = np.zeros(n, dtype=np.int64)
         self.attempt_t = np.full(n, np.nan)
 
@@ -503,14 +485,15 @@ class Matches:
         start = i if first is None else first
         if not 0 <= start <= i < len(self):
             raise ValueError(f"reference frames {start}..{i} are not in 0..{len(self) - 1}")
-        d = np.empty(N_FEATURES)
-        w = np.empty(N_FEATURES)
-        ref_w = np.empty(N_FEATURES)
+        d = np.empty(SKELETON.n_features)
+        w = np.empty(SKELETON.n_features)
+        ref_w = np.empty(SKELETON.n_features)
         values = np.ascontiguousarray(values, dtype=np.float64)
         weights = np.ascontiguousarray(weights, dtype=np.float64)
         for r in range(start, i + 1):
             _match_kernel(self._ref_v, self._ref_w, self.tolerance, values, weights, r,
-                          self.slack, FEATURE_LIMB_INDEX, FEATURE_SHARE, d, w, ref_w)
+                          self.slack, SKELETON.feature_limb_index, len(SKELETON.limbs),
+                          SKELETON.shares, d, w, ref_w)
             _accumulate_match(r, t, d, w, self.signed, self.squared, self.weight, self.visits,
                               self.attempt_t)
         return d, w, ref_w
@@ -521,9 +504,9 @@ class Matches:
                      np.ascontiguousarray(attempt.values, dtype=np.float64),
                      np.ascontiguousarray(attempt.weights, dtype=np.float64),
                      np.ascontiguousarray(attempt.t, dtype=np.float64),
-                     np.ascontiguousarray(path, dtype=np.int64), self.slack, FEATURE_LIMB_INDEX,
-                     FEATURE_SHARE, self.signed, self.squared, self.weight, self.visits,
-                     self.attempt_t)
+                     np.ascontiguousarray(path, dtype=np.int64), self.slack,
+                     SKELETON.feature_limb_index, len(SKELETON.limbs), SKELETON.shares,
+                     self.signed, self.squared, self.weight, self.visits, self.attempt_t)
 
     @property
     def coverage(self) -> float:
@@ -543,13 +526,14 @@ class Matches:
 @numba.njit(cache=True, nogil=True)
 def _match_kernel(ref_v: FloatArray, ref_w: FloatArray, tolerance: FloatArray,
                   values: FloatArray, weights: FloatArray, i: int, slack: int,
-                  limb_of: npt.NDArray[np.int64], share: FloatArray, d_out: FloatArray,
-                  w_out: FloatArray, ref_w_out: FloatArray) -> None:  # pragma: no cover
-    """Differences of one attempt row matched to reference frame ``i``: each limb against the
-    reference frame within ``slack`` of ``i`` where its mean capped squared difference is
-    least (ties go to the frame nearest ``i``)."""
+                  limb_of: npt.NDArray[np.int64], n_limbs: int, share: FloatArray,
+                  d_out: FloatArray, w_out: FloatArray,
+                  ref_w_out: FloatArray) -> None:  # pragma: no cover
+    """Differences of one attempt row matched to reference frame ``i``: each limb (of
+    ``n_limbs``, ``limb_of`` each feature's) against the reference frame within ``slack`` of
+    ``i`` where its mean capped squared difference is least (ties go to the frame nearest
+    ``i``)."""
     n = ref_v.shape[0]
-    n_limbs = 6
     best = np.full(n_limbs, np.inf)
     chosen = np.full(n_limbs, i)
     num = np.zeros(n_limbs)
@@ -593,37 +577,40 @@ def _accumulate_match(i: int, t: float, d: FloatArray, w: FloatArray, signed: Fl
 def _path_kernel(ref_v: FloatArray, ref_w: FloatArray, tolerance: FloatArray,
                  att_v: FloatArray, att_w: FloatArray, att_t: FloatArray,
                  path: npt.NDArray[np.int64], slack: int, limb_of: npt.NDArray[np.int64],
-                 share: FloatArray, signed: FloatArray, squared: FloatArray, weight: FloatArray,
-                 visits: npt.NDArray[np.int64], attempt_t: FloatArray) -> None:  # pragma: no cover
+                 n_limbs: int, share: FloatArray, signed: FloatArray, squared: FloatArray,
+                 weight: FloatArray, visits: npt.NDArray[np.int64],
+                 attempt_t: FloatArray) -> None:  # pragma: no cover
     d = np.empty(att_v.shape[1])
     w = np.empty(att_v.shape[1])
     ref_w_used = np.empty(att_v.shape[1])
     for k in range(path.shape[0]):
         i, j = path[k, 0], path[k, 1]
-        _match_kernel(ref_v, ref_w, tolerance, att_v[j], att_w[j], i, slack, limb_of, share,
-                      d, w, ref_w_used)
+        _match_kernel(ref_v, ref_w, tolerance, att_v[j], att_w[j], i, slack, limb_of, n_limbs,
+                      share, d, w, ref_w_used)
         _accumulate_match(i, att_t[j], d, w, signed, squared, weight, visits, attempt_t)
 
 
 def _frame_errors(squared: FloatArray, weight: FloatArray) -> FloatArray:
     """(n, 6) per-frame limb errors (NaN where nothing judged) from (n, F) sums."""
-    return limb_errors(squared @ MEASUREMENT_MEMBERSHIP, weight @ MEASUREMENT_COUNTED)
+    return limb_errors(squared @ SKELETON.measurement_membership,
+                       weight @ SKELETON.measurement_counted)
 
 
 def _limb_scores(squared: FloatArray, weight: FloatArray, seen: FloatArray
                  ) -> dict[Limb, float]:
     """Scores of limbs seen enough, from (n, F) sums over the frames that count."""
-    scores = limb_scores((squared @ MEASUREMENT_MEMBERSHIP).sum(axis=0),
-                         (weight @ MEASUREMENT_COUNTED).sum(axis=0), seen)
-    return {limb: float(scores[k]) for k, limb in enumerate(LIMBS) if np.isfinite(scores[k])}
+    scores = limb_scores((squared @ SKELETON.measurement_membership).sum(axis=0),
+                         (weight @ SKELETON.measurement_counted).sum(axis=0), seen)
+    return {limb: float(scores[k]) for k, limb in enumerate(SKELETON.limbs)
+            if np.isfinite(scores[k])}
 
 
 def _seen_share(matches: Matches) -> FloatArray:
     """(6,) share of what the reference shows that was judged, per limb."""
     visited = matches.visits > 0
     expected = ((matches.reference.weights[visited] * matches.visits[visited, None])
-                @ LIMB_MEMBERSHIP)
-    judged = matches.weight[visited] @ LIMB_MEMBERSHIP
+                @ SKELETON.limb_membership)
+    judged = matches.weight[visited] @ SKELETON.limb_membership
     total = expected.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, judged.sum(axis=0) / total, 0.0)
@@ -652,7 +639,7 @@ def _worst_moments(matches: Matches, frame_errors: FloatArray, scored: Sequence[
     window = max(1, round(0.2 * fps))
     kernel = np.ones(window) / window
     found: list[tuple[float, Moment]] = []
-    for k, limb in enumerate(LIMBS):
+    for k, limb in enumerate(SKELETON.limbs):
         if limb not in scored:
             continue
         errors = frame_errors[:, k]
@@ -743,7 +730,7 @@ def build_report(reference: Reference, matches: Matches, timing: Timing,
     frame_errors = _frame_errors(matches.squared, matches.weight)
     visited = matches.visits > 0
     corrections = []
-    for k, limb in enumerate(LIMBS):
+    for k, limb in enumerate(SKELETON.limbs):
         if limb in limbs and limbs[limb] < GOOD_LIMB:
             emphasis = np.nan_to_num(frame_errors[:, k]) ** 2
             correction = _correction(matches, visited, emphasis, limb, mirror)
@@ -758,7 +745,7 @@ def build_report(reference: Reference, matches: Matches, timing: Timing,
     if not lines:
         lines.append("well done: your movement matches the reference")
     lines.extend(timing_lines(timing.offset_s, timing.tempo))
-    unseen = tuple(learner_limb(limb, mirror) for limb in LIMBS if limb not in limbs)
+    unseen = tuple(learner_limb(limb, mirror) for limb in SKELETON.limbs if limb not in limbs)
     return ScoreReport(
         score=score, rating=rating(score), limbs=_learner_keys(limbs, mirror), unseen=unseen,
         not_visible=tuple(not_visible), timing=timing,
@@ -912,7 +899,7 @@ def tolerance_from_takes(takes: Sequence[PoseSequence]) -> tuple[PoseSequence, F
     space = common_space(*takes)
     features = [feature_matrix(take, space=space) for take in takes]
     if len(takes) == 1:
-        return takes[0], np.zeros((len(takes[0]), N_FEATURES))
+        return takes[0], np.zeros((len(takes[0]), SKELETON.n_features))
     paths = {}
     totals = np.zeros(len(takes))
     for a in range(len(takes)):
@@ -937,8 +924,8 @@ def _mean_of_takes(takes: Sequence[PoseSequence], features: Sequence[Features], 
     base = takes[anchor]
     n = len(base)
     k = len(takes)
-    values = np.zeros((k, n, N_FEATURES))
-    weights = np.zeros((k, n, N_FEATURES))
+    values = np.zeros((k, n, SKELETON.n_features))
+    weights = np.zeros((k, n, SKELETON.n_features))
     frame_of = np.zeros((k, n), dtype=np.int64)
     matched = np.zeros((k, n), dtype=bool)
     for b in range(k):

@@ -11,14 +11,14 @@ Pipeline, in the order applied (each step named after the space it produces):
    turned so the camera's roll is undone (the hip and shoulder lines are level on average over
    the sequence), optionally turned so the body faces the camera on average, and scaled so the
    median torso (hip midpoint to shoulder midpoint) is 1 long.
-3. Features: joint angles and bone directions (:data:`FEATURES`). Angles and unit directions
-   do not depend on where the person stands, how big they are or how long their limbs are;
-   arm and head directions are taken in a *torso frame* (the frame turned so the torso points
-   straight up), so an arm held right relative to a leaning body is not blamed for the lean;
-   legs and the torso itself are taken in the *gravity frame* (roll-corrected camera axes),
-   where "bend your knees" and "lean forward" are meant.
+3. Features: joint angles and bone directions (:data:`app.schema.SKELETON`). Angles and unit
+   directions do not depend on where the person stands, how big they are or how long their
+   limbs are; arm and head directions are taken in a *torso frame* (the frame turned so the
+   torso points straight up), so an arm held right relative to a leaning body is not blamed for
+   the lean; legs and the torso itself are taken in the *gravity frame* (roll-corrected camera
+   axes), where "bend your knees" and "lean forward" are meant.
 
-Every landmark carries a weight from its visibility (:func:`visibility_weight`); a feature's
+Every landmark carries a weight from its visibility (:func:`landmark_weights`); a feature's
 weight is the smallest weight of the landmarks it uses, so a landmark out of view or guessed
 by the detector never produces an error, it is simply not judged.
 """
@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Literal
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
-from app.landmarks import MIRROR_PERMUTATION, Bone, Landmark, Limb
+from app.landmarks import MIRROR_PERMUTATION, Landmark
+from app.schema import SKELETON
 from app.sequence import N_LANDMARKS, PoseSequence
 
 FloatArray = npt.NDArray[np.float64]
@@ -60,162 +60,6 @@ MAX_ROLL_CORRECTION = math.radians(20.0)
 L = Landmark
 
 
-class Unit(StrEnum):
-    """What a feature measures."""
-
-    ANGLE = "angle"
-    """An angle in radians."""
-    DIRECTION = "direction"
-    """One component (x right, y down, z away from the camera) of a unit vector."""
-
-
-class Frame(StrEnum):
-    """The axes a direction feature is expressed in."""
-
-    GRAVITY = "gravity"
-    TORSO = "torso"
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A directed segment between two points, each the midpoint of two landmarks."""
-
-    name: str
-    start: tuple[Landmark, Landmark]
-    end: tuple[Landmark, Landmark]
-
-    @classmethod
-    def of(cls, bone: Bone) -> Segment:
-        return cls(bone.name.lower(), (bone.start, bone.start), (bone.end, bone.end))
-
-
-@dataclass(frozen=True)
-class Joint:
-    """The interior angle where two named bones meet."""
-
-    name: str
-    first: Bone
-    second: Bone
-
-    def landmarks(self) -> tuple[Landmark, Landmark, Landmark]:
-        """(end of the first bone, the joint, end of the second bone)."""
-        a, b = set(self.first.value), set(self.second.value)
-        shared = a & b
-        if len(shared) != 1:
-            raise ValueError(f"bones {self.first.name} and {self.second.name} do not share a joint")
-        joint = shared.pop()
-        return (a - {joint}).pop(), joint, (b - {joint}).pop()
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """One column of the feature matrix."""
-
-    name: str
-    limb: Limb
-    unit: Unit
-    tolerance: float
-    """Default tolerance in feature units: the deviation that still counts as right."""
-
-
-HIP_MID = (L.LEFT_HIP, L.RIGHT_HIP)
-SHOULDER_MID = (L.LEFT_SHOULDER, L.RIGHT_SHOULDER)
-EAR_MID = (L.LEFT_EAR, L.RIGHT_EAR)
-
-JOINTS: tuple[tuple[Joint, Limb], ...] = (
-    (Joint("left_elbow", Bone.LEFT_UPPER_ARM, Bone.LEFT_FOREARM), Limb.LEFT_ARM),
-    (Joint("left_shoulder", Bone.LEFT_FLANK, Bone.LEFT_UPPER_ARM), Limb.LEFT_ARM),
-    (Joint("right_elbow", Bone.RIGHT_UPPER_ARM, Bone.RIGHT_FOREARM), Limb.RIGHT_ARM),
-    (Joint("right_shoulder", Bone.RIGHT_FLANK, Bone.RIGHT_UPPER_ARM), Limb.RIGHT_ARM),
-    (Joint("left_hip", Bone.LEFT_FLANK, Bone.LEFT_THIGH), Limb.LEFT_LEG),
-    (Joint("left_knee", Bone.LEFT_THIGH, Bone.LEFT_SHIN), Limb.LEFT_LEG),
-    (Joint("right_hip", Bone.RIGHT_FLANK, Bone.RIGHT_THIGH), Limb.RIGHT_LEG),
-    (Joint("right_knee", Bone.RIGHT_THIGH, Bone.RIGHT_SHIN), Limb.RIGHT_LEG),
-)
-"""Joint angles: elbows and knees (bend), shoulders (arm raised from the flank), hips (thigh
-raised from the flank, or the torso folded over the thigh)."""
-
-TORSO_UP = Segment("torso", HIP_MID, SHOULDER_MID)
-
-DIRECTIONS: tuple[tuple[Segment, Frame, Limb], ...] = (
-    (Segment.of(Bone.LEFT_UPPER_ARM), Frame.TORSO, Limb.LEFT_ARM),
-    (Segment.of(Bone.LEFT_FOREARM), Frame.TORSO, Limb.LEFT_ARM),
-    (Segment.of(Bone.RIGHT_UPPER_ARM), Frame.TORSO, Limb.RIGHT_ARM),
-    (Segment.of(Bone.RIGHT_FOREARM), Frame.TORSO, Limb.RIGHT_ARM),
-    (Segment.of(Bone.LEFT_THIGH), Frame.GRAVITY, Limb.LEFT_LEG),
-    (Segment.of(Bone.LEFT_SHIN), Frame.GRAVITY, Limb.LEFT_LEG),
-    (Segment.of(Bone.RIGHT_THIGH), Frame.GRAVITY, Limb.RIGHT_LEG),
-    (Segment.of(Bone.RIGHT_SHIN), Frame.GRAVITY, Limb.RIGHT_LEG),
-    (TORSO_UP, Frame.GRAVITY, Limb.TORSO),
-    (Segment("shoulders", (L.RIGHT_SHOULDER,) * 2, (L.LEFT_SHOULDER,) * 2), Frame.TORSO,
-     Limb.TORSO),
-    (Segment("gaze", EAR_MID, (L.NOSE, L.NOSE)), Frame.TORSO, Limb.HEAD),
-    (Segment("ears", (L.RIGHT_EAR,) * 2, (L.LEFT_EAR,) * 2), Frame.TORSO, Limb.HEAD),
-)
-"""Bone directions: the angles above cannot tell an arm raised forward from one raised
-sideways, or a turned body from a straight one; the directions can. ``gaze`` (ear midpoint to
-nose) turns and nods with the head, ``ears`` tilts with it, ``shoulders`` turns with the upper
-body."""
-
-ANGLE_TOLERANCE = math.radians(15.0)
-DIRECTION_TOLERANCE = 2.0 * math.sin(math.radians(15.0) / 2.0)
-TORSO_LEAN_TOLERANCE = math.radians(10.0)
-HEAD_TOLERANCE = 2.0 * math.sin(math.radians(22.0) / 2.0)
-
-
-def _build_features() -> tuple[FeatureSpec, ...]:
-    specs = [FeatureSpec(f"{joint.name}_angle", limb, Unit.ANGLE, ANGLE_TOLERANCE)
-             for joint, limb in JOINTS]
-    specs.append(FeatureSpec("torso_lean", Limb.TORSO, Unit.ANGLE, TORSO_LEAN_TOLERANCE))
-    for segment, _, limb in DIRECTIONS:
-        tolerance = HEAD_TOLERANCE if limb is Limb.HEAD else DIRECTION_TOLERANCE
-        specs.extend(FeatureSpec(f"{segment.name}_{axis}", limb, Unit.DIRECTION, tolerance)
-                     for axis in "xyz")
-    return tuple(specs)
-
-
-FEATURES: tuple[FeatureSpec, ...] = _build_features()
-"""Every feature, in column order: joint angles, the torso lean, then direction components."""
-FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
-FEATURE_LIMBS: tuple[Limb, ...] = tuple(f.limb for f in FEATURES)
-FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
-N_FEATURES = len(FEATURES)
-DEFAULT_TOLERANCE: FloatArray = np.array([f.tolerance for f in FEATURES])
-"""(F,) default tolerance per feature, in feature units."""
-FEATURE_SHARE: FloatArray = np.array([1.0 if f.unit is Unit.ANGLE else 1.0 / 3.0
-                                      for f in FEATURES])
-"""(F,) how much of one measurement each column is: 1 for an angle, 1/3 for each component of
-a direction, so that averages count a bone's direction once (its chord, in tolerance units)."""
-
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One thing measured: a joint angle (one column) or a bone direction (three columns)."""
-
-    name: str
-    limb: Limb
-    columns: tuple[int, ...]
-
-
-def _build_measurements() -> tuple[Measurement, ...]:
-    out: list[Measurement] = []
-    for i, spec in enumerate(FEATURES):
-        if spec.unit is Unit.ANGLE:
-            out.append(Measurement(spec.name, spec.limb, (i,)))
-        elif spec.name.endswith("_x"):
-            out.append(Measurement(spec.name[:-2], spec.limb, (i, i + 1, i + 2)))
-    return tuple(out)
-
-
-MEASUREMENTS: tuple[Measurement, ...] = _build_measurements()
-"""Features grouped into what they measure, in column order."""
-
-_JOINT_INDEX: IntArray = np.array([[int(p) for p in j.landmarks()] for j, _ in JOINTS],
-                                  dtype=np.int64)
-_DIRECTION_INDEX: IntArray = np.array(
-    [[*map(int, s.start), *map(int, s.end), int(frame is Frame.TORSO)]
-     for s, frame, _ in DIRECTIONS], dtype=np.int64)
 _HIPS = np.array([int(L.LEFT_HIP), int(L.RIGHT_HIP)])
 _SHOULDERS = np.array([int(L.LEFT_SHOULDER), int(L.RIGHT_SHOULDER)])
 _LINE_LEFT = np.array([int(L.LEFT_HIP), int(L.LEFT_SHOULDER)])
@@ -232,7 +76,7 @@ class Features:
     Attributes
     ----------
     values : (n, F) float64
-        One row per frame, columns as :data:`FEATURE_NAMES`; 0 where the weight is 0.
+        One row per frame, columns as :attr:`app.schema.SKELETON.names`; 0 where the weight is 0.
     weights : (n, F) float64
         0..1: how far each value can be trusted (visibility); 0 for missing frames.
     t : (n,) float64
@@ -249,9 +93,9 @@ class Features:
     def __post_init__(self) -> None:
         n = self.t.shape[0] if self.t.ndim == 1 else -1
         for label, array in (("values", self.values), ("weights", self.weights)):
-            if array.shape != (n, N_FEATURES):
+            if array.shape != (n, SKELETON.n_features):
                 raise ValueError(f"feature {label} have shape {array.shape}, expected "
-                                 f"{(n, N_FEATURES)}")
+                                 f"{(n, SKELETON.n_features)}")
         if not np.isfinite(self.values).all():
             raise ValueError("feature values must be finite")
         if not (np.all(self.weights >= 0) and np.all(self.weights <= 1)):
@@ -259,14 +103,6 @@ class Features:
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return FEATURE_NAMES
-
-    @property
-    def limbs(self) -> tuple[Limb, ...]:
-        return FEATURE_LIMBS
 
     @property
     def fps(self) -> float:
@@ -538,7 +374,7 @@ def feature_matrix(seq: PoseSequence, mirror: bool = False, space: Space | None 
     Returns
     -------
     Features
-        ``values`` and ``weights`` of shape (n, F) with F = ``len(FEATURE_NAMES)``.
+        ``values`` and ``weights`` of shape (n, F) with F = ``SKELETON.n_features``.
 
     Examples
     --------
@@ -606,10 +442,10 @@ class FrameFeatures:
                              _MIRROR, self._decay, self._xyz, landmark_w, self._centred,
                              self._prepared_w, self._frame_evidence, self._evidence)
         roll, yaw = orientation(self._evidence, self.align_facing)
-        values = np.zeros((1, N_FEATURES))
-        weights = np.zeros((1, N_FEATURES))
-        _features_kernel(self._centred, self._prepared_w, roll, yaw, _JOINT_INDEX,
-                         _DIRECTION_INDEX, values, weights)
+        values = np.zeros((1, SKELETON.n_features))
+        weights = np.zeros((1, SKELETON.n_features))
+        _features_kernel(self._centred, self._prepared_w, roll, yaw, SKELETON.joint_landmarks,
+                         SKELETON.direction_landmarks, values, weights)
         return values[0], weights[0], landmark_w[0]
 
 
@@ -640,11 +476,11 @@ def features_of_points(xyz: FloatArray, weights: FloatArray, roll: float = 0.0,
     if xyz.shape != (n, N_LANDMARKS, 3) or weights.shape != (n, N_LANDMARKS):
         raise ValueError(f"points have shape {xyz.shape} and weights {weights.shape}, expected "
                          f"({n}, {N_LANDMARKS}, 3) and ({n}, {N_LANDMARKS})")
-    values = np.zeros((n, N_FEATURES))
-    out_w = np.zeros((n, N_FEATURES))
+    values = np.zeros((n, SKELETON.n_features))
+    out_w = np.zeros((n, SKELETON.n_features))
     _features_kernel(np.ascontiguousarray(xyz, dtype=np.float64),
                      np.ascontiguousarray(weights, dtype=np.float64), roll, yaw,
-                     _JOINT_INDEX, _DIRECTION_INDEX, values, out_w)
+                     SKELETON.joint_landmarks, SKELETON.direction_landmarks, values, out_w)
     return values, out_w
 
 
@@ -874,11 +710,6 @@ def landmark_jitter(seq: PoseSequence) -> float:
     if not np.isfinite(torso).any():
         return 0.0
     return jitter_of(jitter_counts(xy, seen, seq.t, float(np.nanmedian(torso))))
-
-
-def limb_columns(limb: Limb) -> IntArray:
-    """Column indices of the features that belong to ``limb``."""
-    return np.array([i for i, f in enumerate(FEATURES) if f.limb is limb], dtype=np.int64)
 
 
 def warm_up() -> None:

@@ -20,8 +20,9 @@ from app.align import (
     warping_path_reference,
 )
 from app.errors import NoAlignmentError
+from app.schema import SKELETON
 from app.sequence import PoseSequence
-from app.skeleton import N_FEATURES, Features, feature_matrix
+from app.skeleton import Features, feature_matrix
 from tests.scoring_fixtures import squats_sequence
 
 
@@ -133,11 +134,23 @@ def test_band_limits_the_path(squats: Features) -> None:
     assert narrow.cost >= wide.cost
 
 
+def test_raw_arrays_are_judged_with_the_tolerance_and_shares_given(squats: Features) -> None:
+    attempt, _ = warped(squats, 1.3, wobble=0.1)
+    raw = (squats.values, attempt.values, AlignSettings(), squats.weights, attempt.weights)
+    skeleton = warping_path(*raw, SKELETON.default_tolerance, SKELETON.shares)
+    offline = align_offline(squats, attempt)
+    np.testing.assert_array_equal(skeleton.path, offline.path)
+    assert skeleton.cost == offline.cost
+    assert warping_path(*raw).cost != offline.cost
+    with pytest.raises(ValueError, match="shares"):
+        warping_path(*raw, None, np.ones(3))
+
+
 def test_pair_cost() -> None:
-    row = np.arange(N_FEATURES, dtype=float)
-    ones = np.ones(N_FEATURES)
+    row = np.arange(SKELETON.n_features, dtype=float)
+    ones = np.ones(SKELETON.n_features)
     assert pair_cost(row, ones, row, ones) == 0.0
-    assert pair_cost(row, ones, row + 0.1, np.zeros(N_FEATURES)) == EMPTY_COST
+    assert pair_cost(row, ones, row + 0.1, np.zeros(SKELETON.n_features)) == EMPTY_COST
     tolerance = np.full(3, 0.5)
     cost = pair_cost(np.zeros(3), np.ones(3), np.full(3, 0.5), np.ones(3), tolerance)
     assert cost == pytest.approx(1.0)
@@ -221,7 +234,7 @@ def test_online_aligner_holds_on_an_empty_frame(squats: Features) -> None:
     aligner = OnlineAligner(squats)
     follow(aligner, squats.rows(0, 10))
     before = aligner.state
-    after = aligner.push(np.zeros(N_FEATURES), np.zeros(N_FEATURES), 10.0)
+    after = aligner.push(np.zeros(SKELETON.n_features), np.zeros(SKELETON.n_features), 10.0)
     assert after.position == before.position
     assert after.confidence < before.confidence
 

@@ -19,16 +19,16 @@ from app.feedback import (
     visibility_line,
 )
 from app.landmarks import Limb
-from app.skeleton import FEATURE_INDEX, FEATURES, MEASUREMENTS, N_FEATURES
+from app.schema import SKELETON
 
 
 def off(**deltas: float) -> tuple[np.ndarray, np.ndarray]:
     """(delta, severity) with the named features off by the given radians (2 tolerances)."""
-    delta = np.zeros(N_FEATURES)
-    severity = np.zeros(N_FEATURES)
+    delta = np.zeros(SKELETON.n_features)
+    severity = np.zeros(SKELETON.n_features)
     for name, value in deltas.items():
-        delta[FEATURE_INDEX[name]] = value
-        severity[FEATURE_INDEX[name]] = 2.0
+        delta[SKELETON.index[name]] = value
+        severity[SKELETON.index[name]] = 2.0
     return delta, severity
 
 
@@ -75,7 +75,7 @@ def test_right_limbs_outward_is_the_other_way() -> None:
 
 def test_bone_amount_is_the_whole_angle() -> None:
     delta, severity = off(left_upper_arm_y=0.3, left_upper_arm_x=-0.4)
-    severity[FEATURE_INDEX["left_upper_arm_z"]] = 0.1
+    severity[SKELETON.index["left_upper_arm_z"]] = 0.1
     correction = limb_correction(Limb.LEFT_ARM, delta, severity)
     assert correction is not None
     assert correction.feature == "left_upper_arm_x"
@@ -86,15 +86,15 @@ def test_small_or_unjudged_differences_say_nothing() -> None:
     delta, severity = off(left_knee_angle=0.1)
     severity[:] = 0.5
     assert corrections(delta, severity) == []
-    assert corrections(delta, np.full(N_FEATURES, np.nan)) == []
+    assert corrections(delta, np.full(SKELETON.n_features, np.nan)) == []
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_every_phrase_names_its_limb(sign: float) -> None:
-    for measurement in MEASUREMENTS:
+    for measurement in SKELETON.measurements:
         for column in measurement.columns:
-            delta = np.zeros(N_FEATURES)
-            severity = np.zeros(N_FEATURES)
+            delta = np.zeros(SKELETON.n_features)
+            severity = np.zeros(SKELETON.n_features)
             delta[column] = sign * 0.5
             severity[column] = 2.0
             correction = limb_correction(measurement.limb, delta, severity)
@@ -104,7 +104,7 @@ def test_every_phrase_names_its_limb(sign: float) -> None:
 
 
 def test_every_feature_has_both_phrases() -> None:
-    for spec in FEATURES:
+    for spec in SKELETON.features:
         for sign in (1.0, -1.0):
             delta, severity = off(**{spec.name: sign * 0.4})
             assert limb_correction(spec.limb, delta, severity) is not None

@@ -12,6 +12,7 @@ from app import sequence
 from app.errors import NoAlignmentError, UserError
 from app.landmarks import LIMB_LANDMARKS, Landmark, Limb
 from app.library import default_poses_dir
+from app.schema import SKELETON
 from app.scoring import (
     RATINGS,
     Reference,
@@ -23,7 +24,6 @@ from app.scoring import (
     tolerance_from_takes,
 )
 from app.sequence import PoseSequence, Step
-from app.skeleton import DEFAULT_TOLERANCE, N_FEATURES
 from tests.scoring_fixtures import (
     REPO,
     auc,
@@ -153,7 +153,7 @@ def test_bad_input(part: PoseSequence) -> None:
     glimpse = score(part, part.slice_frames(0, 2))
     assert glimpse.score < 20.0 and glimpse.coverage < 0.2
     with pytest.raises(ValueError, match="tolerance has shape"):
-        Reference(part, np.zeros((3, N_FEATURES)))
+        Reference(part, np.zeros((3, SKELETON.n_features)))
     with pytest.raises(UserError, match="speed"):
         ScoreOptions(speed=0.0)
 
@@ -238,10 +238,10 @@ def test_tolerance_from_takes(part: PoseSequence) -> None:
     takes = [part, noisy(part, rng, level=0.03), time_warp(part, rng)]
     mean, spread = tolerance_from_takes(takes)
     assert len(mean) in {len(t) for t in takes}
-    assert spread.shape == (len(mean), N_FEATURES)
+    assert spread.shape == (len(mean), SKELETON.n_features)
     assert np.all(spread >= 0) and spread.max() > 0
     reference = Reference(mean, spread)
-    assert np.all(reference.tolerance_matrix() >= DEFAULT_TOLERANCE - 1e-12)
+    assert np.all(reference.tolerance_matrix() >= SKELETON.default_tolerance - 1e-12)
     wrong = rotated_limb(part, Limb.LEFT_LEG, np.random.default_rng(9))
     assert score(reference, wrong).score >= score(Reference(mean), wrong).score
     single, zero = tolerance_from_takes([part])

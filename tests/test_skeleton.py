@@ -9,21 +9,15 @@ import numpy as np
 import pytest
 
 from app.landmarks import Landmark, Limb
+from app.schema import SKELETON
 from app.sequence import N_LANDMARKS, PoseSequence
 from app.skeleton import (
-    DEFAULT_TOLERANCE,
-    FEATURE_INDEX,
-    FEATURE_LIMBS,
-    FEATURE_NAMES,
-    MEASUREMENTS,
-    N_FEATURES,
     Features,
     FrameFeatures,
     body_points,
     common_space,
     feature_matrix,
     landmark_weights,
-    limb_columns,
     out_of_view,
 )
 from tests.scoring_fixtures import (
@@ -39,7 +33,7 @@ from tests.scoring_fixtures import (
     translated,
 )
 
-ANGLES = [i for i, name in enumerate(FEATURE_NAMES) if name.endswith("_angle")]
+ANGLES = [i for i, name in enumerate(SKELETON.names) if name.endswith("_angle")]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +43,8 @@ def squats() -> PoseSequence:
 
 def bone_angles(features: Features, limb: Limb) -> np.ndarray:
     """(n, bones) degrees between a limb's direction features and a reference's, per frame."""
-    return np.array([m.columns for m in MEASUREMENTS if m.limb is limb and len(m.columns) == 3])
+    return np.array([m.columns for m in SKELETON.measurements
+                     if m.limb is limb and len(m.columns) == 3])
 
 
 def direction_change(a: Features, b: Features, limb: Limb) -> np.ndarray:
@@ -62,20 +57,21 @@ def direction_change(a: Features, b: Features, limb: Limb) -> np.ndarray:
 
 
 def test_feature_table_is_consistent() -> None:
-    assert len(FEATURE_NAMES) == N_FEATURES == len(FEATURE_LIMBS) == len(DEFAULT_TOLERANCE)
-    assert len(set(FEATURE_NAMES)) == N_FEATURES
+    assert len(SKELETON.names) == SKELETON.n_features == len(SKELETON.feature_limbs) \
+        == len(SKELETON.default_tolerance)
+    assert len(set(SKELETON.names)) == SKELETON.n_features
     assert {f"{side}_{joint}_angle" for side in ("left", "right")
-            for joint in ("elbow", "shoulder", "hip", "knee")} <= set(FEATURE_NAMES)
-    assert "torso_lean" in FEATURE_NAMES
-    assert set(FEATURE_LIMBS) == set(Limb)
-    covered = sorted(c for m in MEASUREMENTS for c in m.columns)
-    assert covered == list(range(N_FEATURES))
+            for joint in ("elbow", "shoulder", "hip", "knee")} <= set(SKELETON.names)
+    assert "torso_lean" in SKELETON.names
+    assert set(SKELETON.feature_limbs) == set(Limb)
+    covered = sorted(c for m in SKELETON.measurements for c in m.columns)
+    assert covered == list(range(SKELETON.n_features))
 
 
 def test_shapes_and_empty_sequence(squats: PoseSequence) -> None:
     features = feature_matrix(squats)
-    assert features.values.shape == (len(squats), N_FEATURES)
-    assert features.weights.shape == (len(squats), N_FEATURES)
+    assert features.values.shape == (len(squats), SKELETON.n_features)
+    assert features.weights.shape == (len(squats), SKELETON.n_features)
     assert np.isfinite(features.values).all()
     assert features.space == "image"
     assert len(feature_matrix(PoseSequence.empty())) == 0
@@ -126,16 +122,16 @@ def test_mirror_undoes_a_mirrored_performance(squats: PoseSequence) -> None:
     np.testing.assert_allclose(feature_matrix(other_side, mirror=True).values, base.values,
                                atol=1e-6)
     unmirrored = feature_matrix(other_side)
-    left = limb_columns(Limb.LEFT_ARM)
+    left = SKELETON.columns_of(Limb.LEFT_ARM)
     assert np.abs(unmirrored.values[:, left] - base.values[:, left]).max() > 0.5
 
 
 def test_low_visibility_is_not_judged(squats: PoseSequence) -> None:
     cut = feature_matrix(feet_cut_off(squats, np.random.default_rng(6)))
     for name in ("left_knee_angle", "right_knee_angle", "left_shin_y", "right_shin_x"):
-        assert cut.weights[:, FEATURE_INDEX[name]].max() < 0.01
+        assert cut.weights[:, SKELETON.index[name]].max() < 0.01
     for name in ("left_hip_angle", "left_thigh_y", "left_elbow_angle", "torso_lean"):
-        assert cut.weights[:, FEATURE_INDEX[name]].min() > 0.5
+        assert cut.weights[:, SKELETON.index[name]].min() > 0.5
     weights = landmark_weights(feet_cut_off(squats, np.random.default_rng(6)).image_xyz,
                                feet_cut_off(squats, np.random.default_rng(6)).visibility)
     assert out_of_view(weights, squats.present) == ["feet"]
@@ -206,9 +202,10 @@ def test_features_refuse_bad_shapes() -> None:
     with pytest.raises(ValueError, match="expected"):
         Features(np.zeros((3, 4)), np.zeros((3, 4)), np.arange(3.0))
     with pytest.raises(ValueError, match="finite"):
-        Features(np.full((1, N_FEATURES), np.nan), np.zeros((1, N_FEATURES)), np.zeros(1))
+        Features(np.full((1, SKELETON.n_features), np.nan), np.zeros((1, SKELETON.n_features)),
+                 np.zeros(1))
     with pytest.raises(ValueError, match="positive"):
-        Features(np.zeros((2, N_FEATURES)), np.zeros((2, N_FEATURES)),
+        Features(np.zeros((2, SKELETON.n_features)), np.zeros((2, SKELETON.n_features)),
                  np.arange(2.0)).resample(0.0)
 
 
@@ -223,7 +220,7 @@ def test_torso_lean_measures_the_lean() -> None:
     for landmark in Landmark:
         if landmark < Landmark.LEFT_HIP:
             bent[landmark] = (upright[landmark] - hips) @ rotation.T + hips
-    lean = FEATURE_INDEX["torso_lean"]
+    lean = SKELETON.index["torso_lean"]
     assert feature_matrix(still_sequence(upright, 2)).values[0, lean] == pytest.approx(0.0)
     assert math.degrees(feature_matrix(still_sequence(bent, 2)).values[0, lean]) == \
         pytest.approx(20.0)
