@@ -28,7 +28,7 @@ from app.atomic import remove_stale_temporaries
 from app.errors import UserError
 from app.metadata import MetadataError, ReferenceMetadata
 from app.recording import pause_steps
-from app.scoring import Reference
+from app.reference import Reference
 from app.sequence import SUFFIX, PoseSequence, SequenceFormatError, Step
 
 ENV_POSES = "DANCE_TUTOR_POSES"
@@ -245,7 +245,7 @@ class Library:
         """What the scorer compares with: the mean of the takes and how much they vary.
 
         With one take the sequence itself and ``tolerance=None`` (the scorer's default
-        tolerance, see :class:`app.scoring.Reference`).
+        tolerance, see :class:`app.reference.Reference`).
         """
         seq = self.get(name)
         if not seq.takes:

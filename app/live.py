@@ -4,7 +4,7 @@ Per frame (:meth:`LiveSession.push`): landmarks are smoothed (One-Euro), turned 
 exactly as the offline scorer does (camera roll estimated from the frames so far), followed
 through the reference by the online aligner, compared with the reference frame the learner is
 at, and added to the same per-reference-frame sums the offline scorer uses, so
-:meth:`LiveSession.finish` closes with a :class:`~app.scoring.ScoreReport` built by the same
+:meth:`LiveSession.finish` closes with a :class:`~app.report.ScoreReport` built by the same
 code. Limb states and corrections come from the last half second or so (exponential
 averages), feedback lines pass through :class:`~app.feedback.FeedbackTracker` so they hold
 still. No web types here: the server adapts :class:`LiveUpdate` to its messages.
@@ -29,20 +29,17 @@ from app.align import COST_CAP, OnlineAligner
 from app.errors import UserError
 from app.feedback import Correction, FeedbackTracker, corrections, learner_limb, merged
 from app.landmarks import Limb
+from app.matches import Matches
+from app.reference import Reference
+from app.report import RATINGS, ScoreReport, Timing, rating
 from app.schema import SKELETON
 from app.scoring import (
     GOOD_LIMB,
     LIMB_IMPORTANCE,
-    RATINGS,
-    Matches,
-    Reference,
     ScoreOptions,
-    ScoreReport,
-    Timing,
     build_report,
     limb_scores,
     overall_of,
-    rating,
     seen_poorly,
 )
 from app.scoring import warm_up as warm_up_scoring
@@ -521,7 +518,7 @@ def _accumulate_kernel(d: FloatArray, w: FloatArray, ref_w: FloatArray,
     """One frame's sums, and the error sums to score the session and the recent past.
 
     ``d``, ``w`` and ``ref_w`` are the frame's (F,) differences, pair weights and the weights
-    of the reference frames compared (see :meth:`~app.scoring.Matches.add`). Updates
+    of the reference frames compared (see :meth:`~app.matches.Matches.add`). Updates
     ``recent`` (3, F): exponential averages (``decay`` per frame, starting at the first frame
     seen) of ``w d``, ``w min(d^2, cap)`` and ``w``; sets ``frame`` (3, M): the frame's
     per-measurement squared errors, counted weights and counted reference weights, and adds

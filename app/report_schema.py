@@ -1,6 +1,6 @@
 """The JSON of a score report: the one description of its fields, their types and rounding.
 
-:meth:`app.scoring.ScoreReport.to_dict` (so ``dance-tutor score --json``) dumps a
+:meth:`app.report.ScoreReport.to_dict` (so ``dance-tutor score --json``) dumps a
 :class:`Report`, and the server answers with the same model (a job's ``result``, the practice
 ``summary``), so the OpenAPI schema shows the report exactly as it is sent.
 """
@@ -15,7 +15,7 @@ from app.landmarks import Limb
 from app.skeleton import Space
 
 if TYPE_CHECKING:
-    from app.scoring import Moment, ScoreReport, StepScore, Timing
+    from app.report import Moment, ScoreReport, StepScore, Timing
 
 
 def _rounded(digits: int) -> AfterValidator:
@@ -33,7 +33,7 @@ class _Part(BaseModel):
 
 
 class TimingReport(_Part):
-    """When the learner moved compared with the reference (``app.scoring.Timing``)."""
+    """When the learner moved compared with the reference (``app.report.Timing``)."""
 
     offset_s: Thousandths = Field(description="Median lag in seconds: positive behind the "
                                               "count, negative ahead.")
@@ -49,7 +49,7 @@ class TimingReport(_Part):
 
 
 class StepReport(_Part):
-    """The score of one named part of the reference (``app.scoring.StepScore``)."""
+    """The score of one named part of the reference (``app.report.StepScore``)."""
 
     name: str
     score: Points
@@ -68,7 +68,7 @@ class StepReport(_Part):
 
 
 class MomentReport(_Part):
-    """A stretch where one limb went wrong (``app.scoring.Moment``)."""
+    """A stretch where one limb went wrong (``app.report.Moment``)."""
 
     start_s: Seconds | None = Field(description="Attempt seconds; null when the learner left "
                                                 "this part out.")
@@ -89,7 +89,7 @@ class MomentReport(_Part):
 
 
 class Report(_Part):
-    """The verdict on one attempt (``app.scoring.ScoreReport``)."""
+    """The verdict on one attempt (``app.report.ScoreReport``)."""
 
     reference: str = Field(description="The reference's name.")
     score: Points

@@ -35,7 +35,8 @@ from fastdtw import fastdtw
 from app import sequence as pose_file
 from app.align import AlignSettings, OnlineAligner, warping_path, warping_path_reference
 from app.live import LiveSession, warm_up
-from app.scoring import Reference, ScoreOptions
+from app.reference import Reference
+from app.scoring import ScoreOptions
 from app.sequence import PoseSequence
 from app.skeleton import Features, feature_matrix
 from benchmarks.validity import default_cache

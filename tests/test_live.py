@@ -10,7 +10,8 @@ import pytest
 
 from app.landmarks import Limb
 from app.live import LiveSession, LiveUpdate, NothingToScore, warm_up
-from app.scoring import Reference, ScoreOptions, score
+from app.reference import Reference
+from app.scoring import ScoreOptions, score
 from app.sequence import N_LANDMARKS, PoseSequence, Step, load
 from tests.scoring_fixtures import (
     REPO,

@@ -25,7 +25,8 @@ from app import sequence
 from app.errors import UserError
 from app.landmarks import Limb
 from app.live import LiveSession
-from app.scoring import Reference, ScoreOptions
+from app.reference import Reference
+from app.scoring import ScoreOptions
 from app.sequence import PoseSequence, Step
 from app.server.protocol import SERVER_MESSAGE, landmarks_frame
 from app.server.sessions import PoseSource, PracticeWorker

@@ -12,18 +12,12 @@ from app import sequence
 from app.errors import NoAlignmentError, UserError
 from app.landmarks import LIMB_LANDMARKS, Landmark, Limb
 from app.library import default_poses_dir
+from app.reference import Reference, tolerance_from_takes
+from app.report import RATINGS, rating
 from app.schema import SKELETON
-from app.scoring import (
-    RATINGS,
-    Reference,
-    ScoreOptions,
-    overall_score,
-    path_timing,
-    rating,
-    score,
-    tolerance_from_takes,
-)
+from app.scoring import ScoreOptions, overall_score, score
 from app.sequence import PoseSequence, Step
+from app.timing import path_timing
 from tests.scoring_fixtures import (
     REPO,
     auc,

@@ -15,7 +15,8 @@ from app import recording, sequence
 from app.landmarks import LIMB_LANDMARKS, Bone, Limb
 from app.live import MASTERED_ROUNDS, MASTERED_SCORE, WARN_LIMB
 from app.metadata import DIFFICULTIES
-from app.scoring import GOOD_LIMB, RATINGS, rating
+from app.report import RATINGS, rating
+from app.scoring import GOOD_LIMB
 from app.sequence import PoseSequence
 from app.server.main import create_app
 from app.server.settings import Settings

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 def load_reference(args: argparse.Namespace) -> Any:
     """A Reference from a file (its takes averaged) or from the library by name."""
     from app import sequence
-    from app.scoring import Reference
+    from app.reference import Reference
 
     text: str = args.reference
     path = Path(text)

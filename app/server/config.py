@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from app.live import MASTERED_ROUNDS, MASTERED_SCORE, WARN_LIMB
 from app.metadata import DIFFICULTIES
-from app.scoring import GOOD_LIMB, RATINGS
+from app.report import RATINGS
+from app.scoring import GOOD_LIMB
 
 router = APIRouter(prefix="/api", tags=["config"])
 

@@ -20,8 +20,9 @@ from app import sequence
 from app.errors import UserError
 from app.frames import probe_video
 from app.pose import extract_video
+from app.reference import Reference
 from app.report_schema import Report
-from app.scoring import Reference, ScoreOptions, score
+from app.scoring import ScoreOptions, score
 from app.sequence import PoseSequence
 from app.server.deps import StateDep
 from app.server.errors import error_responses

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app.errors import UserError
 from app.pose import FramePose
+from app.report import RATINGS
 from app.report_schema import Report
-from app.scoring import RATINGS
 from app.sequence import N_LANDMARKS
 
 FRAME_HEADER = struct.Struct("<Id")

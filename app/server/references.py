@@ -20,7 +20,7 @@ from app.library import (
     ReferenceInfo,
 )
 from app.metadata import DIFFICULTIES, MAX_TEXT, MAX_TITLE, TEMPO_RANGE, ReferenceMetadata
-from app.scoring import Reference
+from app.reference import Reference
 from app.sequence import PoseSequence, Step
 from app.server.deps import InstructorDep, StateDep
 from app.server.errors import error_responses, sentence

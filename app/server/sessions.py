@@ -26,8 +26,9 @@ from app.library import Library, NotFound
 from app.live import LiveSession, NothingToScore
 from app.pose import FramePose, PoseEstimator
 from app.recording import moving_span
+from app.reference import Reference
 from app.report_schema import Report
-from app.scoring import Reference, ScoreOptions
+from app.scoring import ScoreOptions
 from app.sequence import PoseSequence, Source
 from app.server.protocol import (
     ClientPose,
