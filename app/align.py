@@ -10,7 +10,7 @@ each term capped at :data:`COST_CAP` so one glitching landmark cannot outweigh t
 where ``s_f`` is the feature's share of a measurement (1 for an angle, 1/3 for each component
 of a direction: see :attr:`app.schema.FeatureSchema.shares`), so the cost is a mean over
 measurements. The functions on raw arrays take the tolerance and the shares as arguments (1
-when not given); those on :class:`~app.skeleton.Features` pass the skeleton's
+when not given); those on :class:`~app.features.Features` pass the skeleton's
 (:data:`app.schema.SKELETON`).
 
 A pair that shares no visible feature costs :data:`EMPTY_COST`, as much as a reference
@@ -41,8 +41,8 @@ import numpy as np
 import numpy.typing as npt
 
 from app.errors import NoAlignmentError
+from app.features import Features
 from app.schema import SKELETON
-from app.skeleton import Features
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

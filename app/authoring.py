@@ -49,8 +49,8 @@ import numpy.typing as npt
 from app.errors import UserError
 from app.landmarks import Landmark
 from app.metadata import MetadataError, ReferenceMetadata
+from app.normalise import IMAGE_DEPTH_SCALE
 from app.sequence import N_LANDMARKS, PoseSequence, Source, Step
-from app.skeleton import IMAGE_DEPTH_SCALE
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -188,7 +188,7 @@ class Camera:
 
         x and y are fractions of the image width and height; z is depth relative to the hip
         centre, negative toward the camera, in the scale of x times the pose model's
-        :data:`~app.skeleton.IMAGE_DEPTH_SCALE` (MediaPipe's image landmarks, as they are).
+        :data:`~app.normalise.IMAGE_DEPTH_SCALE` (MediaPipe's image landmarks, as they are).
         """
         depth = self.distance - stage[..., 2]
         x = 0.5 + self.focal_px * stage[..., 0] / depth / self.width

@@ -287,7 +287,7 @@ POORLY_SEEN_LINE = ("the camera saw you poorly (your body's points jump about fr
                     "frame), so the score and these corrections may be wrong: more light in "
                     "front of you, a steady camera and standing closer help")
 """Said first when the pose model's points of the attempt jump about far more than a camera's
-usually do (see :func:`app.skeleton.landmark_jitter`)."""
+usually do (see :func:`app.visibility.landmark_jitter`)."""
 
 
 @dataclass

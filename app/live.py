@@ -27,9 +27,11 @@ import numpy.typing as npt
 
 from app.align import COST_CAP, OnlineAligner
 from app.errors import UserError
+from app.features import Features, Space
 from app.feedback import Correction, FeedbackTracker, corrections, learner_limb, merged
 from app.landmarks import Limb
 from app.matches import Matches
+from app.normalise import FrameFeatures, common_space, feature_matrix
 from app.reference import Reference
 from app.report import RATINGS, ScoreReport, Timing, rating
 from app.schema import SKELETON
@@ -44,22 +46,17 @@ from app.scoring import (
 )
 from app.scoring import warm_up as warm_up_scoring
 from app.sequence import N_LANDMARKS, PoseSequence
-from app.skeleton import (
+from app.smoothing import LandmarkSmoother
+from app.visibility import (
     BODY_PART_MATRIX,
     BODY_PARTS,
     JITTER_EDGES,
-    Features,
-    FrameFeatures,
-    Space,
-    common_space,
-    feature_matrix,
     jitter_counts,
     jitter_of,
     jitter_points,
     landmark_jitter,
     landmark_weights,
 )
-from app.smoothing import LandmarkSmoother
 
 FloatArray = npt.NDArray[np.float64]
 LimbStateName = Literal["good", "warn", "bad", "unseen"]
@@ -206,7 +203,7 @@ class LiveSession:
     -----
     The landmarks compared are chosen on the first frame showing someone: world landmarks
     when that frame and the reference both carry them, image landmarks otherwise (see
-    :func:`app.skeleton.common_space`); a later frame missing them is then not judged.
+    :func:`app.normalise.common_space`); a later frame missing them is then not judged.
     """
 
     def __init__(self, reference: Reference, options: ScoreOptions,
@@ -393,7 +390,7 @@ class LiveSession:
     def _measure_jitter(self, t: float, image_xyz: FloatArray, visibility: FloatArray,
                         aspect: float) -> None:
         """Add the raw frame's accelerations to the jitter histogram (as
-        :func:`~app.skeleton.landmark_jitter` measures a whole attempt), the torso's scale
+        :func:`~app.visibility.landmark_jitter` measures a whole attempt), the torso's scale
         being the mean of the frames seen so far."""
         xy, seen, torso = jitter_points(image_xyz[None], visibility[None], np.ones(1, dtype=bool),
                                         aspect)

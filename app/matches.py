@@ -12,8 +12,8 @@ import numpy as np
 import numpy.typing as npt
 
 from app.align import COST_CAP
+from app.features import Features
 from app.schema import SKELETON
-from app.skeleton import Features
 
 FloatArray = npt.NDArray[np.float64]
 

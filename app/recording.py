@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from app.normalise import body_points, common_space
 from app.sequence import PoseSequence, Step
-from app.skeleton import body_points, common_space
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -31,7 +31,7 @@ MIN_PART_S = 0.5
 def motion_speed(seq: PoseSequence) -> FloatArray:
     """(n,) speed of the body per frame, in torso lengths per second; 0 where nobody shows.
 
-    The body is centred on the hips and scaled by the torso (:func:`app.skeleton.body_points`),
+    The body is centred on the hips and scaled by the torso (:func:`app.normalise.body_points`),
     so walking across the room is not movement but raising an arm is. The speed of a frame is
     the mean of its fastest landmarks, so a part of the body moving alone still counts.
     """

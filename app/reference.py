@@ -16,16 +16,11 @@ import numpy.typing as npt
 
 from app.align import align_offline
 from app.errors import NoAlignmentError, UserError
+from app.features import Features
+from app.normalise import common_space, feature_matrix, hip_centre, torso_length
 from app.schema import SKELETON
 from app.sequence import PoseSequence
-from app.skeleton import (
-    Features,
-    common_space,
-    feature_matrix,
-    hip_centre,
-    landmark_weights,
-    torso_length,
-)
+from app.visibility import landmark_weights
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.features import Space
 from app.feedback import Correction
 from app.landmarks import Limb
 from app.report_schema import Report
-from app.skeleton import Space
 
 RATINGS: tuple[tuple[str, float], ...] = (
     ("Perfect", 90.0), ("Great", 80.0), ("Good", 65.0), ("Almost", 50.0), ("Miss", 0.0),

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from app.features import Space
 from app.landmarks import Limb
-from app.skeleton import Space
 
 if TYPE_CHECKING:
     from app.report import Moment, ScoreReport, StepScore, Timing

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from app.align import AlignSettings, align_offline
 from app.align import warm_up as warm_up_alignment
 from app.errors import NoAlignmentError, UserError
+from app.features import Space
 from app.feedback import (
     POORLY_SEEN_LINE,
     Correction,
@@ -52,20 +53,14 @@ from app.feedback import (
 )
 from app.landmarks import Limb
 from app.matches import MIN_COUNTED, Matches
+from app.normalise import common_space, feature_matrix
+from app.normalise import warm_up as warm_up_features
 from app.reference import Reference, as_reference
 from app.report import Moment, ScoreReport, StepScore, Timing, rating
 from app.schema import SKELETON
 from app.sequence import PoseSequence
-from app.skeleton import (
-    Space,
-    common_space,
-    feature_matrix,
-    landmark_jitter,
-    landmark_weights,
-    out_of_view,
-)
-from app.skeleton import warm_up as warm_up_features
 from app.timing import path_timing, reference_motion
+from app.visibility import landmark_jitter, landmark_weights, out_of_view
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -94,7 +89,7 @@ MOMENT_SCORE = 60.0
 MOMENT_MIN_S = 0.2
 MAX_MOMENTS = 3
 CAMERA_JITTER = 60.0
-"""Landmark jitter (:func:`app.skeleton.landmark_jitter`, torso lengths per second squared) of
+"""Landmark jitter (:func:`app.visibility.landmark_jitter`, torso lengths per second squared) of
 a dancer seen well: 15-95 on the real clips and pose files of ``../shared/testdata``."""
 POORLY_SEEN_JITTER = 4.0
 """An attempt jittering this many times more than the reference (or than

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from app.features import Features
 from app.report import Timing
-from app.skeleton import Features
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -34,11 +34,12 @@ from fastdtw import fastdtw
 
 from app import sequence as pose_file
 from app.align import AlignSettings, OnlineAligner, warping_path, warping_path_reference
+from app.features import Features
 from app.live import LiveSession, warm_up
+from app.normalise import feature_matrix
 from app.reference import Reference
 from app.scoring import ScoreOptions
 from app.sequence import PoseSequence
-from app.skeleton import Features, feature_matrix
 from benchmarks.validity import default_cache
 from tests.scoring_fixtures import noisy, squats_sequence, time_warp
 

@@ -27,8 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from app.landmarks import MIRROR_PERMUTATION, Landmark, Limb
+from app.normalise import IMAGE_DEPTH_SCALE
 from app.sequence import N_LANDMARKS, PoseSequence
-from app.skeleton import IMAGE_DEPTH_SCALE
 
 FloatArray = npt.NDArray[np.float64]
 L = Landmark
@@ -137,7 +137,7 @@ def segments(seq: PoseSequence, length_s: float, count: int) -> list[PoseSequenc
 
 
 def _iso(seq: PoseSequence) -> FloatArray:
-    """Image landmarks in the scorer's isotropic space (see :func:`app.skeleton.raw_points`)."""
+    """Image landmarks in the scorer's isotropic space (see :func:`app.normalise.raw_points`)."""
     return seq.image_xyz * np.array([seq.aspect, 1.0, seq.aspect / IMAGE_DEPTH_SCALE])
 
 

@@ -20,9 +20,10 @@ from app.align import (
     warping_path_reference,
 )
 from app.errors import NoAlignmentError
+from app.features import Features
+from app.normalise import feature_matrix
 from app.schema import SKELETON
 from app.sequence import PoseSequence
-from app.skeleton import Features, feature_matrix
 from tests.scoring_fixtures import squats_sequence
 
 

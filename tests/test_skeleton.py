@@ -8,18 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from app.features import Features
 from app.landmarks import Landmark, Limb
+from app.normalise import FrameFeatures, body_points, common_space, feature_matrix
 from app.schema import SKELETON
 from app.sequence import N_LANDMARKS, PoseSequence
-from app.skeleton import (
-    Features,
-    FrameFeatures,
-    body_points,
-    common_space,
-    feature_matrix,
-    landmark_weights,
-    out_of_view,
-)
+from app.visibility import landmark_weights, out_of_view
 from tests.scoring_fixtures import (
     feet_cut_off,
     mirrored_performance,
@@ -54,18 +48,6 @@ def direction_change(a: Features, b: Features, limb: Limb) -> np.ndarray:
         cos = np.clip(np.sum(a.values[:, columns] * b.values[:, columns], axis=1), -1, 1)
         worst = np.maximum(worst, np.degrees(np.arccos(cos)))
     return worst
-
-
-def test_feature_table_is_consistent() -> None:
-    assert len(SKELETON.names) == SKELETON.n_features == len(SKELETON.feature_limbs) \
-        == len(SKELETON.default_tolerance)
-    assert len(set(SKELETON.names)) == SKELETON.n_features
-    assert {f"{side}_{joint}_angle" for side in ("left", "right")
-            for joint in ("elbow", "shoulder", "hip", "knee")} <= set(SKELETON.names)
-    assert "torso_lean" in SKELETON.names
-    assert set(SKELETON.feature_limbs) == set(Limb)
-    covered = sorted(c for m in SKELETON.measurements for c in m.columns)
-    assert covered == list(range(SKELETON.n_features))
 
 
 def test_shapes_and_empty_sequence(squats: PoseSequence) -> None:

@@ -18,28 +18,27 @@ Pipeline, in the order applied (each step named after the space it produces):
    the lean; legs and the torso itself are taken in the *gravity frame* (roll-corrected camera
    axes), where "bend your knees" and "lean forward" are meant.
 
-Every landmark carries a weight from its visibility (:func:`landmark_weights`); a feature's
-weight is the smallest weight of the landmarks it uses, so a landmark out of view or guessed
-by the detector never produces an error, it is simply not judged.
+Every landmark carries a weight from its visibility (:func:`raw_points`, which
+:func:`app.visibility.landmark_weights` returns alone); a feature's weight is the smallest
+weight of the landmarks it uses, so a landmark out of view or guessed by the detector never
+produces an error, it is simply not judged.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
+from app.features import BodyPoints, Features, Space
 from app.landmarks import MIRROR_PERMUTATION, Landmark
 from app.schema import SKELETON
 from app.sequence import N_LANDMARKS, PoseSequence
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-Space = Literal["world", "image"]
 
 VISIBLE_FROM = 0.4
 """Visibility below which a landmark is not judged at all."""
@@ -58,118 +57,15 @@ MAX_ROLL_CORRECTION = math.radians(20.0)
 """Camera roll is undone up to this angle; beyond it the tilt is the dancer's, not the camera's."""
 
 L = Landmark
-
-
-_HIPS = np.array([int(L.LEFT_HIP), int(L.RIGHT_HIP)])
-_SHOULDERS = np.array([int(L.LEFT_SHOULDER), int(L.RIGHT_SHOULDER)])
+HIPS = np.array([int(L.LEFT_HIP), int(L.RIGHT_HIP)])
+"""Landmark indices of the hips."""
+SHOULDERS = np.array([int(L.LEFT_SHOULDER), int(L.RIGHT_SHOULDER)])
+"""Landmark indices of the shoulders."""
 _LINE_LEFT = np.array([int(L.LEFT_HIP), int(L.LEFT_SHOULDER)])
 _LINE_RIGHT = np.array([int(L.RIGHT_HIP), int(L.RIGHT_SHOULDER)])
 _MIRROR = MIRROR_PERMUTATION.astype(np.int64)
 _LEFT_HIP, _RIGHT_HIP = int(L.LEFT_HIP), int(L.RIGHT_HIP)
 _LEFT_SHOULDER, _RIGHT_SHOULDER = int(L.LEFT_SHOULDER), int(L.RIGHT_SHOULDER)
-
-
-@dataclass(frozen=True, eq=False)
-class Features:
-    """Feature rows of a sequence.
-
-    Attributes
-    ----------
-    values : (n, F) float64
-        One row per frame, columns as :attr:`app.schema.SKELETON.names`; 0 where the weight is 0.
-    weights : (n, F) float64
-        0..1: how far each value can be trusted (visibility); 0 for missing frames.
-    t : (n,) float64
-        Seconds of each row.
-    space : {"world", "image"}
-        The landmarks the features were computed from.
-    """
-
-    values: FloatArray
-    weights: FloatArray
-    t: FloatArray
-    space: Space = "image"
-
-    def __post_init__(self) -> None:
-        n = self.t.shape[0] if self.t.ndim == 1 else -1
-        for label, array in (("values", self.values), ("weights", self.weights)):
-            if array.shape != (n, SKELETON.n_features):
-                raise ValueError(f"feature {label} have shape {array.shape}, expected "
-                                 f"{(n, SKELETON.n_features)}")
-        if not np.isfinite(self.values).all():
-            raise ValueError("feature values must be finite")
-        if not (np.all(self.weights >= 0) and np.all(self.weights <= 1)):
-            raise ValueError("feature weights must lie in 0..1")
-
-    def __len__(self) -> int:
-        return int(self.t.shape[0])
-
-    @property
-    def fps(self) -> float:
-        """Frames per second implied by the median frame interval (1 for a single frame)."""
-        if len(self) < 2:
-            return 1.0
-        return float(1.0 / np.median(np.diff(self.t)))
-
-    def resample(self, fps: float, t0: float | None = None, speed: float = 1.0) -> Features:
-        """The features on a uniform grid of ``fps`` rows per second.
-
-        Values are interpolated weighted by their weights (a missing frame borrows from its
-        neighbours at reduced weight); gaps and dropped frames come out evenly spaced.
-        ``speed`` stretches time: 0.5 turns a performance done at half speed into one at full
-        speed, on the grid's clock.
-        """
-        if not (fps > 0 and speed > 0):
-            raise ValueError(f"resampling needs a positive fps and speed, got {fps} and {speed}")
-        start = self.t[0] if t0 is None else t0
-        if len(self) < 2:
-            return Features(self.values, self.weights, start + self.t - self.t[:1], self.space)
-        t = (self.t - self.t[0]) * speed
-        n_out = math.floor(t[-1] * fps + 1e-9) + 1
-        grid = np.arange(n_out) / fps
-        hi = np.clip(np.searchsorted(t, grid, side="right"), 1, len(t) - 1)
-        lo = hi - 1
-        frac = np.clip((grid - t[lo]) / (t[hi] - t[lo]), 0.0, 1.0)
-        a = (1.0 - frac)[:, None] * self.weights[lo]
-        b = frac[:, None] * self.weights[hi]
-        weights = a + b
-        values = np.where(weights > 0, (a * self.values[lo] + b * self.values[hi])
-                          / np.maximum(weights, 1e-12), 0.0)
-        return Features(values, np.clip(weights, 0.0, 1.0), start + grid / speed, self.space)
-
-    def rows(self, start: int, stop: int) -> Features:
-        """Rows ``start:stop``."""
-        return Features(self.values[start:stop], self.weights[start:stop], self.t[start:stop],
-                        self.space)
-
-
-@dataclass(frozen=True, eq=False)
-class BodyPoints:
-    """Landmarks in the body-centred, roll-corrected, torso-scaled space.
-
-    Attributes
-    ----------
-    xyz : (n, 33, 3) float64
-        Hip midpoint at the origin, ``y`` down, torso length about 1; 0 where absent.
-    weights : (n, 33) float64
-        0..1 per landmark from visibility; 0 where absent.
-    roll : float
-        Radians the points were turned by to undo the camera's roll.
-    """
-
-    xyz: FloatArray
-    weights: FloatArray
-    roll: float = 0.0
-
-
-def landmark_weights(image_xyz: FloatArray, visibility: FloatArray) -> FloatArray:
-    """(n, 33) landmark weights: 0 below visibility 0.4, 1 from 0.7, linear between; 0 for
-    landmarks more than 2 % outside the image or unknown.
-
-    ``image_xyz`` is (n, 33, 3) normalised image coordinates, ``visibility`` (n, 33).
-    """
-    _, weights = raw_points(image_xyz, visibility, None, 1.0, "image")
-    return weights
 
 
 def common_space(*sequences: PoseSequence) -> Space:
@@ -246,7 +142,7 @@ def _raw_kernel(image: FloatArray, visibility: FloatArray, world: FloatArray, as
 
 def hip_centre(xyz: FloatArray) -> FloatArray:
     """(n, 1, 3) hip midpoint of each frame of (n, 33, 3) points."""
-    return np.asarray(xyz[:, _HIPS].mean(axis=1, keepdims=True))
+    return np.asarray(xyz[:, HIPS].mean(axis=1, keepdims=True))
 
 
 def prepared(xyz: FloatArray, weights: FloatArray, mirror: bool = False
@@ -325,8 +221,8 @@ def rotated_about_y(xyz: FloatArray, angle: float) -> FloatArray:
 
 def torso_length(xyz: FloatArray, weights: FloatArray) -> float:
     """Median distance from hip midpoint to shoulder midpoint over frames where both show."""
-    w = np.minimum(weights[:, _HIPS].min(axis=1), weights[:, _SHOULDERS].min(axis=1))
-    lengths = np.linalg.norm(xyz[:, _SHOULDERS].mean(axis=1) - xyz[:, _HIPS].mean(axis=1),
+    w = np.minimum(weights[:, HIPS].min(axis=1), weights[:, SHOULDERS].min(axis=1))
+    lengths = np.linalg.norm(xyz[:, SHOULDERS].mean(axis=1) - xyz[:, HIPS].mean(axis=1),
                              axis=-1)
     seen = lengths[w > 0]
     return float(np.median(seen)) if seen.size and np.median(seen) > 1e-9 else 1.0
@@ -602,114 +498,6 @@ def _rotation_to_up(u: FloatArray, out: FloatArray) -> None:  # pragma: no cover
     out[2, 0] = -vy + k * vx * vz
     out[2, 1] = vx + k * vy * vz
     out[2, 2] = 1.0 - k * (vx * vx + vy * vy)
-
-
-BODY_PARTS: dict[str, tuple[Landmark, ...]] = {
-    "head": (L.NOSE, L.LEFT_EYE, L.RIGHT_EYE, L.LEFT_EAR, L.RIGHT_EAR),
-    "hands": (L.LEFT_WRIST, L.RIGHT_WRIST, L.LEFT_INDEX, L.RIGHT_INDEX),
-    "hips": (L.LEFT_HIP, L.RIGHT_HIP),
-    "knees": (L.LEFT_KNEE, L.RIGHT_KNEE),
-    "feet": (L.LEFT_ANKLE, L.RIGHT_ANKLE, L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX,
-             L.RIGHT_FOOT_INDEX),
-}
-"""Body parts named when they are out of view, as a learner would say them."""
-OUT_OF_VIEW_SHARE = 0.5
-"""A part is out of view when hidden on more than this share of the frames that show anyone."""
-
-
-BODY_PART_MATRIX: FloatArray = np.array(
-    [[1.0 / len(landmarks) if lm in landmarks else 0.0 for landmarks in BODY_PARTS.values()]
-     for lm in Landmark])
-"""(33, parts): landmark weights @ this = each body part's mean landmark weight."""
-
-
-def out_of_view(weights: FloatArray, present: npt.NDArray[np.bool_],
-                expected: FloatArray | None = None) -> list[str]:
-    """Body parts hidden on most frames, from (n, 33) landmark weights.
-
-    ``expected`` are (m, 33) landmark weights of a reference: parts it does not show either
-    are not reported.
-    """
-    hidden = []
-    for part, landmarks in BODY_PARTS.items():
-        columns = [int(lm) for lm in landmarks]
-        if _hidden_share(weights[:, columns], present) <= OUT_OF_VIEW_SHARE:
-            continue
-        if expected is not None and _hidden_share(
-                expected[:, columns], np.ones(len(expected), dtype=bool)) > OUT_OF_VIEW_SHARE:
-            continue
-        hidden.append(part)
-    return hidden
-
-
-def _hidden_share(weights: FloatArray, present: npt.NDArray[np.bool_]) -> float:
-    """Share of present frames where the mean of (n, k) landmark weights is under 0.5."""
-    if not present.any():
-        return 0.0
-    return float(np.mean(weights[present].mean(axis=1) < 0.5))
-
-
-JITTER_LANDMARKS = np.array([int(lm) for lm in (
-    L.LEFT_SHOULDER, L.RIGHT_SHOULDER, L.LEFT_ELBOW, L.RIGHT_ELBOW, L.LEFT_WRIST, L.RIGHT_WRIST,
-    L.LEFT_HIP, L.RIGHT_HIP, L.LEFT_KNEE, L.RIGHT_KNEE, L.LEFT_ANKLE, L.RIGHT_ANKLE)])
-"""The landmarks whose frame-to-frame jumps tell how steadily the pose model saw a body."""
-
-
-JITTER_EDGES: FloatArray = np.geomspace(1.0, 1e4, 97)
-"""Bin edges of the acceleration histogram (torso lengths per second squared), 10 % apart."""
-
-
-def jitter_points(image_xyz: FloatArray, visibility: FloatArray, present: npt.NDArray[np.bool_],
-                  aspect: float) -> tuple[FloatArray, npt.NDArray[np.bool_], FloatArray]:
-    """Isotropic image points of (n, 33, 3) image landmarks for :func:`jitter_counts`: (n, k, 2)
-    points of :data:`JITTER_LANDMARKS`, (n, k) whether each was seen, and (n,) each frame's
-    torso length (NaN where the torso was not seen)."""
-    xyz, weights = raw_points(image_xyz, visibility, None, aspect, "image")
-    torso = np.linalg.norm(xyz[:, _SHOULDERS].mean(axis=1) - xyz[:, _HIPS].mean(axis=1), axis=-1)
-    core = np.minimum(weights[:, _SHOULDERS].min(axis=1), weights[:, _HIPS].min(axis=1))
-    torso = np.where(present & (core > 0) & (torso > 1e-6), torso, np.nan)
-    seen = (weights[:, JITTER_LANDMARKS] > 0) & present[:, None]
-    return xyz[:, JITTER_LANDMARKS, :2], seen, torso
-
-
-def jitter_counts(xy: FloatArray, seen: npt.NDArray[np.bool_], t: FloatArray,
-                  torso: float) -> FloatArray:
-    """Histogram (:data:`JITTER_EDGES`) of the accelerations, in ``torso`` lengths per second
-    squared, of points seen on three consecutive frames, from :func:`jitter_points` of frames
-    at seconds ``t`` (n >= 3)."""
-    dt = np.diff(t)
-    step = np.maximum(dt[1:], dt[:-1])[:, None]
-    acceleration = np.linalg.norm(xy[2:] - 2.0 * xy[1:-1] + xy[:-2], axis=-1) / step ** 2
-    both = seen[2:] & seen[1:-1] & seen[:-2]
-    return np.bincount(np.searchsorted(JITTER_EDGES, acceleration[both] / torso),
-                       minlength=len(JITTER_EDGES) + 1).astype(np.float64)
-
-
-def jitter_of(counts: FloatArray) -> float:
-    """The 90th percentile of a :func:`jitter_counts` histogram (0 when empty), to a bin."""
-    total = float(counts.sum())
-    if total == 0:
-        return 0.0
-    k = int(np.searchsorted(np.cumsum(counts), 0.9 * total))
-    return float(JITTER_EDGES[min(k, len(JITTER_EDGES) - 1)])
-
-
-def landmark_jitter(seq: PoseSequence) -> float:
-    """How much the pose model's points jump about: the 90th percentile, over the visible
-    landmarks of :data:`JITTER_LANDMARKS` on three consecutive frames, of the acceleration in
-    the image plane, in median torso lengths per second squared (0 with too few frames).
-
-    Dancing moves the points smoothly; a dim, blurred or tiny picture makes the model's
-    guesses jump from frame to frame, often by a large part of the body. A live session
-    measures the same from the frames it is given (:func:`jitter_points`,
-    :func:`jitter_counts`, :func:`jitter_of`).
-    """
-    if len(seq) < 3:
-        return 0.0
-    xy, seen, torso = jitter_points(seq.image_xyz, seq.visibility, seq.present, seq.aspect)
-    if not np.isfinite(torso).any():
-        return 0.0
-    return jitter_of(jitter_counts(xy, seen, seq.t, float(np.nanmedian(torso))))
 
 
 def warm_up() -> None:
