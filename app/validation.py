@@ -50,7 +50,7 @@ def describe(error: ErrorDetails, fixed_length: str = "") -> str:
     """
     if error["type"] == "json_invalid":
         return f"is not valid JSON ({error.get('ctx', {}).get('error', error['msg'])})"
-    return f"{path(error)} {_problem(error, fixed_length)}"
+    return f"{path(error)} {problem(error, fixed_length)}"
 
 
 def path(error: ErrorDetails) -> str:
@@ -78,7 +78,8 @@ def json_only(value: Any) -> Any:
     return value
 
 
-def _problem(error: ErrorDetails, fixed_length: str) -> str:
+def problem(error: ErrorDetails, fixed_length: str = "") -> str:
+    """What is wrong with the field, in words: ``must be a number, got '0.5'``."""
     kind, ctx, value = error["type"], error.get("ctx", {}), error["input"]
     if kind in _EXPECTED:
         return f"must be {_EXPECTED[kind]}, got {_shown(value)}"
@@ -90,7 +91,8 @@ def _problem(error: ErrorDetails, fixed_length: str) -> str:
     if kind == "extra_forbidden":
         return "is not a known field"
     if kind == "finite_number":
-        return f"contains {_constant(value)}, which is not a number JSON allows"
+        shown = _constant(value) if isinstance(value, float) else _shown(value)
+        return f"contains {shown}, which is not a number JSON allows"
     if kind == "string_pattern_mismatch":
         return f"must match {ctx['pattern']}, got {_shown(value)}"
     if kind in _LIMITS:
@@ -102,7 +104,7 @@ def _problem(error: ErrorDetails, fixed_length: str) -> str:
         bound = f"{count} {fixed_length}" if fixed_length else (
             f"{'at least' if short else 'at most'} {count} {'item' if count == 1 else 'items'}")
         return f"must list {bound}, got {ctx['actual_length']}"
-    return str(error["msg"])
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _constant(value: float) -> str:

@@ -53,6 +53,7 @@ from app.server.sessions import (
 )
 from app.server.settings import Settings
 from app.server.state import ServerState
+from app.validation import describe, first_error
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -166,19 +167,13 @@ async def _opening(channel: _Channel, state: ServerState) -> StartPractice | Sta
         opening = OPEN_MESSAGE.validate_json(data)
     except ValidationError as exc:
         await channel.fail("bad_open", f"The first message must be 'start' or 'record': "
-                                       f"{_first_problem(exc)}.", CloseCode.POLICY)
+                                       f"{describe(first_error(exc))}.", CloseCode.POLICY)
         raise _Closed from None
     if isinstance(opening, StartRecording) and not state.token.matches(opening.token):
         await channel.fail("unauthorised", "Recording needs the instructor token.",
                            CloseCode.POLICY)
         raise _Closed
     return opening
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in error["loc"])
-    return f"{where}: {error['msg']}" if where else str(error["msg"])
 
 
 class _Session:
@@ -265,7 +260,7 @@ class _Session:
                 message = SESSION_MESSAGE.validate_json(data)
             except ValidationError as exc:
                 await self._notice("bad_message", f"That message was not understood: "
-                                                  f"{_first_problem(exc)}.")
+                                                  f"{describe(first_error(exc))}.")
                 continue
             if isinstance(message, Stop):
                 return True

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import UserError
+from app.validation import first_error, problem
 
 ENV_PREFIX = "DANCE_TUTOR_"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -143,9 +144,8 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        error = first_error(exc)
         field = str(error["loc"][0]) if error["loc"] else "settings"
-        message = str(error["msg"]).removeprefix("Value error, ")
         raise SettingsError(
-            f"setting {field} ({ENV_PREFIX}{field.upper()}): {message}"
+            f"setting {field} ({ENV_PREFIX}{field.upper()}): {problem(error)}"
         ) from None
