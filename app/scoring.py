@@ -336,10 +336,26 @@ def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
                     strict=True))
 
 
-def _steps(reference: Reference, squared: FloatArray, weight: FloatArray, seen: FloatArray,
-           mirror: bool) -> list[StepScore]:
+def _limb_corrections(matches: Matches, frames: npt.NDArray[np.bool_], frame_errors: FloatArray,
+                      limbs: Mapping[Limb, float], mirror: bool) -> list[Correction]:
+    """Corrections for the limbs scoring below :data:`GOOD_LIMB` over ``frames``, the most
+    important first."""
+    found = []
+    for k, limb in enumerate(SKELETON.limbs):
+        if limb in limbs and limbs[limb] < GOOD_LIMB:
+            emphasis = np.nan_to_num(frame_errors[:, k]) ** 2
+            correction = _correction(matches, frames, emphasis, limb, mirror)
+            if correction is not None:
+                found.append(((limbs[limb] - 100.0) * LIMB_IMPORTANCE[limb], correction))
+    found.sort(key=lambda item: item[0])
+    return [c for _, c in found]
+
+
+def _steps(reference: Reference, matches: Matches, squared: FloatArray, weight: FloatArray,
+           seen: FloatArray, frame_errors: FloatArray, mirror: bool) -> list[StepScore]:
     steps = []
     seq = reference.sequence
+    visited = matches.visits > 0
     for step in seq.steps:
         start, stop = seq.step_frames(step)
         if stop == start:
@@ -348,8 +364,11 @@ def _steps(reference: Reference, squared: FloatArray, weight: FloatArray, seen: 
         if not limbs:
             continue
         score = overall_score(limbs)
+        frames = np.zeros(len(matches), dtype=bool)
+        frames[start:stop] = visited[start:stop]
+        corrections = _limb_corrections(matches, frames, frame_errors, limbs, mirror)
         steps.append(StepScore(step.name, score, rating(score), _learner_keys(limbs, mirror),
-                               step.start_s, step.end_s))
+                               step.start_s, step.end_s, tuple(corrections)))
     return steps
 
 
@@ -388,20 +407,12 @@ def build_report(reference: Reference, matches: Matches, timing: Timing,
     score = overall_score(limbs)
     mirror = options.mirror
     frame_errors = _frame_errors(matches.squared, matches.weight)
-    visited = matches.visits > 0
-    corrections = []
-    for k, limb in enumerate(SKELETON.limbs):
-        if limb in limbs and limbs[limb] < GOOD_LIMB:
-            emphasis = np.nan_to_num(frame_errors[:, k]) ** 2
-            correction = _correction(matches, visited, emphasis, limb, mirror)
-            if correction is not None:
-                corrections.append(((limbs[limb] - 100.0) * LIMB_IMPORTANCE[limb], correction))
-    corrections.sort(key=lambda item: item[0])
-    spoken = merged([c for _, c in corrections])
-    lines = [POORLY_SEEN_LINE] if poorly_seen else []
+    corrections = _limb_corrections(matches, matches.visits > 0, frame_errors, limbs, mirror)
+    spoken = merged(corrections)
+    causes = [POORLY_SEEN_LINE if poorly_seen else None, _coverage_line(matches)]
+    lines = [line for line in causes if line]
     lines.extend(c.text for c in spoken)
-    extra = [_coverage_line(matches), visibility_line(not_visible)]
-    lines.extend(line for line in extra if line)
+    lines.extend(line for line in [visibility_line(not_visible)] if line)
     if not lines:
         lines.append("well done: your movement matches the reference")
     lines.extend(timing_lines(timing.offset_s, timing.tempo))
@@ -410,8 +421,8 @@ def build_report(reference: Reference, matches: Matches, timing: Timing,
         score=score, rating=rating(score), limbs=_learner_keys(limbs, mirror), unseen=unseen,
         not_visible=tuple(not_visible), timing=timing,
         feedback=tuple(lines[:options.max_feedback]),
-        corrections=tuple(c for _, c in corrections),
-        steps=tuple(_steps(reference, squared, weight, seen, mirror)),
+        corrections=tuple(corrections),
+        steps=tuple(_steps(reference, matches, squared, weight, seen, frame_errors, mirror)),
         worst_moments=tuple(_worst_moments(matches, frame_errors, list(limbs), mirror)),
         coverage=matches.coverage, poorly_seen=poorly_seen, reference=reference.name,
         mirror=mirror, space=space,

@@ -130,12 +130,14 @@ def test_timing_is_reported_but_not_punished(part: PoseSequence) -> None:
     assert practised.timing.tempo == pytest.approx(1.0, rel=0.1)
 
 
-def test_stopping_early_is_said_and_costs(part: PoseSequence) -> None:
+def test_stopping_early_is_said_first_and_costs(part: PoseSequence) -> None:
+    """What left part of the step out costs most, so it is said before any correction."""
     half = part.slice_frames(0, len(part) * 2 // 3)
-    report = score(part, half)
+    report = score(part, rotated_limb(half, Limb.LEFT_ARM, np.random.default_rng(2)))
     assert report.coverage < 0.9
     assert report.score < 80.0
-    assert any("stopped before the end" in line for line in report.feedback)
+    assert "stopped before the end" in report.feedback[0]
+    assert any("left arm" in line for line in report.feedback[1:])
 
 
 def test_bad_input(part: PoseSequence) -> None:
