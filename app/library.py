@@ -16,6 +16,7 @@ is listed in :attr:`Library.problems` with its reason and skipped, never fatal.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import threading
@@ -23,12 +24,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from app import routine as routine_file
 from app import sequence
 from app.atomic import remove_stale_temporaries
 from app.errors import UserError
 from app.metadata import MetadataError, ReferenceMetadata
 from app.recording import pause_steps
 from app.reference import Reference
+from app.routine import Routine, RoutineFormatError, build_reference
 from app.sequence import SUFFIX, PoseSequence, SequenceFormatError, Step
 
 ENV_POSES = "DANCE_TUTOR_POSES"
@@ -59,6 +62,10 @@ class BrokenReference(LibraryError):
 
 class InvalidReference(LibraryError):
     """A sequence cannot be stored as (part of) a reference."""
+
+
+class BrokenRoutine(LibraryError):
+    """A routine's file breaks the format or names a step the library does not have."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,9 @@ class ReferenceInfo:
 
 
 Problems = list[LibraryProblem]
+Routines = list[Routine]
+Infos = list[ReferenceInfo]
+Names = list[str]
 
 
 def default_poses_dir() -> Path:
@@ -208,16 +218,101 @@ class Library:
 
     def list(self) -> list[ReferenceInfo]:
         """Every valid reference in story order (then by name, steps without an order last);
-        broken files go to :attr:`problems`."""
-        infos, problems = [], []
+        broken files (routines' too) go to :attr:`problems`."""
+        return self._scan()[0]
+
+    def routines(self) -> Routines:
+        """Every valid routine (``routines/NAME.routine.json``) by name; broken files and
+        routines naming a step the library does not have go to :attr:`problems`."""
+        return self._scan()[1]
+
+    def _scan(self) -> tuple[Infos, Routines]:
+        infos: Infos = []
+        routines: Routines = []
+        problems: Problems = []
         with self._lock:
             for path in sorted(self.root.glob(f"*{SUFFIX}")):
                 try:
                     infos.append(ReferenceInfo.of(self._load(path)))
                 except LibraryError as exc:
                     problems.append(LibraryProblem(path, str(exc)))
+            infos.sort(key=lambda info: info.sort_key)
+            names = [info.name for info in infos]
+            for path in sorted(self.routines_dir.glob(f"*{routine_file.SUFFIX}")):
+                try:
+                    routines.append(self._load_routine(path, names))
+                except LibraryError as exc:
+                    problems.append(LibraryProblem(path, str(exc).removeprefix(
+                        f"{path.name}: ")))
             self.problems = problems
-        return sorted(infos, key=lambda info: info.sort_key)
+        return infos, routines
+
+    @property
+    def routines_dir(self) -> Path:
+        """The folder of routines, ``routines/`` in the library (it may not exist)."""
+        return self.root / routine_file.FOLDER
+
+    def routine_path(self, name: str) -> Path:
+        """The file a routine of that name lives in (whether or not it exists)."""
+        return self.routines_dir / f"{check_name(name)}{routine_file.SUFFIX}"
+
+    def routine(self, name: str) -> Routine:
+        """One routine, its steps checked against the library.
+
+        Raises
+        ------
+        InvalidName, NotFound, BrokenRoutine
+        """
+        path = self.routine_path(name)
+        with self._lock:
+            if not path.is_file():
+                raise NotFound(f"no routine named {name!r} in {self.routines_dir}")
+            return self._load_routine(path, [info.name for info in self.list()])
+
+    def routine_reference(self, name: str) -> tuple[Routine, Reference]:
+        """A routine and what the scorer compares with: its steps' references one after
+        another, blended (:func:`app.routine.build_reference`)."""
+        routine = self.routine(name)
+        references = {step: self.reference(step) for step in dict.fromkeys(routine.steps)}
+        return routine, build_reference(routine, references)
+
+    def scorable(self, name: str) -> tuple[Reference, Routine | None]:
+        """What ``name`` is scored against: a step when the library has one of that name, else
+        a routine (with the routine).
+
+        Raises
+        ------
+        InvalidName, NotFound (naming the steps and routines there are), BrokenReference,
+        BrokenRoutine
+        """
+        check_name(name)
+        if name in self:
+            return self.reference(name), None
+        if self.routine_path(name).is_file():
+            routine, reference = self.routine_reference(name)
+            return reference, routine
+        steps = ", ".join(info.name for info in self.list()) or "none"
+        routines = ", ".join(r.name for r in self.routines()) or "none"
+        raise NotFound(f"no step or routine named {name!r} in {self.root} (steps: {steps}; "
+                       f"routines: {routines})")
+
+    def _load_routine(self, path: Path, steps: Names) -> Routine:
+        """Read one routine file and check that every step it names is in ``steps``."""
+        try:
+            routine = routine_file.load(path)
+        except RoutineFormatError as exc:
+            raise BrokenRoutine(str(exc)) from exc
+        if not NAME_PATTERN.fullmatch(routine.name):
+            raise BrokenRoutine(f"{path.name}: the file name {routine.name!r} is not a valid "
+                                f"routine name (lowercase letters, digits and hyphens)")
+        for i, step in enumerate(routine.steps):
+            if step not in steps:
+                close = difflib.get_close_matches(step, steps, n=3)
+                hint = (f"did you mean {' or '.join(repr(c) for c in close)}?" if close
+                        else f"the library has {', '.join(steps) or 'no steps'}")
+                raise BrokenRoutine(f"{path.name}: steps[{i}].step {step!r} is not a step of "
+                                    f"the library ({hint})")
+        return routine
 
     def validate(self) -> Problems:
         """Check every file; returns (and stores in :attr:`problems`) the broken ones."""

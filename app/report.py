@@ -79,6 +79,22 @@ class StepScore:
     limbs: Mapping[Limb, float]
     reference_start_s: float
     reference_end_s: float
+    corrections: tuple[Correction, ...] = ()
+    """The limb corrections over this step's frames, most important first."""
+
+
+@dataclass(frozen=True)
+class PartScore:
+    """The score of one part of a routine: a step of the library, danced in its turn.
+
+    ``name`` is the part's name in the routine's reference (``wing-beat``, ``wing-beat 2`` for
+    its second time), ``step`` the library step's; ``corrections`` are in words."""
+
+    name: str
+    step: str
+    score: float
+    rating: str
+    corrections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,8 @@ class ScoreReport:
         The limb corrections behind the feedback.
     steps : tuple of StepScore
         Per named step of the reference.
+    parts : tuple of PartScore
+        Per part of a routine, in order (empty for a single step).
     worst_moments : tuple of Moment
     coverage : float
         Share of the reference the attempt was matched to.
@@ -122,6 +140,7 @@ class ScoreReport:
     feedback: tuple[str, ...] = ()
     corrections: tuple[Correction, ...] = ()
     steps: tuple[StepScore, ...] = ()
+    parts: tuple[PartScore, ...] = ()
     worst_moments: tuple[Moment, ...] = ()
     coverage: float = 1.0
     poorly_seen: bool = False

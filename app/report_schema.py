@@ -15,7 +15,7 @@ from app.features import Space
 from app.landmarks import Limb
 
 if TYPE_CHECKING:
-    from app.report import Moment, ScoreReport, StepScore, Timing
+    from app.report import Moment, PartScore, ScoreReport, StepScore, Timing
 
 
 def _rounded(digits: int) -> AfterValidator:
@@ -67,6 +67,24 @@ class StepReport(_Part):
                    reference_end_s=step.reference_end_s)
 
 
+class PartReport(_Part):
+    """One part of a routine: a step of the library in its turn (``app.report.PartScore``)."""
+
+    name: str = Field(description="The part's name among the routine's parts: the step's "
+                                  "name, with its count when repeated ('wing-beat 2').")
+    step: str = Field(description="The library step danced in this part.")
+    score: Points
+    rating: str = Field(description="The tier the score reached (GET /api/config gives "
+                                    "them).")
+    corrections: list[str] = Field(description="What to fix in this part, most important "
+                                               "first.")
+
+    @classmethod
+    def of(cls, part: PartScore) -> PartReport:
+        return cls(name=part.name, step=part.step, score=part.score, rating=part.rating,
+                   corrections=list(part.corrections))
+
+
 class MomentReport(_Part):
     """A stretch where one limb went wrong (``app.report.Moment``)."""
 
@@ -103,6 +121,8 @@ class Report(_Part):
     timing: TimingReport
     feedback: list[str] = Field(description="Corrections, most important first.")
     steps: list[StepReport] = Field(description="Per named part of the reference.")
+    parts: list[PartReport] = Field(description="Per step of a routine, in the routine's "
+                                                "order; empty for a single step.")
     worst_moments: list[MomentReport]
     coverage: Thousandths = Field(description="Share of the reference the attempt was "
                                               "matched to.")
@@ -122,6 +142,7 @@ class Report(_Part):
                    not_visible=list(report.not_visible), timing=TimingReport.of(report.timing),
                    feedback=list(report.feedback),
                    steps=[StepReport.of(step) for step in report.steps],
+                   parts=[PartReport.of(part) for part in report.parts],
                    worst_moments=[MomentReport.of(moment) for moment in report.worst_moments],
                    coverage=report.coverage, poorly_seen=report.poorly_seen,
                    mirror=report.mirror, space=report.space)

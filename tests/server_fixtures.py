@@ -34,10 +34,12 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def copy_library(dest: Path) -> Path:
-    """The project's starter steps copied into ``dest`` (tests never touch ``poses/``)."""
+    """The project's starter steps and routines copied into ``dest`` (tests never touch
+    ``poses/``)."""
     dest.mkdir(parents=True, exist_ok=True)
     for path in (ROOT / "poses").glob("*.pose.json"):
         shutil.copy2(path, dest / path.name)
+    shutil.copytree(ROOT / "poses" / "routines", dest / "routines", dirs_exist_ok=True)
     return dest
 
 

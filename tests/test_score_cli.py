@@ -68,7 +68,8 @@ def test_library_name_and_mirror(tmp_path: Path, reference: PoseSequence,
 @pytest.mark.parametrize(("args", "message"), [
     (["missing.pose.json", "{attempt}"], "reference file missing.pose.json does not exist"),
     (["{reference}", "missing.pose.json"], "attempt file missing.pose.json does not exist"),
-    (["no-such-step", "{attempt}", "--poses", "{folder}"], "no reference named 'no-such-step'"),
+    (["no-such-step", "{attempt}", "--poses", "{folder}"],
+     "no step or routine named 'no-such-step'"),
     (["{reference}", "{broken}"], "is not valid JSON"),
 ])
 def test_errors_are_one_line_and_exit_2(files: tuple[Path, Path], tmp_path: Path,

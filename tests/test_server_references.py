@@ -35,7 +35,8 @@ def document(settings: Settings, name: str) -> dict[str, Any]:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
 
 
 def test_list_shows_every_starter_step_with_its_metadata(client: TestClient) -> None:

@@ -17,15 +17,17 @@ BAR_WIDTH = 20
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "score",
-        help="score an attempt against a reference step",
+        help="score an attempt against a reference step or a routine",
         description=(
             "Compare an attempt with a reference step: an overall score 0-100 and its rating "
             "(Perfect, Great, Good, Almost, Miss), a score per limb, timing, the worst moments "
-            "and corrections in words, most important first."
+            "and corrections in words, most important first. For a routine, each of its steps "
+            "in turn is scored too, with its own corrections."
         ),
     )
     parser.add_argument("reference", metavar="REFERENCE",
-                        help=f"a {SUFFIX} file, or the name of a reference in the library")
+                        help=f"a {SUFFIX} file, or the name of a step or a routine in the "
+                             f"library")
     parser.add_argument("attempt", type=Path, metavar="ATTEMPT",
                         help=f"a {SUFFIX} file, or a video (its poses are extracted first)")
     parser.add_argument("--mirror", action="store_true",
@@ -43,12 +45,14 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.routine import score_routine
     from app.scoring import ScoreOptions, score
 
-    reference = load_reference(args)
+    reference, routine = load_reference(args)
     attempt = load_attempt(args.attempt)
     options = ScoreOptions(mirror=args.mirror, speed=args.speed, align_facing=args.facing)
-    report = score(reference, attempt, options)
+    report = (score(reference, attempt, options) if routine is None
+              else score_routine(routine, reference, attempt, options))
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -56,18 +60,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_reference(args: argparse.Namespace) -> Any:
-    """A Reference from a file (its takes averaged) or from the library by name."""
+def load_reference(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A Reference from a file (its takes averaged), or from the library by name: a step's,
+    else a routine's (:meth:`app.library.Library.scorable`); with the routine, or None."""
     from app import sequence
     from app.reference import Reference
 
     text: str = args.reference
     path = Path(text)
     if path.is_file():
-        return Reference.from_sequence(sequence.load(path))
+        return Reference.from_sequence(sequence.load(path)), None
     if text.endswith((SUFFIX, ".json")) or "/" in text:
         raise UserError(f"reference file {text} does not exist")
-    return open_library(args).reference(text)
+    reference, routine = open_library(args).scorable(text)
+    return reference, routine
 
 
 def load_attempt(path: Path) -> Any:
@@ -95,10 +101,15 @@ def readable(report: dict[str, Any], title: str) -> str:
     timing = report["timing"]
     lines += ["", f"timing: {timing['description']}, tempo {timing['tempo'] * 100:.0f}% of the "
                   f"reference"]
-    if report["steps"]:
+    if report["steps"] and not report["parts"]:
         lines += ["", "steps:"]
         lines += [f"  {step['name']:<16} {step['score']:5.0f}  {step['rating']}"
                   for step in report["steps"]]
+    if report["parts"]:
+        lines += ["", "routine:"]
+        for part in report["parts"]:
+            lines.append(f"  {part['name']:<16} {part['score']:5.0f}  {part['rating']}")
+            lines += [f"      {line}" for line in part["corrections"]]
     if report["worst_moments"]:
         lines += ["", "worst moments:"]
         for moment in report["worst_moments"]:

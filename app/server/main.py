@@ -12,7 +12,16 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from app import __version__
-from app.server import config, health, instructor, jobs, practice, references, skeleton
+from app.server import (
+    config,
+    health,
+    instructor,
+    jobs,
+    practice,
+    references,
+    routines,
+    skeleton,
+)
 from app.server.errors import install_error_handlers
 from app.server.security import BodyLimit, SecurityHeaders
 from app.server.settings import Settings, load_settings
@@ -56,6 +65,7 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.include_router(config.router)
     app.include_router(instructor.router)
     app.include_router(references.router)
+    app.include_router(routines.router)
     app.include_router(jobs.router)
     app.include_router(practice.router)
     app.router.routes.append(_PageMount("/", StaticFiles(directory=settings.web_dir, html=True),

@@ -1,0 +1,235 @@
+"""Routines: their files, the reference they build, scoring them, the CLI and the API."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app import sequence
+from app.cli import main
+from app.library import BrokenRoutine, Library, NotFound
+from app.reference import Reference
+from app.routine import DEFAULT_TRANSITION_S, Routine, build_reference, score_routine
+from app.schema import SKELETON
+from app.sequence import PoseSequence
+from tests.library_fixtures import with_noise
+from tests.scoring_fixtures import noisy, time_warp
+from tests.server_fixtures import client, copy_library, settings, state
+
+__all__ = ["client", "settings", "state"]  # pytest fixtures this module uses
+
+GOOD_PART = 80.0
+BAD_PART = 50.0
+
+
+def write_routine(library: Library, name: str, steps: list[dict[str, Any]],
+                  **fields: Any) -> Path:
+    """A routine file in ``library`` (a valid document unless ``fields`` break it)."""
+    doc = {"format": "dance-tutor.routine", "version": 1, "title": name.title(),
+           "steps": steps, **fields}
+    library.routines_dir.mkdir(exist_ok=True)
+    path = library.routine_path(name)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Library:
+    """A private copy of the project's steps and routines."""
+    return Library(copy_library(tmp_path / "poses"))
+
+
+@pytest.fixture(scope="module")
+def burkit_bi(tmp_path_factory: pytest.TempPathFactory) -> tuple[Routine, Reference, Library]:
+    library = Library(copy_library(tmp_path_factory.mktemp("routine") / "poses"))
+    routine, reference = library.routine_reference("burkit-bi")
+    return routine, reference, library
+
+
+def spliced(seq: PoseSequence, part: str, other: PoseSequence) -> PoseSequence:
+    """``seq`` with the frames of the step named ``part`` replaced by ``other``'s movement,
+    stretched over them."""
+    step = next(s for s in seq.steps if s.name == part)
+    start, stop = seq.step_frames(step)
+    rows = np.linspace(0, len(other) - 1, stop - start).round().astype(int)
+    image, world = seq.image_xyz.copy(), seq.world_xyz.copy()
+    image[start:stop], world[start:stop] = other.image_xyz[rows], other.world_xyz[rows]
+    return replace(seq, image_xyz=image, world_xyz=world)
+
+
+def test_burkit_bi_is_every_step_in_story_order(library: Library) -> None:
+    routine = library.routine("burkit-bi")
+    assert routine.title == "Burkit bi"
+    assert "eagle" in routine.description
+    assert routine.steps == tuple(info.name for info in library.list())
+    assert [r.name for r in library.routines()] == ["burkit-bi"]
+    assert library.problems == []
+
+
+def test_a_missing_step_is_refused_naming_the_file_the_step_and_the_closest(
+        library: Library) -> None:
+    write_routine(library, "typo", [{"step": "perched"}, {"step": "wing-bat"}])
+    with pytest.raises(BrokenRoutine) as caught:
+        library.routine("typo")
+    assert str(caught.value) == ("typo.routine.json: steps[1].step 'wing-bat' is not a step of "
+                                 "the library (did you mean 'wing-beat' or 'wing-spread'?)")
+    write_routine(library, "far-off", [{"step": "quadrille"}])
+    with pytest.raises(BrokenRoutine, match=r"'quadrille' is not a step of the library \(the "
+                                            r"library has perched, unhooding, scanning, "):
+        library.routine("far-off")
+
+
+@pytest.mark.parametrize(("fields", "reason"), [
+    ({"steps": [{"step": "swoop", "repeat": 0}]}, "steps[0].repeat must be at least 1, got 0"),
+    ({"steps": []}, "steps must list at least 1 item, got 0"),
+    ({"transition_s": "0.5"}, "transition_s must be a number, got '0.5'"),
+    ({"tempo": 60}, "tempo is not a known field"),
+    ({"version": 2}, "version must be 1, got 2"),
+])
+def test_format_errors_name_the_file_and_the_field(library: Library, fields: dict[str, Any],
+                                                   reason: str) -> None:
+    write_routine(library, "broken", **{"steps": [{"step": "swoop"}], **fields})
+    with pytest.raises(BrokenRoutine) as caught:
+        library.routine("broken")
+    assert str(caught.value) == f"broken.routine.json: {reason}"
+
+
+def test_broken_routines_are_skipped_and_reported(library: Library) -> None:
+    (library.routines_dir / "garbled.routine.json").write_text("{not json")
+    write_routine(library, "missing-step", [{"step": "moonwalk"}])
+    assert [r.name for r in library.routines()] == ["burkit-bi"]
+    reasons = {p.path.name: p.reason for p in library.problems}
+    assert set(reasons) == {"garbled.routine.json", "missing-step.routine.json"}
+    assert reasons["garbled.routine.json"].startswith("is not valid JSON")
+    assert str(library.validate()[0]).startswith("garbled.routine.json: is not valid JSON")
+    assert next(info.name for info in library.list()) == "perched"
+
+
+def test_repeats_and_blends_make_named_parts(library: Library) -> None:
+    write_routine(library, "beats", [{"step": "wing-beat", "repeat": 2}, {"step": "swoop"},
+                                     {"step": "wing-beat"}])
+    routine, reference = library.routine_reference("beats")
+    names = [part.name for part in routine.parts]
+    assert names == ["wing-beat", "wing-beat 2", "swoop", "wing-beat 3"]
+    seq = reference.sequence
+    assert [step.name for step in seq.steps] == names
+    beat, swoop = library.get("wing-beat"), library.get("swoop")
+    blend = round(DEFAULT_TRANSITION_S * seq.fps)
+    assert len(seq) == 3 * len(beat) + len(swoop) + 3 * blend
+    first, second = (seq.step_frames(step) for step in seq.steps[:2])
+    assert second[0] - first[1] == blend
+    np.testing.assert_allclose(seq.image_xyz[slice(*second)], beat.image_xyz)
+    assert reference.tolerance is not None
+    tolerance = reference.tolerance_matrix()
+    assert np.allclose(tolerance[slice(*first)], SKELETON.default_tolerance)
+    assert np.all(tolerance[first[1]:second[0]] > SKELETON.default_tolerance)
+    middle = seq.image_xyz[first[1] + blend // 2]
+    assert np.all(np.isfinite(middle))
+
+
+def test_a_step_with_several_takes_keeps_its_tolerance(library: Library) -> None:
+    library.add_take("swoop", with_noise(library.get("swoop"), 0.01, seed=3))
+    write_routine(library, "dive", [{"step": "perched"}, {"step": "swoop"}],
+                  transition_s=0)
+    _, reference = library.routine_reference("dive")
+    own = library.reference("swoop")
+    assert own.tolerance is not None and reference.tolerance is not None
+    start, stop = reference.sequence.step_frames(reference.sequence.steps[1])
+    np.testing.assert_allclose(reference.tolerance[start:stop], own.tolerance)
+    np.testing.assert_allclose(reference.sequence.image_xyz[start:stop],
+                               own.sequence.image_xyz)
+    assert start == len(library.get("perched"))
+
+
+def test_steps_at_other_frame_rates_join_the_routine_at_its_own(library: Library) -> None:
+    swoop = library.reference("swoop").sequence
+    slow = replace(swoop, t=swoop.t * 2, fps=swoop.fps / 2)
+    routine = Routine("mixed", "Mixed", "", 0.0, library.routine("burkit-bi").entries[6:8])
+    assert routine.steps == ("swoop", "talons")
+    reference = build_reference(routine, {"swoop": Reference(slow),
+                                          "talons": library.reference("talons")})
+    assert reference.sequence.fps == slow.fps
+    first, second = reference.sequence.steps
+    assert first.end_s - first.start_s == pytest.approx(slow.duration_s, abs=1 / slow.fps)
+    talons = library.get("talons")
+    assert second.end_s - second.start_s == pytest.approx(talons.duration_s,
+                                                          abs=1 / slow.fps)
+
+
+def test_the_routine_danced_well_scores_high_on_every_part(
+        burkit_bi: tuple[Routine, Reference, Library]) -> None:
+    routine, reference, _ = burkit_bi
+    rng = np.random.default_rng(7)
+    attempt = noisy(time_warp(reference.sequence, rng), rng)
+    report = score_routine(routine, reference, attempt)
+    assert [part.step for part in report.parts] == list(routine.steps)
+    assert all(part.score >= GOOD_PART for part in report.parts), report.parts
+    assert report.score >= GOOD_PART
+
+
+def test_one_part_danced_as_another_step_scores_low_on_that_part_only(
+        burkit_bi: tuple[Routine, Reference, Library]) -> None:
+    routine, reference, library = burkit_bi
+    wrong = spliced(reference.sequence, "wing-spread", library.get("talons"))
+    rng = np.random.default_rng(8)
+    report = score_routine(routine, reference, noisy(time_warp(wrong, rng), rng))
+    parts = {part.name: part for part in report.parts}
+    assert parts["wing-spread"].score < BAD_PART
+    assert parts["wing-spread"].corrections
+    others = [part for name, part in parts.items() if name != "wing-spread"]
+    assert all(part.score >= GOOD_PART for part in others), others
+    doc = report.to_dict()
+    assert [part["name"] for part in doc["parts"]] == [part.name for part in routine.parts]
+    assert doc["parts"][3]["corrections"] == list(parts["wing-spread"].corrections)
+
+
+def test_the_cli_scores_a_routine_by_name(burkit_bi: tuple[Routine, Reference, Library],
+                                          tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    routine, reference, library = burkit_bi
+    rng = np.random.default_rng(9)
+    attempt = tmp_path / "attempt.pose.json"
+    sequence.save(noisy(reference.sequence, rng), attempt)
+    poses = ["--poses", str(library.root)]
+    assert main(["score", "burkit-bi", str(attempt), "--json", *poses]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["reference"] == "burkit-bi"
+    assert [part["step"] for part in doc["parts"]] == list(routine.steps)
+    assert all(set(part) == {"name", "step", "score", "rating", "corrections"}
+               for part in doc["parts"])
+    assert main(["score", "burkit-bi", str(attempt), *poses]) == 0
+    assert "routine:" in capsys.readouterr().out
+    step = tmp_path / "step.pose.json"
+    sequence.save(library.get("swoop"), step)
+    assert main(["score", "swoop", str(step), "--json", *poses]) == 0
+    assert json.loads(capsys.readouterr().out)["parts"] == []
+
+
+def test_an_unknown_name_lists_steps_and_routines(library: Library) -> None:
+    with pytest.raises(NotFound) as caught:
+        library.scorable("hopak")
+    message = str(caught.value)
+    assert message.startswith("no step or routine named 'hopak' in ")
+    assert message.endswith("(steps: perched, unhooding, scanning, wing-spread, wing-beat, "
+                            "soaring-turn, swoop, talons, talon-step, landing; routines: "
+                            "burkit-bi)")
+
+
+def test_the_api_lists_burkit_bi_with_its_steps_in_story_order(client: TestClient) -> None:
+    response = client.get("/api/routines")
+    assert response.status_code == 200
+    steps = [reference["name"] for reference in client.get("/api/references").json()]
+    assert response.json() == [{
+        "name": "burkit-bi", "title": "Burkit bi",
+        "description": response.json()[0]["description"], "steps": steps,
+        "repeats": [1] * len(steps), "transition_s": DEFAULT_TRANSITION_S,
+    }]
+    schema = client.get("/openapi.json").json()
+    assert "RoutinePublic" in schema["components"]["schemas"]
+    assert "parts" in schema["components"]["schemas"]["Report"]["properties"]
