@@ -72,6 +72,10 @@ LIMB_MEMORY_S = 0.5
 """Time constant of the limb states and corrections, seconds."""
 VISIBILITY_MEMORY_S = 1.0
 """Time constant of the out-of-view hints, seconds."""
+JITTER_MEMORY_S = 2.0
+"""Time constant of the recent landmark jitter behind the "seen poorly" hint, seconds."""
+MIN_JITTER_EVIDENCE = 60.0
+"""Accelerations (decayed) needed before the recent jitter is trusted for a hint."""
 MIN_CONFIDENCE = 0.25
 """Below this aligner confidence a frame still counts for the score but not for timing."""
 CORRECTION_INTERVAL_S = 0.2
@@ -84,6 +88,7 @@ _HINTS = {
     "hips": "step back: your hips are out of view",
 }
 _NOBODY_HINT = "step into the frame: the camera cannot see you"
+_POORLY_SEEN_HINT = "more light, please: the camera sees you poorly"
 
 
 class NothingToScore(UserError):
@@ -264,6 +269,7 @@ class LiveSession:
         self._part_hidden = np.zeros(len(BODY_PARTS))
         self._present_frames = 0
         self._jitter_counts = np.zeros(len(JITTER_EDGES) + 1)
+        self._recent_jitter = np.zeros(len(JITTER_EDGES) + 1)
         self._jitter_frames: list[tuple[float, FloatArray, npt.NDArray[np.bool_]]] = []
         self._torso_sum = 0.0
         self._torso_count = 0
@@ -402,9 +408,12 @@ class LiveSession:
         if len(frames) > 3:
             frames.pop(0)
         if len(frames) == 3 and self._torso_count:
-            self._jitter_counts += jitter_counts(
+            counts = jitter_counts(
                 np.stack([f[1] for f in frames]), np.stack([f[2] for f in frames]),
                 np.array([f[0] for f in frames]), self._torso_sum / self._torso_count)
+            self._jitter_counts += counts
+            self._recent_jitter *= math.exp(-(frames[2][0] - frames[1][0]) / JITTER_MEMORY_S)
+            self._recent_jitter += counts
 
     def _nobody(self, t: float) -> LiveUpdate:
         self._jitter_frames.clear()
@@ -479,6 +488,9 @@ class LiveSession:
         for k, part in enumerate(BODY_PARTS):
             if self._parts[k] < 0.5 and self._ref_parts[part] >= 0.5:
                 return _HINTS[part]
+        if (self._recent_jitter.sum() >= MIN_JITTER_EVIDENCE
+                and seen_poorly(jitter_of(self._recent_jitter), self._ref_jitter)):
+            return _POORLY_SEEN_HINT
         return None
 
     def _step_event(self, index: int) -> StepEvent | None:

@@ -226,13 +226,17 @@ def test_running_score_agrees_with_the_closing_report(reference: PoseSequence,
 
 
 def test_the_summary_says_when_the_camera_saw_the_learner_poorly() -> None:
-    """Live as offline: an attempt whose points jump about is said to be seen poorly."""
+    """Live as offline: an attempt whose points jump about is said to be seen poorly, in the
+    summary and, while it lasts, as the visible hint."""
     step = load(REPO / "poses" / "wing-beat.pose.json")
     rng = np.random.default_rng(4)
     for level, expected in ((0.01, False), (0.15, True)):
         attempt = noisy(step, rng, level=level)
         session = LiveSession(Reference(step), ScoreOptions())
-        stream(session, attempt)
+        updates = stream(session, attempt)
         report = session.finish()
         assert report.poorly_seen is expected
         assert score(step, attempt).poorly_seen is expected
+        hinted = [u.visible_hint for u in updates if u.visible_hint]
+        assert bool(hinted) is expected
+        assert all("the camera sees you poorly" in hint for hint in hinted)
