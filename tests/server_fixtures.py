@@ -43,6 +43,13 @@ def copy_library(dest: Path) -> Path:
     return dest
 
 
+def library_files(folder: Path) -> dict[str, bytes]:
+    """Every file under a library folder (routines too) and its bytes, to show that a refused
+    request changed nothing."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     poses = copy_library(tmp_path / "poses")
     return load_settings(poses_dir=poses, instructor_token=TOKEN,

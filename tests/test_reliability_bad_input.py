@@ -31,6 +31,7 @@ from tests.server_fixtures import (
     ROOT,
     LiveServer,
     client,
+    library_files,
     make_settings,
     settings,
     state,
@@ -139,10 +140,6 @@ def _assert_one_line(err: str, command: str, path: Path, words: str) -> None:
     assert words in lines[0]
 
 
-def _library_bytes(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
-
-
 @pytest.mark.parametrize("case", sorted(POSE_FILES))
 def test_a_bad_pose_file_on_the_command_line(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -179,13 +176,13 @@ def test_a_bad_pose_document_posted_as_a_reference(
     case: str, client: TestClient, settings: object
 ) -> None:
     poses = client.app.state.tutor.library.root  # type: ignore[attr-defined]
-    before = _library_bytes(poses)
+    before = library_files(poses)
     body = b'{"name": "new-step", "sequence": ' + POSE_FILES[case][0]() + b"}"
     response = client.post("/api/references", content=body,
                            headers={**AUTH, "Content-Type": "application/json"})
     assert 400 <= response.status_code < 500
     assert isinstance(response.json()["detail"], str | list)
-    assert _library_bytes(poses) == before
+    assert library_files(poses) == before
 
 
 LIMIT = 2**20
@@ -239,7 +236,7 @@ def test_a_body_over_its_limit_is_a_json_413_naming_the_limit(
     body = b"".join(_body_over(4 * LIMIT, path))
     content = body if length == "declared" else _body_over(4 * LIMIT, path)
     with LiveServer(open_state(settings)) as server:
-        before = _library_bytes(settings.poses_dir)
+        before = library_files(settings.poses_dir)
         response = httpx.post(f"{server.http_url}{path}", content=content, timeout=30,
                               headers={**AUTH, "Content-Type": CONTENT_TYPES[path]})
         assert ("content-length" in response.request.headers) == (length == "declared")
@@ -248,7 +245,7 @@ def test_a_body_over_its_limit_is_a_json_413_naming_the_limit(
         of_size = f" of {len(body)} bytes" if length == "declared" else ""
         assert response.json() == {
             "detail": f"The request body{of_size} is over this server's limit of {LIMIT} bytes."}
-        assert _library_bytes(settings.poses_dir) == before
+        assert library_files(settings.poses_dir) == before
         assert httpx.get(f"{server.http_url}/api/health").status_code == 200
 
 

@@ -21,7 +21,15 @@ from app.sequence import PoseSequence
 from app.server.main import create_app
 from app.server.settings import Settings
 from app.server.state import ServerState, open_state
-from tests.server_fixtures import AUTH, TOKEN, client, make_settings, settings, state
+from tests.server_fixtures import (
+    AUTH,
+    TOKEN,
+    client,
+    library_files,
+    make_settings,
+    settings,
+    state,
+)
 
 __all__ = ["client", "settings", "state"]  # pytest fixtures this module uses
 
@@ -32,11 +40,6 @@ STARTERS = {p.name.removesuffix(".pose.json")
 def document(settings: Settings, name: str) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((settings.poses_dir / f"{name}.pose.json").read_text())
     return doc
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
 
 
 def test_list_shows_every_starter_step_with_its_metadata(client: TestClient) -> None:
@@ -134,12 +137,12 @@ def _writes(settings: Settings) -> list[tuple[str, str, dict[str, Any] | None]]:
 def test_every_write_needs_the_token_and_changes_nothing_without_it(
     client: TestClient, settings: Settings, headers: dict[str, str]
 ) -> None:
-    before = snapshot(settings.poses_dir)
+    before = library_files(settings.poses_dir)
     for method, url, body in _writes(settings):
         response = client.request(method, url, json=body, headers=headers)
         assert response.status_code == 401, (method, url)
         assert response.headers["www-authenticate"] == "Bearer"
-    assert snapshot(settings.poses_dir) == before
+    assert library_files(settings.poses_dir) == before
 
 
 def test_the_token_check_endpoint(client: TestClient) -> None:
