@@ -52,11 +52,16 @@ def test_a_broken_reference_file_is_reported_and_skipped_not_fatal(
     (poses / "wing-beat.pose.json").write_text("{ truncated")
     with running_server(poses, model_path, tmp_path / "server.log") as server:
         skipped = [line for line in server.log().splitlines() if "wing-beat.pose.json" in line]
-        assert len(skipped) == 1 and skipped[0].startswith("Skipped reference file")
+        assert len(skipped) == 1 and skipped[0].startswith("Skipped library file")
         health = httpx.get(f"{server.url}/api/health").json()
         names = [r["name"] for r in httpx.get(f"{server.url}/api/references").json()]
-    assert [p["file"] for p in health["problems"]] == ["wing-beat.pose.json"]
+        routines = httpx.get(f"{server.url}/api/routines").json()
+    # The routine naming the broken step is skipped too, saying which step it lacks.
+    assert [p["file"] for p in health["problems"]] == ["wing-beat.pose.json",
+                                                       "burkit-bi.routine.json"]
     assert "JSON" in health["problems"][0]["reason"]
+    assert "'wing-beat' is not a step of the library" in health["problems"][1]["reason"]
+    assert routines == []
     assert str(poses) not in json.dumps(health)
     assert "wing-beat" not in names and len(names) == health["references"] > 0
 

@@ -60,7 +60,7 @@ def _announce(settings: Settings, state: ServerState, port: int) -> None:
     scheme = "https" if settings.tls else "http"
     print(f"Dance tutor: open {scheme}://{shown}:{port}/ in a browser and allow the camera.")
     for problem in state.library.problems:
-        print(f"Skipped reference file {problem} (dance-tutor library validate)")
+        print(f"Skipped library file {problem} (dance-tutor library validate)")
     if state.token.generated:
         print(f"Instructor token (new, kept in {settings.token_file}): {state.token.reveal()}")
     elif settings.instructor_token is not None:
