@@ -98,6 +98,11 @@ def problem(error: ErrorDetails, fixed_length: str = "") -> str:
     if kind in _LIMITS:
         words, key = _LIMITS[kind]
         return f"must be {words} {ctx[key]:g}, got {_shown(value)}"
+    if kind in ("string_too_short", "string_too_long"):
+        short = kind == "string_too_short"
+        count = ctx["min_length" if short else "max_length"]
+        return (f"must be {'at least' if short else 'at most'} {count} "
+                f"{'character' if count == 1 else 'characters'} long, got {_shown(value)}")
     if kind in ("too_short", "too_long"):
         short = kind == "too_short"
         count = ctx["min_length" if short else "max_length"]

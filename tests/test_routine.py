@@ -90,6 +90,9 @@ def test_a_missing_step_is_refused_naming_the_file_the_step_and_the_closest(
     ({"steps": []}, "steps must list at least 1 item, got 0"),
     ({"transition_s": "0.5"}, "transition_s must be a number, got '0.5'"),
     ({"tempo": 60}, "tempo is not a known field"),
+    ({"title": ""}, "title must be at least 1 character long, got ''"),
+    ({"steps": [{"step": "x" * 65}]},
+     f"steps[0].step must be at most 64 characters long, got '{'x' * 36}..."),
     ({"version": 2}, "version must be 1, got 2"),
 ])
 def test_format_errors_name_the_file_and_the_field(library: Library, fields: dict[str, Any],
