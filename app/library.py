@@ -31,7 +31,7 @@ from app.errors import UserError
 from app.metadata import MetadataError, ReferenceMetadata
 from app.recording import pause_steps
 from app.reference import Reference
-from app.routine import Routine, RoutineFormatError, build_reference
+from app.routine import Routine, RoutineFormatError, Target, build_reference
 from app.sequence import SUFFIX, PoseSequence, SequenceFormatError, Step
 
 ENV_POSES = "DANCE_TUTOR_POSES"
@@ -276,9 +276,9 @@ class Library:
         references = {step: self.reference(step) for step in dict.fromkeys(routine.steps)}
         return routine, build_reference(routine, references)
 
-    def scorable(self, name: str) -> tuple[Reference, Routine | None]:
+    def scorable(self, name: str) -> Target:
         """What ``name`` is scored against: a step when the library has one of that name, else
-        a routine (with the routine).
+        a routine.
 
         Raises
         ------
@@ -287,10 +287,10 @@ class Library:
         """
         check_name(name)
         if name in self:
-            return self.reference(name), None
+            return Target(self.reference(name))
         if self.routine_path(name).is_file():
             routine, reference = self.routine_reference(name)
-            return reference, routine
+            return Target(reference, routine)
         steps = ", ".join(info.name for info in self.list()) or "none"
         routines = ", ".join(r.name for r in self.routines()) or "none"
         raise NotFound(f"no step or routine named {name!r} in {self.root} (steps: {steps}; "

@@ -253,6 +253,25 @@ def build_reference(routine: Routine, references: Mapping[str, Reference]) -> Re
     return Reference(seq, spread if spread.any() else None)
 
 
+@dataclass(frozen=True)
+class Target:
+    """What an attempt is scored against: a step's reference, or a routine's with the
+    routine (:meth:`app.library.Library.scorable` finds it by name)."""
+
+    reference: Reference
+    routine: Routine | None = None
+
+    @property
+    def title(self) -> str:
+        return self.reference.sequence.title or self.reference.name
+
+    def score(self, attempt: PoseSequence, options: ScoreOptions | None = None) -> ScoreReport:
+        """The report on ``attempt``: a step's, or a routine's with its ``parts``."""
+        if self.routine is None:
+            return score(self.reference, attempt, options or ScoreOptions())
+        return score_routine(self.routine, self.reference, attempt, options)
+
+
 def score_routine(routine: Routine, reference: Reference, attempt: PoseSequence,
                   options: ScoreOptions | None = None) -> ScoreReport:
     """Score ``attempt`` against the routine's ``reference`` (:func:`build_reference`): the

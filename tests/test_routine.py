@@ -21,6 +21,7 @@ from app.sequence import PoseSequence
 from tests.library_fixtures import with_noise
 from tests.scoring_fixtures import noisy, time_warp
 from tests.server_fixtures import client, copy_library, settings, state
+from tests.test_server_jobs import submit, wait_for
 
 __all__ = ["client", "settings", "state"]  # pytest fixtures this module uses
 
@@ -236,3 +237,15 @@ def test_the_api_lists_burkit_bi_with_its_steps_in_story_order(client: TestClien
     schema = client.get("/openapi.json").json()
     assert "RoutinePublic" in schema["components"]["schemas"]
     assert "parts" in schema["components"]["schemas"]["Report"]["properties"]
+
+
+def test_a_job_scores_a_routine_by_name_with_its_parts(
+        client: TestClient, burkit_bi: tuple[Routine, Reference, Library]) -> None:
+    routine, reference, _ = burkit_bi
+    data = reference.sequence.to_json().encode()
+    job = submit(client, "whole-dance.pose.json", data, "burkit-bi", mirror="false")
+    final = wait_for(client, job["id"])[-1]
+    assert final["status"] == "done", final["error"]
+    assert final["result"]["reference"] == "burkit-bi"
+    assert [part["step"] for part in final["result"]["parts"]] == list(routine.steps)
+    assert all(part["score"] >= GOOD_PART for part in final["result"]["parts"])

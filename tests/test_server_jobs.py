@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server import jobs
+from app.routine import Target
 from app.server.settings import Settings
 from tests.conftest import clip
 from tests.server_fixtures import client, settings, state
@@ -158,7 +158,7 @@ def test_a_bug_in_a_job_is_logged_with_its_trace_and_not_blamed_on_the_upload(
     def broken(*args: object) -> object:
         raise IndexError(f"index 40 is out of bounds in {tempfile.gettempdir()}")
 
-    monkeypatch.setattr(jobs, "score", broken)
+    monkeypatch.setattr(Target, "score", broken)
     before = uploads()
     data = (settings.poses_dir / "wing-beat.pose.json").read_bytes()
     with caplog.at_level(logging.ERROR, logger="app.server.tasks"):

@@ -45,35 +45,33 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.routine import score_routine
-    from app.scoring import ScoreOptions, score
+    from app.scoring import ScoreOptions
 
-    reference, routine = load_reference(args)
+    target = load_target(args)
     attempt = load_attempt(args.attempt)
     options = ScoreOptions(mirror=args.mirror, speed=args.speed, align_facing=args.facing)
-    report = (score(reference, attempt, options) if routine is None
-              else score_routine(routine, reference, attempt, options))
+    report = target.score(attempt, options)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(readable(report.to_dict(), reference.sequence.title or reference.name))
+        print(readable(report.to_dict(), target.title))
     return 0
 
 
-def load_reference(args: argparse.Namespace) -> tuple[Any, Any]:
-    """A Reference from a file (its takes averaged), or from the library by name: a step's,
-    else a routine's (:meth:`app.library.Library.scorable`); with the routine, or None."""
+def load_target(args: argparse.Namespace) -> Any:
+    """What to score against: a reference file (its takes averaged), or a step or a routine
+    of the library by name (:meth:`app.library.Library.scorable`)."""
     from app import sequence
     from app.reference import Reference
+    from app.routine import Target
 
     text: str = args.reference
     path = Path(text)
     if path.is_file():
-        return Reference.from_sequence(sequence.load(path)), None
+        return Target(Reference.from_sequence(sequence.load(path)))
     if text.endswith((SUFFIX, ".json")) or "/" in text:
         raise UserError(f"reference file {text} does not exist")
-    reference, routine = open_library(args).scorable(text)
-    return reference, routine
+    return open_library(args).scorable(text)
 
 
 def load_attempt(path: Path) -> Any:

@@ -20,13 +20,13 @@ from app import sequence
 from app.errors import UserError
 from app.frames import probe_video
 from app.pose import extract_video
-from app.reference import Reference
 from app.report_schema import Report
-from app.scoring import ScoreOptions, score
+from app.routine import Target
+from app.scoring import ScoreOptions
 from app.sequence import PoseSequence
 from app.server.deps import StateDep
 from app.server.errors import error_responses
-from app.server.references import NAME_SCHEMA_PATTERN, reference_or_404
+from app.server.references import NAME_SCHEMA_PATTERN, target_or_404
 from app.server.tasks import Job, JobLimitError, JobStatus, Progress
 from app.server.uploads import new_upload_folder
 
@@ -71,12 +71,13 @@ def create_job(
     file: Annotated[UploadFile, File(description="A video, or a .pose.json file.")],
     reference: Annotated[str, Form(max_length=100,
                                    json_schema_extra={"pattern": NAME_SCHEMA_PATTERN},
-                                   description="Reference name.")],
+                                   description="A step's name, else a routine's (the "
+                                               "report then has parts).")],
     mirror: Annotated[bool, Form(description="The learner mirrored the reference.")] = True,
     speed: Annotated[float, Form(ge=0.25, le=2.0, description="Speed practised at.")] = 1.0,
 ) -> JobPublic:
     """Queue the upload for scoring against ``reference``; poll the job for its progress."""
-    target = reference_or_404(state, reference)
+    target = target_or_404(state, reference)
     name = _display_name(file)
     folder = new_upload_folder()
     try:
@@ -130,7 +131,7 @@ def _checked_upload(path: Path, name: str) -> PoseSequence | None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
 
 
-def _score_upload(path: Path, name: str, attempt: PoseSequence | None, reference: Reference,
+def _score_upload(path: Path, name: str, attempt: PoseSequence | None, target: Target,
                   options: ScoreOptions, model_path: Path, progress: Progress) -> dict[str, Any]:
     """The job's body; errors name the upload, never the private folder it sits in."""
     try:
@@ -141,6 +142,6 @@ def _score_upload(path: Path, name: str, attempt: PoseSequence | None, reference
                 if total else None,
             )
         progress(EXTRACTION_SHARE)
-        return score(reference, attempt, options).to_dict()
+        return target.score(attempt, options).to_dict()
     except UserError as exc:
         raise UserError(str(exc).replace(str(path), name)) from exc

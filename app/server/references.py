@@ -20,7 +20,7 @@ from app.library import (
     ReferenceInfo,
 )
 from app.metadata import DIFFICULTIES, MAX_TEXT, MAX_TITLE, TEMPO_RANGE, ReferenceMetadata
-from app.reference import Reference
+from app.routine import Target
 from app.sequence import PoseSequence, Step
 from app.server.deps import InstructorDep, StateDep
 from app.server.errors import error_responses, sentence
@@ -155,10 +155,10 @@ def _library_errors(name: str = "") -> Iterator[None]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, sentence(exc)) from None
 
 
-def reference_or_404(state: ServerState, name: str) -> Reference:
-    """The scorer's reference for ``name``, or an HTTP error."""
+def target_or_404(state: ServerState, name: str) -> Target:
+    """What ``name`` is scored against (a step, else a routine), or an HTTP error."""
     with _library_errors(name):
-        return state.library.reference(name)
+        return state.library.scorable(name)
 
 
 def ghost_frames(seq: PoseSequence) -> GhostFrames:
