@@ -69,7 +69,7 @@ def test_validate_reports_broken_files_and_fails(poses: Path,
     assert main(["library", "validate", "--poses", str(poses)]) == 1
     captured = capsys.readouterr()
     assert "skipped bad.pose.json: the document must be a JSON object" in captured.err
-    assert "2 valid, 1 broken" in captured.out
+    assert "2 steps and 0 routines valid, 1 broken" in captured.out
     assert main(["library", "list", "--poses", str(poses)]) == 0
 
 

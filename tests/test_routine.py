@@ -215,6 +215,22 @@ def test_the_cli_scores_a_routine_by_name(burkit_bi: tuple[Routine, Reference, L
     assert json.loads(capsys.readouterr().out)["parts"] == []
 
 
+def test_the_library_command_lists_routines_and_validates_them(
+        library: Library, capsys: pytest.CaptureFixture[str]) -> None:
+    write_routine(library, "wings", [{"step": "wing-spread"}, {"step": "wing-beat", "repeat": 2}])
+    write_routine(library, "typo", [{"step": "wing-bat"}])
+    poses = ["--poses", str(library.root)]
+    assert main(["library", "routines", *poses]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0] == "burkit-bi  Burkit bi (10 parts, 0.5 s blends)"
+    assert lines[1].startswith("  perched, unhooding, scanning, ")
+    assert lines[2:] == ["wings  Wings (3 parts, 0.5 s blends)", "  wing-spread, wing-beat x2"]
+    assert captured.err.startswith("skipped typo.routine.json: steps[0].step 'wing-bat' is ")
+    assert main(["library", "validate", *poses]) == 1
+    assert "10 steps and 2 routines valid, 1 broken in " in capsys.readouterr().out
+
+
 def test_an_unknown_name_lists_steps_and_routines(library: Library) -> None:
     with pytest.raises(NotFound) as caught:
         library.scorable("hopak")

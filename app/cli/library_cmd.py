@@ -37,6 +37,11 @@ def register(subparsers: Any) -> None:
     poses_argument(p)
     p.set_defaults(handler=run_list)
 
+    p = sub.add_parser("routines", help="list the routines (poses/routines/) and their steps "
+                                        "in order")
+    poses_argument(p)
+    p.set_defaults(handler=run_routines)
+
     p = sub.add_parser("show", help="show one reference's metadata and steps")
     p.add_argument("name", metavar="NAME")
     poses_argument(p)
@@ -93,6 +98,20 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_routines(args: argparse.Namespace) -> int:
+    library = open_library(args)
+    routines = library.routines()
+    if not routines:
+        print(f"no routines in {library.routines_dir}")
+    for routine in routines:
+        print(f"{routine.name}  {routine.title} ({len(routine.parts)} parts, "
+              f"{routine.transition_s:g} s blends)")
+        print("  " + ", ".join(entry.step if entry.repeat == 1 else
+                               f"{entry.step} x{entry.repeat}" for entry in routine.entries))
+    _report_problems(library.problems)
+    return 0
+
+
 def run_show(args: argparse.Namespace) -> int:
     info = open_library(args).info(args.name)
     meta = info.metadata
@@ -132,8 +151,10 @@ def run_delete(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     library = open_library(args)
     infos = library.list()
+    routines = library.routines()
     _report_problems(library.problems)
-    print(f"{len(infos)} valid, {len(library.problems)} broken in {library.root}")
+    print(f"{len(infos)} steps and {len(routines)} routines valid, {len(library.problems)} "
+          f"broken in {library.root}")
     return 1 if library.problems else 0
 
 
