@@ -50,6 +50,9 @@ MAX_REPEAT = 50
 MAX_ENTRIES = 200
 MAX_TRANSITION_S = 5.0
 DEFAULT_TRANSITION_S = 0.5
+CLOCK_SLACK_S = 1e-4
+"""A step's frames this close to the routine's clock are taken as they are (files store times
+to 10 microseconds); others are resampled."""
 BLEND_SPREAD_FACTOR = 1.0
 """A blend is judged as if the instructor's takes varied by this many default tolerances
 there (:attr:`app.reference.Reference.tolerance`): nobody dances a blend exactly."""
@@ -165,29 +168,34 @@ class _Piece:
 
 
 def _piece(reference: Reference, fps: float, aspect: float) -> _Piece:
-    """``reference`` at ``fps``, its image x and depth rescaled to the routine's aspect."""
+    """``reference`` on the routine's clock (``fps``), its image x and depth rescaled to the
+    routine's aspect."""
     seq = reference.sequence
     spread = (np.zeros((len(seq), SKELETON.n_features)) if reference.tolerance is None
               else reference.tolerance)
     image = seq.image_xyz * np.array([seq.aspect / aspect, 1.0, seq.aspect / aspect])
-    arrays = (image, seq.visibility, seq.world_xyz, seq.present.astype(np.float64), spread)
-    if abs(seq.fps - fps) > 1e-6:
-        n = max(1, round(seq.duration_s * fps))
-        elapsed = seq.t - seq.t[0]
-        times = np.minimum(np.arange(n) / fps, elapsed[-1])
-        idx = np.clip(np.searchsorted(elapsed, times, side="right") - 1, 0, len(seq) - 1)
-        nxt = np.minimum(idx + 1, len(seq) - 1)
-        gap = np.where(nxt > idx, elapsed[nxt] - elapsed[idx], 1.0)
-        frac = np.clip((times - elapsed[idx]) / gap, 0.0, 1.0)
+    piece = _Piece(image, seq.visibility, seq.world_xyz, seq.present, spread)
+    elapsed = seq.t - seq.t[0]
+    if np.all(np.abs(np.diff(elapsed) - 1.0 / fps) < CLOCK_SLACK_S):
+        return piece
+    return _resampled(piece, elapsed, round(seq.duration_s * fps), fps)
 
-        def mixed(a: FloatArray) -> FloatArray:
-            w = frac.reshape((-1,) + (1,) * (a.ndim - 1))
-            return np.asarray(a[idx] * (1 - w) + a[nxt] * w)
 
-        present = seq.present[idx] & seq.present[nxt]
-        arrays = (*(mixed(a) for a in arrays[:3]), present.astype(np.float64), mixed(spread))
-    image, visibility, world, present_f, spread = arrays
-    return _Piece(image, visibility, world, present_f > 0.5, spread)
+def _resampled(piece: _Piece, elapsed: FloatArray, n: int, fps: float) -> _Piece:
+    """``n`` frames at ``fps`` of ``piece``, whose frames are at ``elapsed`` seconds: values
+    interpolated linearly, a frame present where both frames around it are."""
+    times = np.minimum(np.arange(max(1, n)) / fps, elapsed[-1])
+    idx = np.clip(np.searchsorted(elapsed, times, side="right") - 1, 0, len(elapsed) - 1)
+    nxt = np.minimum(idx + 1, len(elapsed) - 1)
+    gap = np.where(nxt > idx, elapsed[nxt] - elapsed[idx], 1.0)
+    frac = np.clip((times - elapsed[idx]) / gap, 0.0, 1.0)
+
+    def mixed(a: FloatArray) -> FloatArray:
+        w = frac.reshape((-1,) + (1,) * (a.ndim - 1))
+        return np.asarray(a[idx] * (1 - w) + a[nxt] * w)
+
+    return _Piece(mixed(piece.image), mixed(piece.visibility), mixed(piece.world),
+                  piece.present[idx] & piece.present[nxt], mixed(piece.spread))
 
 
 def _blend(before: _Piece, after: _Piece, n: int) -> _Piece:

@@ -166,6 +166,22 @@ def test_steps_at_other_frame_rates_join_the_routine_at_its_own(library: Library
                                                           abs=1 / slow.fps)
 
 
+def test_a_step_missing_frames_is_put_back_on_the_clock(library: Library) -> None:
+    swoop = library.get("swoop")
+    keep = np.ones(len(swoop), dtype=bool)
+    keep[10:13] = False
+    gappy = replace(swoop, t=swoop.t[keep], image_xyz=swoop.image_xyz[keep],
+                    visibility=swoop.visibility[keep], world_xyz=swoop.world_xyz[keep],
+                    present=swoop.present[keep])
+    routine = Routine("gap", "Gap", "", 0.0, library.routine("burkit-bi").entries[6:7])
+    seq = build_reference(routine, {"swoop": Reference(gappy)}).sequence
+    assert len(seq) == len(swoop)
+    np.testing.assert_allclose(np.diff(seq.t), 1 / swoop.fps)
+    between = (swoop.image_xyz[9] + swoop.image_xyz[13]) / 2
+    np.testing.assert_allclose(seq.image_xyz[11], between, atol=1e-4)
+    np.testing.assert_allclose(seq.image_xyz[20], swoop.image_xyz[20], atol=1e-4)
+
+
 def test_the_routine_danced_well_scores_high_on_every_part(
         burkit_bi: tuple[Routine, Reference, Library]) -> None:
     routine, reference, _ = burkit_bi
