@@ -280,12 +280,17 @@ class Target:
         return score_routine(self.routine, self.reference, attempt, options)
 
 
+PARTS_EXPONENT = -0.5
+"""Exponent of the power mean of a routine's part scores (below 1: a weak part counts more)."""
+
+
 def score_routine(routine: Routine, reference: Reference, attempt: PoseSequence,
                   options: ScoreOptions | None = None) -> ScoreReport:
-    """Score ``attempt`` against the routine's ``reference`` (:func:`build_reference`): the
-    whole as for a single step, and ``parts``, one per part in order, each with its
-    corrections in words. A part the scorer could not judge (the learner left it out) scores
-    0."""
+    """Score ``attempt`` against the routine's ``reference`` (:func:`build_reference`):
+    ``parts``, one per part in order, each with its corrections in words, and the whole's
+    score from its parts (:func:`whole_of`) instead of from all its frames at once, where one
+    step danced wrong among ten would hardly show. A part the scorer could not judge (the
+    learner left it out) scores 0."""
     report = score(reference, attempt, options or ScoreOptions())
     by_name = {step.name: step for step in report.steps}
     parts = []
@@ -296,4 +301,16 @@ def score_routine(routine: Routine, reference: Reference, attempt: PoseSequence,
             continue
         words = tuple(c.text for c in merged(step.corrections))
         parts.append(PartScore(part.name, part.step, step.score, step.rating, words))
-    return replace(report, parts=tuple(parts))
+    whole = whole_of([part.score for part in parts])
+    return replace(report, score=whole, rating=rating(whole), parts=tuple(parts))
+
+
+def whole_of(scores: list[float]) -> float:
+    """A routine's score from its parts' scores, each step counting once: their power mean
+    with exponent :data:`PARTS_EXPONENT`. One step of ten danced as another step keeps the
+    whole from Great (nine at 100 and one at 7 give 61, Almost; one at 16 gives 75, Good),
+    without making nine good steps a Miss."""
+    if not scores:
+        return 0.0
+    values = np.maximum(np.asarray(scores, dtype=np.float64), 1.0)
+    return float(np.mean(values ** PARTS_EXPONENT) ** (1.0 / PARTS_EXPONENT))

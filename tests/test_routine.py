@@ -204,6 +204,7 @@ def test_one_part_danced_as_another_step_scores_low_on_that_part_only(
     assert parts["wing-spread"].corrections
     others = [part for name, part in parts.items() if name != "wing-spread"]
     assert all(part.score >= GOOD_PART for part in others), others
+    assert report.score < 80.0, "one step danced wrong keeps the whole from Great"
     doc = report.to_dict()
     assert [part["name"] for part in doc["parts"]] == [part.name for part in routine.parts]
     assert doc["parts"][3]["corrections"] == list(parts["wing-spread"].corrections)
