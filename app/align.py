@@ -143,7 +143,9 @@ def inverse_tolerance(tolerance: FloatArray | None, n_frames: int, n_features: i
                          f"({n_frames}, {n_features})")
     if not (np.isfinite(tol).all() and np.all(tol > 0)):
         raise ValueError("tolerance must be positive and finite")
-    return np.ascontiguousarray(np.broadcast_to(1.0 / (tol * tol), (n_frames, n_features)))
+    # always a fresh writable array: a read-only view (a per-frame tolerance broadcasts to
+    # itself) is another array type to numba, and would compile the kernels a second time
+    return np.array(np.broadcast_to(1.0 / (tol * tol), (n_frames, n_features)), order="C")
 
 
 def feature_shares(shares: FloatArray | None, n_features: int) -> FloatArray:

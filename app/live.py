@@ -596,3 +596,4 @@ def warm_up() -> None:
     session = LiveSession(Reference(reference), ScoreOptions())
     for k, world in enumerate((points[0], None)):
         session.push(float(k), points[k], np.ones(N_LANDMARKS), world, (640, 480))
+    session.finish()

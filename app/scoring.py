@@ -41,7 +41,7 @@ import numpy.typing as npt
 from app.align import AlignSettings, align_offline
 from app.align import warm_up as warm_up_alignment
 from app.errors import NoAlignmentError, UserError
-from app.features import Space
+from app.features import Features, Space
 from app.feedback import (
     POORLY_SEEN_LINE,
     Correction,
@@ -296,7 +296,7 @@ def _worst_moments(matches: Matches, frame_errors: FloatArray, scored: Sequence[
                    mirror: bool) -> list[Moment]:
     ref_t = matches.reference.t
     fps = matches.reference.fps
-    window = max(1, round(0.2 * fps))
+    window = max(1, min(round(0.2 * fps), len(matches)))
     kernel = np.ones(window) / window
     found: list[tuple[float, Moment]] = []
     for k, limb in enumerate(SKELETON.limbs):
@@ -490,6 +490,13 @@ def seen_poorly(attempt_jitter: float, reference_jitter: float) -> bool:
 
 
 def warm_up() -> None:
-    """Compile or load every kernel the scorer and the live session use."""
+    """Compile or load every kernel the scorer and the live session use, so none compiles
+    while a server answers (a first summary would stall every session for seconds)."""
     warm_up_features()
     warm_up_alignment()
+    rows = np.zeros((3, SKELETON.n_features))
+    features = Features(rows, np.ones_like(rows), np.arange(3) / 30.0)
+    matches = Matches(features, np.ones_like(rows))
+    matches.add_path(np.array([[0, 0], [1, 1], [2, 2]]), features)
+    _limb_scores(matches.squared, matches.weight, np.ones(len(SKELETON.limbs)))
+    _frame_errors(matches.squared, matches.weight)

@@ -240,3 +240,14 @@ def test_the_summary_says_when_the_camera_saw_the_learner_poorly() -> None:
         hinted = [u.visible_hint for u in updates if u.visible_hint]
         assert bool(hinted) is expected
         assert all("the camera sees you poorly" in hint for hint in hinted)
+
+
+def test_a_two_frame_reference_closes_with_a_report() -> None:
+    """A reference shorter than the worst-moments smoothing window still gets its summary."""
+    points = np.random.default_rng(0).uniform(0.3, 0.7, (2, N_LANDMARKS, 3))
+    short = PoseSequence.from_frames([0.0, 1 / 30], list(points), [None, None], [None, None],
+                                     fps=30.0, image_size=(640, 480))
+    session = LiveSession(Reference(short), ScoreOptions())
+    for k in range(2):
+        session.push(float(k) / 30, points[k], np.ones(N_LANDMARKS), None, (640, 480))
+    assert session.finish().score >= 90.0
