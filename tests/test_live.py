@@ -21,6 +21,8 @@ from tests.scoring_fixtures import (
     plain_json,
     rotated_limb,
     squats_sequence,
+    stick_figure,
+    still_sequence,
     time_warp,
 )
 
@@ -244,10 +246,11 @@ def test_the_summary_says_when_the_camera_saw_the_learner_poorly() -> None:
 
 def test_a_two_frame_reference_closes_with_a_report() -> None:
     """A reference shorter than the worst-moments smoothing window still gets its summary."""
-    points = np.random.default_rng(0).uniform(0.3, 0.7, (2, N_LANDMARKS, 3))
-    short = PoseSequence.from_frames([0.0, 1 / 30], list(points), [None, None], [None, None],
-                                     fps=30.0, image_size=(640, 480))
-    session = LiveSession(Reference(short), ScoreOptions())
-    for k in range(2):
-        session.push(float(k) / 30, points[k], np.ones(N_LANDMARKS), None, (640, 480))
-    assert session.finish().score >= 90.0
+    short = still_sequence(stick_figure(), n=2)
+    for attempt, good in ((short, True),
+                          (rotated_limb(short, Limb.LEFT_ARM, np.random.default_rng(1)), False)):
+        session = LiveSession(Reference(short), ScoreOptions())
+        stream(session, attempt)
+        report = session.finish()
+        assert (report.score >= 90.0) is good
+        assert good or report.limbs[Limb.LEFT_ARM] == min(report.limbs.values())
