@@ -163,7 +163,7 @@ def _mean_of_takes(takes: Sequence[PoseSequence], features: Sequence[Features], 
     total = np.maximum(weights.sum(axis=0), 1e-12)
     mean = (weights * values).sum(axis=0) / total
     spread = np.sqrt((weights * (values - mean) ** 2).sum(axis=0) / total)
-    window = max(1, round(0.2 * features[anchor].fps))
+    window = max(1, min(round(0.2 * features[anchor].fps), n))
     kernel = np.ones(window) / window
     spread = np.apply_along_axis(lambda col: np.convolve(col, kernel, mode="same"), 0, spread)
     return _mean_landmarks(takes, anchor, frame_of, matched), spread

@@ -33,6 +33,8 @@ from tests.scoring_fixtures import (
     rotated_limb,
     segments,
     squats_sequence,
+    stick_figure,
+    still_sequence,
     time_warp,
     verdicts,
 )
@@ -300,3 +302,12 @@ def test_a_body_the_camera_saw_poorly_is_said_first() -> None:
     shaky = score(step, noisy(step, rng, level=0.15))
     assert shaky.poorly_seen
     assert shaky.feedback[0].startswith("the camera saw you poorly")
+
+
+def test_takes_shorter_than_the_spread_smoothing_make_a_reference() -> None:
+    """Three takes of a few frames (less than the 0.2 s the spread is smoothed over)."""
+    short = still_sequence(stick_figure(), n=4)
+    rng = np.random.default_rng(5)
+    mean, spread = tolerance_from_takes([short, noisy(short, rng, level=0.02),
+                                         noisy(short, rng, level=0.02)])
+    assert len(mean) == 4 and spread.shape == (4, SKELETON.n_features)
