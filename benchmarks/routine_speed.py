@@ -8,6 +8,11 @@ itself. Each timing is the median of several runs in this process after a warm-u
 kernels compiled); the ratio is the routine's time over the step's. Target: the routine in
 under a second.
 
+Live, the cost of one frame (``LiveSession.push``: smoothing, features, the online aligner,
+scoring, feedback) within the routine against within the single step, over the first
+:data:`LIVE_FRAMES` frames of each attempt (the step's danced again and again): the online
+aligner's work per frame grows with the reference's length.
+
 Run from the repository root::
 
     python -m benchmarks.routine_speed [--repeat 5] [--poses DIR]
@@ -26,13 +31,18 @@ from pathlib import Path
 import numpy as np
 
 from app.library import Library, default_poses_dir
+from app.live import LiveSession
+from app.live import warm_up as warm_up_live
+from app.reference import Reference
 from app.routine import DEFAULT_TRANSITION_S, Routine, RoutineEntry, build_reference, score_routine
-from app.scoring import score, warm_up
+from app.scoring import ScoreOptions, score
+from app.sequence import PoseSequence
 from tests.scoring_fixtures import noisy
 
 ROUTINE_S = 120.0
 STEP = "wing-beat"
 TARGET_S = 1.0
+LIVE_FRAMES = 300
 
 
 def timed(fn: Callable[[], object], repeat: int) -> float:
@@ -59,12 +69,28 @@ def two_minute_routine(library: Library) -> Routine:
     return Routine("two-minutes", "Two minutes", "", DEFAULT_TRANSITION_S, tuple(entries))
 
 
+def push_times(reference: Reference, attempt: PoseSequence) -> tuple[float, float]:
+    """Median and 99th percentile seconds of a live push over :data:`LIVE_FRAMES` frames of
+    ``attempt``, looped if shorter, in a session following ``reference``."""
+    session = LiveSession(reference, ScoreOptions())
+    times = []
+    period = attempt.duration_s + 1.0 / attempt.fps
+    for k in range(LIVE_FRAMES):
+        i = k % len(attempt)
+        t = float(attempt.t[i]) + (k // len(attempt)) * period
+        start = time.perf_counter()
+        session.push(t, attempt.image_xyz[i], attempt.visibility[i], attempt.world_xyz[i],
+                     attempt.image_size)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), float(np.percentile(times, 99))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--poses", type=Path, default=None)
     args = parser.parse_args(argv)
-    warm_up()
+    warm_up_live()
     library = Library(args.poses or default_poses_dir())
     routine = two_minute_routine(library)
     references = {step: library.reference(step) for step in dict.fromkeys(routine.steps)}
@@ -89,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"score one step ({STEP}, {step.sequence.duration_s:.1f} s): {step_s * 1000:8.1f} ms")
     print(f"routine / step: {routine_s / step_s:.1f}x for "
           f"{seq.duration_s / step.sequence.duration_s:.1f}x the length")
+    live_routine = push_times(reference, attempt)
+    live_step = push_times(step, step_attempt)
+    print(f"live push within the routine: p50 {live_routine[0] * 1000:.3f} ms, "
+          f"p99 {live_routine[1] * 1000:.3f} ms; within the step: p50 "
+          f"{live_step[0] * 1000:.3f} ms, p99 {live_step[1] * 1000:.3f} ms; "
+          f"routine / step p50 {live_routine[0] / live_step[0]:.1f}x")
     return 0 if routine_s < TARGET_S else 1
 
 
