@@ -26,7 +26,7 @@ from typing import Any
 
 from app import routine as routine_file
 from app import sequence
-from app.atomic import remove_stale_temporaries
+from app.atomic import atomic_write_bytes, remove_stale_temporaries
 from app.errors import UserError
 from app.metadata import MetadataError, ReferenceMetadata
 from app.recording import pause_steps
@@ -305,14 +305,24 @@ class Library:
         if not NAME_PATTERN.fullmatch(routine.name):
             raise BrokenRoutine(f"{path.name}: the file name {routine.name!r} is not a valid "
                                 f"routine name (lowercase letters, digits and hyphens)")
-        for i, step in enumerate(routine.steps):
-            if step not in steps:
-                close = difflib.get_close_matches(step, steps, n=3)
-                hint = (f"did you mean {' or '.join(repr(c) for c in close)}?" if close
-                        else f"the library has {', '.join(steps) or 'no steps'}")
-                raise BrokenRoutine(f"{path.name}: steps[{i}].step {step!r} is not a step of "
-                                    f"the library ({hint})")
+        _check_steps(routine, steps, path.name)
         return routine
+
+    def save_routine(self, routine: Routine) -> Path:
+        """Write a routine (new, or replacing the one of that name) after checking that every
+        step it names is in the library; atomic, under the library's lock.
+
+        Raises
+        ------
+        InvalidName, BrokenRoutine
+        """
+        path = self.routine_path(routine.name)
+        text = routine_file.dumps(routine)
+        with self._lock:
+            _check_steps(routine, [info.name for info in self.list()], path.name)
+            self.routines_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, text.encode())
+        return path
 
     def validate(self) -> Problems:
         """Check every file; returns (and stores in :attr:`problems`) the broken ones."""
@@ -476,3 +486,13 @@ class Library:
         self._cache.pop(path, None)
         self._references.pop(path, None)
 
+
+def _check_steps(routine: Routine, steps: Names, label: str) -> None:
+    """Refuse, in one sentence naming ``label``, a routine naming a step not in ``steps``."""
+    for i, step in enumerate(routine.steps):
+        if step not in steps:
+            close = difflib.get_close_matches(step, steps, n=3)
+            hint = (f"did you mean {' or '.join(repr(c) for c in close)}?" if close
+                    else f"the library has {', '.join(steps) or 'no steps'}")
+            raise BrokenRoutine(f"{label}: steps[{i}].step {step!r} is not a step of the "
+                                f"library ({hint})")

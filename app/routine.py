@@ -153,6 +153,40 @@ def load(path: Path) -> Routine:
                    entries=tuple(doc.steps))
 
 
+def dumps(routine: Routine) -> str:
+    """The routine as its file's text (what :func:`load` reads back)."""
+    try:
+        doc = RoutineDocument(format="dance-tutor.routine", version=1, title=routine.title,
+                              description=routine.description,
+                              transition_s=routine.transition_s, steps=list(routine.entries))
+    except ValidationError as exc:
+        raise RoutineFormatError(f"routine {routine.name}: {describe(first_error(exc))}"
+                                 ) from None
+    return doc.model_dump_json(indent=2) + "\n"
+
+
+def parse_entries(text: str) -> tuple[RoutineEntry, ...]:
+    """Entries from ``"perched,wing-beat:2,landing"`` (a step, optionally ``:`` and how many
+    times in a row).
+
+    Raises
+    ------
+    UserError
+        Naming the entry that is not a step or a step and a repeat count from 1 to the limit.
+    """
+    entries = []
+    for item in (part.strip() for part in text.split(",")):
+        step, _, count = item.partition(":")
+        if not step or (count and not count.isdigit()) or not 1 <= int(count or 1) <= MAX_REPEAT:
+            raise UserError(f"routine step {item!r} must be a step's name, optionally followed "
+                            f"by ':' and how many times in a row (1 to {MAX_REPEAT})")
+        try:
+            entries.append(RoutineEntry(step=step, repeat=int(count or 1)))
+        except ValidationError as exc:
+            raise UserError(f"routine step {item!r}: {describe(first_error(exc))}") from None
+    return tuple(entries)
+
+
 @dataclass(frozen=True)
 class _Piece:
     """Frames on the routine's clock: image landmarks for the routine's image size."""

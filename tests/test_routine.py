@@ -15,7 +15,14 @@ from app import sequence
 from app.cli import main
 from app.library import BrokenRoutine, Library, NotFound
 from app.reference import Reference
-from app.routine import DEFAULT_TRANSITION_S, Routine, build_reference, score_routine
+from app.routine import (
+    DEFAULT_TRANSITION_S,
+    Routine,
+    build_reference,
+    dumps,
+    load,
+    score_routine,
+)
 from app.schema import SKELETON
 from app.sequence import PoseSequence
 from tests.library_fixtures import with_noise
@@ -282,3 +289,33 @@ def test_a_job_scores_a_routine_by_name_with_its_parts(
     assert final["result"]["reference"] == "burkit-bi"
     assert [part["step"] for part in final["result"]["parts"]] == list(routine.steps)
     assert all(part["score"] >= GOOD_PART for part in final["result"]["parts"])
+
+
+def test_the_library_command_makes_and_changes_a_routine(
+        library: Library, capsys: pytest.CaptureFixture[str]) -> None:
+    poses = ["--poses", str(library.root)]
+    assert main(["library", "routine", "wings", "wing-spread,wing-beat:2", "--title", "Wings",
+                 "--transition", "0.3", *poses]) == 0
+    assert "created" in capsys.readouterr().out
+    routine = library.routine("wings")
+    assert [part.name for part in routine.parts] == ["wing-spread", "wing-beat", "wing-beat 2"]
+    assert (routine.title, routine.transition_s) == ("Wings", 0.3)
+    assert main(["library", "routine", "wings", "wing-beat,landing", *poses]) == 0
+    changed = library.routine("wings")
+    assert changed.steps == ("wing-beat", "landing")
+    assert (changed.title, changed.transition_s) == ("Wings", 0.3), "kept unless given"
+    before = library.routine_path("wings").read_bytes()
+    assert main(["library", "routine", "wings", "wing-bat", *poses]) == 2
+    assert "'wing-bat' is not a step of the library (did you mean" in capsys.readouterr().err
+    assert main(["library", "routine", "wings", "wing-beat:0", *poses]) == 2
+    assert main(["library", "routine", "wings", "wing-beat", "--transition", "99", *poses]) == 2
+    assert "transition_s must be at most" in capsys.readouterr().err
+    assert library.routine_path("wings").read_bytes() == before, "a refused change writes nothing"
+
+
+def test_a_routine_written_reads_back_the_same(library: Library) -> None:
+    shipped = library.routine("burkit-bi")
+    library.save_routine(replace(shipped, name="copy"))
+    copy = load(library.routine_path("copy"))
+    assert replace(copy, name="burkit-bi") == shipped
+    assert dumps(copy) == library.routine_path("copy").read_text()

@@ -42,6 +42,22 @@ def register(subparsers: Any) -> None:
     poses_argument(p)
     p.set_defaults(handler=run_routines)
 
+    p = sub.add_parser(
+        "routine", help="make or change a routine: steps in order, repeats, blends",
+        description="Write poses/routines/NAME.routine.json: the steps danced one after "
+                    "another. Every step must be in the library.")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("steps", metavar="STEP[:N],...",
+                   help='the steps in order, each optionally repeated N times in a row, like '
+                        '"perched,wing-beat:2,landing"')
+    p.add_argument("--title", help="default: the routine's title if it exists, else the name")
+    p.add_argument("--description", help="default: the routine's description if it exists")
+    p.add_argument("--transition", type=float, metavar="S",
+                   help="seconds of blend between consecutive steps (default: as it was, "
+                        "else 0.5)")
+    poses_argument(p)
+    p.set_defaults(handler=run_routine)
+
     p = sub.add_parser("show", help="show one reference's metadata and steps")
     p.add_argument("name", metavar="NAME")
     poses_argument(p)
@@ -109,6 +125,24 @@ def run_routines(args: argparse.Namespace) -> int:
         print("  " + ", ".join(entry.step if entry.repeat == 1 else
                                f"{entry.step} x{entry.repeat}" for entry in routine.entries))
     _report_problems(library.problems)
+    return 0
+
+
+def run_routine(args: argparse.Namespace) -> int:
+    from app.routine import DEFAULT_TRANSITION_S, Routine, parse_entries
+
+    library = open_library(args)
+    old = library.routine(args.name) if library.routine_path(args.name).is_file() else None
+    routine = Routine(
+        name=args.name,
+        title=args.title or (old.title if old else args.name.replace("-", " ").capitalize()),
+        description=args.description if args.description is not None
+        else (old.description if old else ""),
+        transition_s=args.transition if args.transition is not None
+        else (old.transition_s if old else DEFAULT_TRANSITION_S),
+        entries=parse_entries(args.steps))
+    path = library.save_routine(routine)
+    print(f"{'updated' if old else 'created'} {path}: {len(routine.parts)} parts")
     return 0
 
 
