@@ -21,10 +21,8 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
-from collections.abc import Callable
 from itertools import cycle
 from pathlib import Path
 
@@ -37,24 +35,13 @@ from app.reference import Reference
 from app.routine import DEFAULT_TRANSITION_S, Routine, RoutineEntry, build_reference, score_routine
 from app.scoring import ScoreOptions, score
 from app.sequence import PoseSequence
+from benchmarks.align_speed import timed
 from tests.scoring_fixtures import noisy
 
 ROUTINE_S = 120.0
 STEP = "wing-beat"
 TARGET_S = 1.0
 LIVE_FRAMES = 300
-
-
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    """Median seconds of ``repeat`` calls (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def two_minute_routine(library: Library) -> Routine:
