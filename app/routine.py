@@ -37,7 +37,7 @@ from app.report import PartScore, ScoreReport, rating
 from app.schema import SKELETON
 from app.scoring import ScoreOptions, score
 from app.sequence import PoseSequence, Source, Step
-from app.validation import describe, first_error
+from app.validation import describe, first_error, read_document
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -135,14 +135,7 @@ def load(path: Path) -> Routine:
         With one sentence naming the file and the field at fault.
     """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise RoutineFormatError(f"{path.name}: is {size} bytes, over the limit of "
-                                     f"{MAX_FILE_BYTES}")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RoutineFormatError(f"{path.name}: cannot be read ({exc.strerror})") from exc
+    data = read_document(path, MAX_FILE_BYTES, RoutineFormatError, path.name)
     try:
         doc = RoutineDocument.model_validate_json(data)
     except ValidationError as exc:

@@ -48,7 +48,7 @@ from pydantic_core import PydanticCustomError
 
 from app.atomic import atomic_write_bytes
 from app.errors import UserError
-from app.validation import describe, first_error, json_only
+from app.validation import describe, first_error, json_only, read_document
 
 FormatName = Literal["dance-tutor.pose-sequence"]
 FormatVersion = Literal[1]
@@ -335,15 +335,8 @@ def load(path: Path) -> PoseSequence:
         With one sentence naming the file and the field at fault.
     """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise SequenceFormatError(f"{path}: cannot be read ({exc.strerror})") from exc
-    if size > MAX_FILE_BYTES:
-        raise SequenceFormatError(
-            f"{path}: is {size / 2**20:.0f} MiB, over the limit of {MAX_FILE_BYTES // 2**20} MiB"
-        )
-    return loads(path.read_bytes(), origin=str(path))
+    return loads(read_document(path, MAX_FILE_BYTES, SequenceFormatError, str(path)),
+                 origin=str(path))
 
 
 def loads(data: bytes | str, origin: str = "<pose sequence>") -> PoseSequence:

@@ -16,10 +16,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
+
+from app.errors import UserError
 
 NOT_JSON = "not_json"
 """The error :func:`json_only` raises."""
@@ -31,6 +34,23 @@ _EXPECTED = {"float_type": "a number", "int_type": "a whole number", "string_typ
              "dict_type": "a JSON object"}
 _LIMITS = {"greater_than": ("more than", "gt"), "greater_than_equal": ("at least", "ge"),
            "less_than": ("less than", "lt"), "less_than_equal": ("at most", "le")}
+
+
+def read_document(path: Path, limit: int, error: type[UserError], label: str) -> bytes:
+    """The bytes of a document file, refused with ``error`` (one sentence starting with
+    ``label``) when it cannot be read or is larger than ``limit`` bytes."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise error(f"{label}: is {_size(size)}, over the limit of {_size(limit)}")
+        return path.read_bytes()
+    except OSError as exc:
+        raise error(f"{label}: cannot be read ({exc.strerror})") from exc
+
+
+def _size(n: int) -> str:
+    """A file size as a reader takes it in: MiB from one MiB up, else bytes."""
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n} bytes"
 
 
 def first_error(exc: ValidationError, header: Iterable[str] = ()) -> ErrorDetails:
