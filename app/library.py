@@ -205,6 +205,8 @@ class Library:
         self._references: dict[Path, tuple[PoseSequence, Reference]] = {}
         self.problems: list[LibraryProblem] = []
         remove_stale_temporaries(self.root)
+        if self.routines_dir.is_dir():
+            remove_stale_temporaries(self.routines_dir)
         self.list()
 
     def path_of(self, name: str) -> Path:
@@ -319,6 +321,9 @@ class Library:
         path = self.routine_path(routine.name)
         text = routine_file.dumps(routine)
         with self._lock:
+            if routine.name in self:
+                raise BrokenRoutine(f"{path.name}: {routine.name!r} is already a step of the "
+                                    f"library; a routine needs a name of its own")
             _check_steps(routine, [info.name for info in self.list()], path.name)
             self.routines_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, text.encode())

@@ -44,7 +44,8 @@ FloatArray = npt.NDArray[np.float64]
 FOLDER = "routines"
 """The library's sub-folder of routines."""
 SUFFIX = ".routine.json"
-FORMAT = "dance-tutor.routine"
+FormatName = Literal["dance-tutor.routine"]
+FORMAT: FormatName = "dance-tutor.routine"
 MAX_FILE_BYTES = 1024 * 1024
 MAX_REPEAT = 50
 MAX_ENTRIES = 200
@@ -77,10 +78,12 @@ class RoutineEntry(_Part):
 class RoutineDocument(_Part):
     """A ``.routine.json`` document, the routine format's one schema."""
 
-    format: Literal["dance-tutor.routine"]
+    format: FormatName
     version: Literal[1]
-    title: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE)]
-    description: Annotated[str, StringConstraints(max_length=MAX_TEXT)] = ""
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=MAX_TITLE)]
+    description: Annotated[str, StringConstraints(strip_whitespace=True,
+                                                  max_length=MAX_TEXT)] = ""
     transition_s: float = Field(
         default=DEFAULT_TRANSITION_S, ge=0.0, le=MAX_TRANSITION_S,
         description="Seconds of blend between consecutive steps (and repeats).")
@@ -141,15 +144,15 @@ def load(path: Path) -> Routine:
     except ValidationError as exc:
         error = first_error(exc, header=("format", "version"))
         raise RoutineFormatError(f"{path.name}: {describe(error)}") from None
-    return Routine(name=path.name[: -len(SUFFIX)], title=doc.title.strip(),
-                   description=doc.description.strip(), transition_s=doc.transition_s,
+    return Routine(name=path.name[: -len(SUFFIX)], title=doc.title,
+                   description=doc.description, transition_s=doc.transition_s,
                    entries=tuple(doc.steps))
 
 
 def dumps(routine: Routine) -> str:
     """The routine as its file's text (what :func:`load` reads back)."""
     try:
-        doc = RoutineDocument(format="dance-tutor.routine", version=1, title=routine.title,
+        doc = RoutineDocument(format=FORMAT, version=1, title=routine.title,
                               description=routine.description,
                               transition_s=routine.transition_s, steps=list(routine.entries))
     except ValidationError as exc:
@@ -170,7 +173,7 @@ def parse_entries(text: str) -> tuple[RoutineEntry, ...]:
     entries = []
     for item in (part.strip() for part in text.split(",")):
         step, _, count = item.partition(":")
-        if not step or (count and not count.isdigit()) or not 1 <= int(count or 1) <= MAX_REPEAT:
+        if not step or not ((count.isascii() and count.isdigit()) or not count):
             raise UserError(f"routine step {item!r} must be a step's name, optionally followed "
                             f"by ':' and how many times in a row (1 to {MAX_REPEAT})")
         try:

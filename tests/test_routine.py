@@ -18,6 +18,7 @@ from app.reference import Reference
 from app.routine import (
     DEFAULT_TRANSITION_S,
     Routine,
+    RoutineDocument,
     build_reference,
     dumps,
     load,
@@ -26,7 +27,7 @@ from app.routine import (
 from app.schema import SKELETON
 from app.sequence import PoseSequence
 from tests.library_fixtures import with_noise
-from tests.scoring_fixtures import noisy, time_warp
+from tests.scoring_fixtures import REPO, noisy, time_warp
 from tests.server_fixtures import client, copy_library, settings, state
 from tests.test_server_jobs import submit, wait_for
 
@@ -271,7 +272,8 @@ def test_the_api_lists_burkit_bi_with_its_steps_in_story_order(client: TestClien
     steps = [reference["name"] for reference in client.get("/api/references").json()]
     assert response.json() == [{
         "name": "burkit-bi", "title": "Burkit bi",
-        "description": response.json()[0]["description"], "steps": steps,
+        "description": load(REPO / "poses" / "routines" / "burkit-bi.routine.json").description,
+        "steps": steps,
         "repeats": [1] * len(steps), "transition_s": DEFAULT_TRANSITION_S,
     }]
     schema = client.get("/openapi.json").json()
@@ -318,4 +320,27 @@ def test_a_routine_written_reads_back_the_same(library: Library) -> None:
     library.save_routine(replace(shipped, name="copy"))
     copy = load(library.routine_path("copy"))
     assert replace(copy, name="burkit-bi") == shipped
-    assert dumps(copy) == library.routine_path("copy").read_text()
+    shipped_doc = RoutineDocument.model_validate_json(
+        library.routine_path("burkit-bi").read_bytes())
+    assert RoutineDocument.model_validate_json(dumps(copy)) == shipped_doc, \
+        "the shipped file, field for field"
+
+
+def test_the_library_command_repairs_and_refuses_what_it_should(
+        library: Library, capsys: pytest.CaptureFixture[str]) -> None:
+    poses = ["--poses", str(library.root)]
+    assert main(["library", "routine", "wings", "wing-spread,landing", "--title", "Wings",
+                 *poses]) == 0
+    library.delete("landing")
+    assert main(["library", "routine", "wings", "wing-spread,wing-beat", *poses]) == 0, \
+        "a routine naming a deleted step can be mended"
+    assert library.routine("wings").title == "Wings"
+    capsys.readouterr()
+    for steps, words in (("wing-beat:\u00b2", "how many times in a row"),
+                         ("wing-beat:51", "repeat must be at most 50")):
+        assert main(["library", "routine", "wings", steps, *poses]) == 2
+        assert words in capsys.readouterr().err
+    assert main(["library", "routine", "wings", "wing-beat", "--title", "   ", *poses]) == 2
+    assert "title must be at least 1 character" in capsys.readouterr().err
+    assert main(["library", "routine", "swoop", "wing-beat", *poses]) == 2
+    assert "'swoop' is already a step of the library" in capsys.readouterr().err

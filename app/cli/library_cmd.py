@@ -129,10 +129,14 @@ def run_routines(args: argparse.Namespace) -> int:
 
 
 def run_routine(args: argparse.Namespace) -> int:
-    from app.routine import DEFAULT_TRANSITION_S, Routine, parse_entries
+    from app.routine import DEFAULT_TRANSITION_S, Routine, RoutineFormatError, load, parse_entries
 
     library = open_library(args)
-    old = library.routine(args.name) if library.routine_path(args.name).is_file() else None
+    path = library.routine_path(args.name)
+    try:
+        old = load(path) if path.is_file() else None
+    except RoutineFormatError:
+        old = None
     routine = Routine(
         name=args.name,
         title=args.title or (old.title if old else args.name.replace("-", " ").capitalize()),
