@@ -92,6 +92,7 @@ class FramePose:
 # after announcing once that it logs to stderr. A message must have a native shape to be held
 # back: unbuffered Python (``-u``) writes a line and its "\n" apart too.
 _NATIVE_LEVELS = frozenset({b"INFO: ", b"WARNING: ", b"VERBOSE: ", b"DEBUG: "})
+_KEPT_LEVELS = frozenset({b"ERROR: ", b"FATAL: "})
 _NATIVE_MESSAGE = re.compile(rb"\[[^\]\s]+:\d+\] [^\n]*\Z|Created TensorFlow Lite [^\n]*\Z")
 _NATIVE_LINE = re.compile(
     rb"[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] "
@@ -210,26 +211,37 @@ class _Channel:
         self._copied.wait(_COPY_TIMEOUT_S)
 
     def _copy(self) -> None:
-        bodies = newlines = 0
+        bodies = kept = newlines = 0
         buffer = memoryview(bytearray(self._largest))
         try:
             while True:
                 message = bytes(buffer[:self._reader.recv_into(buffer)])
                 if message == _COPIED:
-                    bodies = newlines = 0
+                    bodies = kept = newlines = 0
                     self._copied.set()
                 elif message in _NATIVE_LEVELS:
                     bodies += 1
+                elif message in _KEPT_LEVELS:
+                    # an error's message passes, even after the prefix of a line dropped
+                    kept += 1
+                    self._write(message)
+                elif kept and _NATIVE_MESSAGE.match(message):
+                    kept -= 1
+                    self._write(message)
                 elif bodies and _NATIVE_MESSAGE.match(message):
                     bodies, newlines = bodies - 1, newlines + 1
                 elif newlines and message == b"\n":
                     newlines -= 1
                 elif message and not _NATIVE_LINE.match(message):
-                    with self._target_lock:
-                        _write_all(self._target, message)
+                    self._write(message)
         finally:
             # Writers then fail instead of waiting for a copier that is gone.
             self._reader.close()
+
+    def _write(self, data: bytes) -> None:
+        if data:
+            with self._target_lock:
+                _write_all(self._target, data)
 
 
 def _write_all(target: int, data: bytes) -> None:

@@ -113,3 +113,23 @@ def test_the_same_run_at_debug_shows_them(model_path: Path) -> None:
     result = run(["-c", debug + THREADS, str(model_path)])
     assert result.returncode == 0, result.stderr
     assert all(words in result.stderr for words in (*NATIVE, FIRST_FRAME)), result.stderr
+
+
+PIECES = """
+import os
+from app.pose import _NATIVE_LOGS
+with _NATIVE_LOGS.hidden():
+    for piece in (b"INFO: ", b"python output", b"\\n",
+                  b"INFO: ", b"[environment.cc:36] Creating LiteRT environment", b"\\n",
+                  b"ERROR: ", b"[model.cc:12] failed to open", b"\\n"):
+        os.write(2, piece)
+"""
+
+
+def test_only_native_lines_are_held_back_whatever_comes_between_their_pieces() -> None:
+    """Native code writes a line in three pieces (level, message, newline), and other
+    threads write between them: what is not a native message passes, and a native error is
+    never swallowed, even while the prefix of an unmatched line is pending."""
+    result = run(["-c", PIECES])
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "python output\nERROR: [model.cc:12] failed to open\n"
