@@ -34,8 +34,9 @@ const practice = new Practice({
   onSummary: async (result) => {
     // A practice opened by its link comes before any list of the library: fetch it for
     // "Next step", unless the learner has gone elsewhere by then.
+    const turn = routed;
     if (!steps.length) steps = await api.references().catch(() => []);
-    if (document.body.dataset.view !== "practice") return;
+    if (turn !== routed || document.body.dataset.view !== "practice") return;
     show("summary");
     const index = steps.findIndex((s) => s.name === result.reference.name);
     const next = index >= 0 ? steps[index + 1] : undefined;
