@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app.cli import EXIT_BAD_INPUT, EXIT_BUG, main
+from app.cli import EXIT_BAD_INPUT, EXIT_BUG, EXIT_IO, main
 from app.library import Library, default_poses_dir
 from tests.conftest import clip
 from tests.library_fixtures import small_library
@@ -87,6 +87,19 @@ def test_a_bug_prints_its_trace_and_is_not_blamed_on_the_input(
     assert err.rstrip().splitlines()[-1] == (
         "dance-tutor library: failed inside the program (a bug, not your input); the trace "
         "above says where")
+
+
+def test_a_file_the_machine_refuses_is_one_sentence_not_a_bug(
+        poses: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not the user's input and not a bug: the path and the reason, and its own exit code."""
+    routines = poses / "routines"
+    shutil.rmtree(routines, ignore_errors=True)
+    routines.write_text("a file where the routines folder belongs")
+    steps = [info.name for info in Library(poses).list()][:2]
+    assert main(["library", "routine", "mine", ",".join(steps), "--poses", str(poses)]) == EXIT_IO
+    err = capsys.readouterr().err
+    assert err.startswith("dance-tutor library: cannot use ") and str(routines) in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
 
 
 def test_the_environment_chooses_the_library(poses: Path, monkeypatch: pytest.MonkeyPatch,

@@ -25,6 +25,8 @@ from app.errors import UserError
 
 COMMANDS = ("serve", "extract", "score", "record", "library", "preview", "models")
 EXIT_BAD_INPUT = 2
+EXIT_IO = 74
+"""Exit code when the machine refused a file operation (sysexits' EX_IOERR)."""
 EXIT_BUG = 70
 """``EX_SOFTWARE`` of sysexits.h: the program failed, not the user's input."""
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -89,6 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dance-tutor {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # the machine, not the program: a full disk, a read-only folder, a file taken away
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"dance-tutor {args.command}: cannot use{where}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_IO
     except Exception:
         traceback.print_exc()
         print(f"dance-tutor {args.command}: failed inside the program (a bug, not your input); "
