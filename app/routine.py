@@ -198,12 +198,13 @@ class _Piece:
 
 
 def _piece(reference: Reference, fps: float, aspect: float) -> _Piece:
-    """``reference`` on the routine's clock (``fps``), its image x and depth rescaled to the
-    routine's aspect."""
+    """``reference`` on the routine's clock (``fps``), its image x (about the picture's
+    centre) and depth rescaled to the routine's aspect, so the body keeps its shape and place."""
     seq = reference.sequence
     spread = (np.zeros((len(seq), SKELETON.n_features)) if reference.tolerance is None
               else reference.tolerance)
-    image = seq.image_xyz * np.array([seq.aspect / aspect, 1.0, seq.aspect / aspect])
+    ratio = seq.aspect / aspect
+    image = seq.image_xyz * np.array([ratio, 1.0, ratio]) + np.array([0.5 * (1.0 - ratio), 0, 0])
     piece = _Piece(image, seq.visibility, seq.world_xyz, seq.present, spread)
     elapsed = seq.t - seq.t[0]
     if np.all(np.abs(np.diff(elapsed) - 1.0 / fps) < CLOCK_SLACK_S):

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from app import sequence
 from app.cli import main
+from app.landmarks import Landmark
 from app.library import BrokenRoutine, Library, NotFound
 from app.reference import Reference
 from app.routine import (
@@ -344,3 +345,20 @@ def test_the_library_command_repairs_and_refuses_what_it_should(
     assert "title must be at least 1 character" in capsys.readouterr().err
     assert main(["library", "routine", "swoop", "wing-beat", *poses]) == 2
     assert "'swoop' is already a step of the library" in capsys.readouterr().err
+
+
+def test_a_step_filmed_in_portrait_keeps_its_place_in_a_landscape_routine(
+        library: Library) -> None:
+    """Image x is rescaled about the picture's centre: the dancer stays where they stood."""
+    talons = library.get("talons")
+    width, height = talons.image_size
+    portrait = replace(talons, image_size=(height, width),
+                       image_xyz=talons.image_xyz * np.array([height / width, 1.0, 1.0])
+                       + np.array([0.5 * (1.0 - height / width), 0.0, 0.0]))
+    routine = Routine("mixed", "Mixed", "", 0.0, library.routine("burkit-bi").entries[6:8])
+    reference = build_reference(routine, {"swoop": library.reference("swoop"),
+                                          "talons": Reference(portrait)})
+    start, stop = reference.sequence.step_frames(reference.sequence.steps[1])
+    hips = [int(Landmark.LEFT_HIP), int(Landmark.RIGHT_HIP)]
+    placed = reference.sequence.image_xyz[start:stop, hips, 0].mean()
+    assert placed == pytest.approx(talons.image_xyz[:, hips, 0].mean(), abs=0.01)
