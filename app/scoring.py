@@ -500,4 +500,5 @@ def warm_up() -> None:
     matches = Matches(features, np.ones_like(rows))
     matches.add_path(np.array([[0, 0], [1, 1], [2, 2]]), features)
     _limb_scores(matches.squared, matches.weight, np.ones(len(SKELETON.limbs)))
-    error_score(_frame_errors(matches.squared, matches.weight)[:, 0])
+    _frame_errors(matches.squared, matches.weight)
+    error_score(np.zeros(3))
