@@ -37,13 +37,21 @@ from tests.test_practice_ws import (
 SEED = 20261124
 CASES = 120
 MAX_MESSAGE_BYTES = 64 * 1024
+ANSWER_TIMEOUT_S = 1.0
+"""How long the healthy learner waits for an answer before sending its next frame (the page
+gives up after 1.5 s: IN_FLIGHT_TIMEOUT_MS in web/js/session.js)."""
 DOCUMENTED_CLOSES = {1000, 1003, 1008, 1009, 1013, 4000}
 """Close codes docs/protocol.md lists for a client's mistakes (1011 is a server failure)."""
 Outcome = tuple[list[dict[str, Any]], int | None]
 
 
 class HealthySession(threading.Thread):
-    """A learner streaming a reference's landmarks, one frame per answer, until stopped."""
+    """A learner streaming a reference's landmarks, one frame per answer, until stopped.
+
+    Like the page, it sends the next frame when an answer is late: a frame the server shed
+    while its event loop ran behind gets no answer (docs/protocol.md), and waiting for one
+    would stall this client, not the server.
+    """
 
     def __init__(self, server: LiveServer, messages: list[str]) -> None:
         super().__init__(daemon=True)
@@ -61,7 +69,11 @@ class HealthySession(threading.Thread):
             while not self.stopping.is_set():
                 data = json.loads(self.messages[seq % len(self.messages)])
                 ws.send(json.dumps({**data, "seq": seq, "capture_ms": seq * 1000 / 30}))
-                answer = json.loads(ws.recv(timeout=30))
+                try:
+                    answer = json.loads(ws.recv(timeout=ANSWER_TIMEOUT_S))
+                except TimeoutError:
+                    seq += 1
+                    continue
                 if answer["type"] == "update":
                     self.updates += 1
                 else:
