@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -254,3 +256,42 @@ def test_a_two_frame_reference_closes_with_a_report() -> None:
         report = session.finish()
         assert (report.score >= 90.0) is good
         assert good or report.limbs[Limb.LEFT_ARM] == min(report.limbs.values())
+
+
+KERNELS_AFTER_WARM_UP = """
+import numpy as np
+from app import align, live, matches, normalise, scoring
+from app.landmarks import Limb
+from app.library import Library, default_poses_dir
+from app.reference import Reference
+from tests.scoring_fixtures import noisy, rotated_limb
+
+def loaded():
+    return {(module.__name__, name): len(getattr(module, name).signatures)
+            for module in (align, live, matches, normalise, scoring) for name in dir(module)
+            if hasattr(getattr(module, name), "signatures")}
+
+live.warm_up()
+before = loaded()
+step = Library(default_poses_dir()).get("wing-beat")
+rng = np.random.default_rng(0)
+attempt = noisy(rotated_limb(step, Limb.LEFT_ARM, rng), rng, level=0.05)
+for mirror in (False, True):
+    session = live.LiveSession(Reference(step), scoring.ScoreOptions(mirror=mirror))
+    for i in range(len(attempt)):
+        session.push(float(attempt.t[i]), attempt.image_xyz[i], attempt.visibility[i],
+                     attempt.world_xyz[i] if i % 7 else None, attempt.image_size)
+    assert session.finish().worst_moments
+scoring.score(step, attempt)
+print({key: (before.get(key), n) for key, n in loaded().items() if before.get(key) != n})
+"""
+
+
+def test_warm_up_leaves_no_kernel_to_compile_while_a_server_answers() -> None:
+    """A kernel compiled at a session's first summary would stall every session for seconds:
+    after :func:`warm_up`, live sessions (mirrored or not, with and without world landmarks,
+    with worst moments) and offline scoring load no new kernel signature."""
+    result = subprocess.run([sys.executable, "-c", KERNELS_AFTER_WARM_UP], cwd=REPO,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{}", result.stdout
