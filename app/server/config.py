@@ -1,7 +1,9 @@
 """``GET /api/config``: the thresholds and lists the page follows but the server owns.
 
 The page colours scores, says when a step is mastered and offers the difficulties a new step
-can have; it reads each of them here rather than keeping a copy that could drift.
+can have; it reads each of them here rather than keeping a copy that could drift. It also
+learns here whether it can run the pose model itself, where the runtime and models are, and
+how fast the device must be (``pose``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from app.live import MASTERED_ROUNDS, MASTERED_SCORE, WARN_LIMB
 from app.metadata import DIFFICULTIES
 from app.report import RATINGS
 from app.scoring import GOOD_LIMB
+from app.server.browser_pose import BrowserPosePublic, public
+from app.server.deps import StateDep
 
 router = APIRouter(prefix="/api", tags=["config"])
 
@@ -46,17 +50,17 @@ class ConfigPublic(BaseModel):
     mastered: Mastery
     difficulties: list[str] = Field(description="The difficulties a step can have, easiest "
                                                 "first.")
-
-
-CONFIG = ConfigPublic(
-    states=ScoreStates(good=GOOD_LIMB, warn=WARN_LIMB),
-    ratings=[RatingTier(name=name, min_score=score) for name, score in RATINGS],
-    mastered=Mastery(score=MASTERED_SCORE, rounds=MASTERED_ROUNDS),
-    difficulties=list(DIFFICULTIES),
-)
+    pose: BrowserPosePublic = Field(description="Pose estimation on the learner's device.")
 
 
 @router.get("/config")
-def config() -> ConfigPublic:
-    """Score colours, rating tiers, mastery and difficulties, from the server's own constants."""
-    return CONFIG
+def config(state: StateDep) -> ConfigPublic:
+    """Score colours, rating tiers, mastery and difficulties, from the server's own constants;
+    and how the page runs the pose model itself."""
+    return ConfigPublic(
+        states=ScoreStates(good=GOOD_LIMB, warn=WARN_LIMB),
+        ratings=[RatingTier(name=name, min_score=score) for name, score in RATINGS],
+        mastered=Mastery(score=MASTERED_SCORE, rounds=MASTERED_ROUNDS),
+        difficulties=list(DIFFICULTIES),
+        pose=public(state.browser_pose),
+    )

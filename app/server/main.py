@@ -13,6 +13,7 @@ from starlette.types import Scope
 
 from app import __version__
 from app.server import (
+    browser_pose,
     config,
     health,
     instructor,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.include_router(routines.router)
     app.include_router(jobs.router)
     app.include_router(practice.router)
+    app.include_router(browser_pose.router)
     app.router.routes.append(_PageMount("/", StaticFiles(directory=settings.web_dir, html=True),
                                         name="web"))
     return app

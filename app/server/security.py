@@ -14,12 +14,14 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 """The page's policy: its own scripts, styles and sockets only; the camera arrives as a
-``mediastream:``. ``connect-src 'self'`` covers the same-origin WebSocket."""
+``mediastream:``. ``connect-src 'self'`` covers the same-origin WebSocket and the pose model's
+download; ``'wasm-unsafe-eval'`` lets the pose runtime compile its WebAssembly (and nothing
+else: no ``eval``)."""
 
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "

@@ -15,6 +15,7 @@ from pathlib import Path
 from app.library import Library
 from app.live import warm_up
 from app.models import ensure_model, verify_bundle
+from app.runtime import BrowserPose, find_browser_pose
 from app.server.auth import InstructorToken, resolve_token
 from app.server.flow import LoopLag
 from app.server.sessions import SessionRegistry
@@ -31,6 +32,7 @@ class ServerState:
     token: InstructorToken
     sessions: SessionRegistry
     jobs: JobRunner
+    browser_pose: BrowserPose = field(default_factory=BrowserPose)
     loop_lag: LoopLag = field(default_factory=LoopLag)
 
 
@@ -45,7 +47,8 @@ def _model(path: Path | None) -> Path:
 def open_state(settings: Settings) -> ServerState:
     """Check the model and the library, resolve the token, compile the scoring kernels.
 
-    Broken reference files do not stop the server; they are in ``library.problems``.
+    Broken reference files do not stop the server; they are in ``library.problems``. Nor does
+    a missing browser pose runtime: pages are told and send camera images.
 
     Raises
     ------
@@ -64,4 +67,5 @@ def open_state(settings: Settings) -> ServerState:
         token=resolve_token(settings),
         sessions=SessionRegistry(settings.max_sessions, settings.max_camera_sessions),
         jobs=JobRunner(settings.max_jobs),
+        browser_pose=find_browser_pose(settings.web_dir),
     )

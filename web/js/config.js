@@ -1,5 +1,6 @@
 // The thresholds and lists the server owns (GET /api/config): where a score turns good or
-// bad, when a step is mastered, the difficulties a step can have. Nothing here is a copy.
+// bad, when a step is mastered, the difficulties a step can have, where the pose runs. Nothing
+// here is a copy.
 
 let config = null;
 
@@ -29,4 +30,10 @@ export function masteredRounds() {
 
 export function difficulties() {
   return config.difficulties;
+}
+
+// Whether and how the page runs the pose model itself: the runtime's and models' URLs, the
+// speed a device must reach, or why it cannot (GET /api/config `pose`).
+export function poseConfig() {
+  return config.pose;
 }

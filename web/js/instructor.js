@@ -1,7 +1,9 @@
 // Instructor mode: unlock with the token, record a take from the camera, trim, name, save.
 
 import { api, ApiError, forgetReference, instructorToken, setInstructorToken } from "./api.js";
-import { closeCamera, FrameGrabber, openCamera } from "./camera.js";
+import { closeCamera, openCamera } from "./camera.js";
+import { poseConfig } from "./config.js";
+import { choosePose } from "./pose.js";
 import { difficulties } from "./config.js";
 import { LiveSocket } from "./session.js";
 import { animate, drawSkeleton, fitCanvas, toScreen } from "./skeleton.js";
@@ -95,12 +97,25 @@ export class Instructor {
       return;
     }
     if (signal.aborted) return;
+    // The take's landmarks come from where the learner's would: this device when it can.
+    let pose;
+    try {
+      pose = await choosePose(this.video, poseConfig(), {
+        onPose: (landmarks) => this.drawPose(landmarks),
+        onProgress: (text) => setStatus("rec-status", text),
+        signal,
+      });
+    } catch (err) {
+      if (!signal.aborted) setStatus("rec-status", `The pose model could not be started: ${err.message}`, true);
+      return;
+    }
+    setStatus("rec-status", pose.note);
     // Messages of a socket that is no longer the recorder's are dropped.
     const current = (handle) => (m) => this.socket === socket && handle(m);
     const socket = new LiveSocket(
-      { type: "record", token: instructorToken(), mode: "image", fps: CAMERA_FPS },
+      { type: "record", token: instructorToken(), mode: pose.mode, fps: CAMERA_FPS },
       {
-        onUpdate: current((m) => this.draw(m.live)),
+        onUpdate: current((m) => pose.mode === "image" && this.drawPose(m.live.landmarks)),
         onRecorded: current((m) => this.recorded(m.sequence, m.suggested_trim)),
         onError: current((m) => setStatus("take-status", m.message, true)),
       },
@@ -116,14 +131,14 @@ export class Instructor {
       socket.close();
       return;
     }
-    socket.stream(new FrameGrabber(this.video), CAMERA_FPS);
+    socket.stream(pose.grabber, CAMERA_FPS);
     $("btn-record").disabled = false;
   }
 
-  draw(live) {
+  drawPose(landmarks) {
     const { width, height } = fitCanvas(this.canvas);
     this.ctx.clearRect(0, 0, width, height);
-    if (live.landmarks) drawSkeleton(this.ctx, toScreen(live.landmarks, width, height, true), { colour: "#e8b04a", width: Math.max(4, width / 160) });
+    if (landmarks) drawSkeleton(this.ctx, toScreen(landmarks, width, height, true), { colour: "#e8b04a", width: Math.max(4, width / 160) });
   }
 
   async record() {

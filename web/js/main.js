@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { setConfig } from "./config.js";
 import { Instructor } from "./instructor.js";
 import { hideLibrary, showLibrary } from "./library.js";
+import { posePreference, setPosePreference } from "./pose.js";
 import { Practice } from "./practice.js";
 import { setSkeleton } from "./skeleton.js";
 import { setSpeech } from "./speech.js";
@@ -81,6 +82,11 @@ function wireControls() {
   $("btn-back").addEventListener("click", () => { location.hash = "#library"; });
   $("btn-stop").addEventListener("click", () => practice.finish());
   $("opt-speech").addEventListener("change", (e) => setSpeech(e.target.checked));
+  $("opt-pose").value = posePreference();
+  $("opt-pose").addEventListener("change", (e) => {
+    setPosePreference(e.target.value);
+    if (practice.reference && document.body.dataset.view === "practice") practise(practice.reference.name, $("opt-step").value);
+  });
   // A new mirror or speed setting needs a new session; a new step only a fresh start.
   $("opt-mirror").addEventListener("change", () => {
     if (practice.reference && document.body.dataset.view === "practice") practise(practice.reference.name, $("opt-step").value);

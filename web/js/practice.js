@@ -1,8 +1,9 @@
 // The practice view: get in frame, count down, dance with live feedback, finish.
 
 import { loadReference } from "./api.js";
-import { closeCamera, FrameGrabber, openCamera } from "./camera.js";
-import { isMastered, masteredRounds, scoreState } from "./config.js";
+import { closeCamera, openCamera } from "./camera.js";
+import { isMastered, masteredRounds, poseConfig, scoreState } from "./config.js";
+import { choosePose } from "./pose.js";
 import { LiveSocket } from "./session.js";
 import { boxFit, drawSkeleton, fitCanvas, fitTo, ghostPoints, STATE_COLOURS, toScreen } from "./skeleton.js";
 import { say } from "./speech.js";
@@ -45,6 +46,8 @@ export class Practice {
     this.phase = "idle";
     this.lastLearner = null;
     this.lastLive = null;
+    this.pose = null;
+    this.localLandmarks = null;
     this.watchIndex = 0;
     this.watchStop = null;
     this.running = null;
@@ -59,7 +62,10 @@ export class Practice {
     this.running = running;
     const { signal } = running;
     this.options = { ...options };
+    this.lastLive = null;
+    this.localLandmarks = null;
     $("camera-error").hidden = true;
+    $("pose-note").textContent = "";
     try {
       this.reference = await loadReference(name);
     } catch (err) {
@@ -76,15 +82,38 @@ export class Practice {
       if (!signal.aborted) this.showError(`The camera could not be opened: ${err.message}`);
       return;
     }
+    try {
+      this.pose = await choosePose(this.video, poseConfig(), {
+        onPose: (landmarks) => this.onLocalPose(landmarks),
+        onProgress: (text) => this.showFraming(text),
+        signal,
+      });
+    } catch (err) {
+      if (!signal.aborted) this.showError(`The pose model could not be started: ${err.message}`);
+      return;
+    }
+    $("pose-note").textContent = this.pose.note;
     await this.connect(signal);
+  }
+
+  showFraming(text) {
+    $("framing").hidden = false;
+    $("framing-hint").textContent = text;
+  }
+
+  // A pose found on this device: drawn at once, without waiting for the tutor's answer.
+  onLocalPose(landmarks) {
+    this.localLandmarks = landmarks;
+    this.draw(this.lastLive ?? { landmarks: null, limbs: null, ref_position: 0 });
   }
 
   async connect(signal) {
     const { mirror, speed, step } = this.options;
+    const { mode, grabber } = this.pose;
     // Messages of a socket that is no longer this practice's are dropped.
     const current = (handle) => (m) => this.socket === socket && handle(m);
     const socket = new LiveSocket(
-      { type: "start", reference: this.reference.name, mirror, speed, mode: "image", step: step || null, fps: CAMERA_FPS },
+      { type: "start", reference: this.reference.name, mirror, speed, mode, step: step || null, fps: CAMERA_FPS },
       {
         onUpdate: current((m) => this.onUpdate(m)),
         onSummary: current((m) => this.finished(m)),
@@ -104,9 +133,9 @@ export class Practice {
       return;
     }
     this.phase = "framing";
-    $("framing").hidden = false;
+    this.showFraming("Looking for you…");
     this.okSince = null;
-    socket.stream(new FrameGrabber(this.video), CAMERA_FPS);
+    socket.stream(grabber, CAMERA_FPS);
   }
 
   fillSteps() {
@@ -153,8 +182,9 @@ export class Practice {
   showStats(message) {
     const latency = this.socket.medianLatency();
     const { processed, dropped } = message.frames;
+    const where = this.pose.mode === "landmarks" ? `pose on this device (${this.pose.variant})` : "pose on the tutor";
     $("session-stats").textContent =
-      `${processed} frames · ${dropped} skipped · ${latency === null ? "–" : Math.round(latency)} ms`;
+      `${where} · ${processed} frames · ${dropped} skipped · ${latency === null ? "–" : Math.round(latency)} ms`;
   }
 
   checkFraming(live) {
@@ -250,12 +280,14 @@ export class Practice {
   }
 
   // The learner over the ghost: the reference where the learner is, or where the played
-  // reference is while watching.
+  // reference is while watching. A pose found on this device is drawn as found; the tutor's
+  // (smoothed) one when it found the pose.
   draw(live) {
     this.lastLive = live;
     const { width, height } = fitCanvas(this.canvas);
     this.ctx.clearRect(0, 0, width, height);
-    const learner = live.landmarks ? toScreen(live.landmarks, width, height, true) : null;
+    const landmarks = this.pose?.mode === "landmarks" ? this.localLandmarks : live.landmarks;
+    const learner = landmarks ? toScreen(landmarks, width, height, true) : null;
     this.lastLearner = learner;
     const index = this.watchStop ? this.watchIndex : Math.round(live.ref_position ?? 0);
     this.drawGhost(index, learner, width, height);

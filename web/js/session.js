@@ -1,11 +1,33 @@
 // The /ws/practice client (protocol: docs/protocol.md).
-// Frames go out as binary messages: a 12-byte little-endian header (uint32 sequence number,
-// float64 capture time in ms) and the JPEG. At most MAX_IN_FLIGHT frames wait for an answer,
+// Frames go out as binary messages: a camera image (a 12-byte little-endian header, uint32
+// sequence number and float64 capture time in ms, then the JPEG) or the landmarks the page found
+// itself (a 16-byte header, then float32 values). At most MAX_IN_FLIGHT frames wait for an answer,
 // so the camera never runs ahead of the server; and while one is being processed, the next
 // is captured just in time to arrive as the server finishes (the fresher the frame, the
 // sooner the feedback matches what the learner is doing).
 
 export const HEADER_BYTES = 12;
+export const LANDMARKS_HEADER_BYTES = 16;
+const POINTS = 33;
+
+// A landmarks frame (docs/protocol.md): uint32 sequence number, float64 capture time in ms,
+// uint16 image width and height, then float32 33 × (x, y, z, visibility) and 33 × (x, y, z)
+// world landmarks; nothing after the header for nobody in view.
+export function packLandmarks(seq, captureMs, width, height, pose) {
+  const size = pose ? LANDMARKS_HEADER_BYTES + 4 * POINTS * (pose.world ? 7 : 4) : LANDMARKS_HEADER_BYTES;
+  const message = new ArrayBuffer(size);
+  const view = new DataView(message);
+  view.setUint32(0, seq, true);
+  view.setFloat64(4, captureMs, true);
+  view.setUint16(12, width, true);
+  view.setUint16(14, height, true);
+  if (!pose) return message;
+  const values = new Float32Array(message, LANDMARKS_HEADER_BYTES);
+  pose.landmarks.forEach((p, i) => values.set([p.x, p.y, p.z, p.visibility ?? 0], 4 * i));
+  pose.world?.forEach((p, i) => values.set([p.x, p.y, p.z], 4 * POINTS + 3 * i));
+  return message;
+}
+
 export const MAX_IN_FLIGHT = 2;
 export const IN_FLIGHT_TIMEOUT_MS = 1500;
 const SMOOTHING = 0.2;
@@ -164,7 +186,8 @@ export class LiveSocket {
     wakeUp?.();
   }
 
-  // Send camera frames at up to `fps` while the socket is open and not told to stop.
+  // Send frames at up to `fps` while the socket is open and not told to stop; `grabber.grab()`
+  // gives a frame's capture time and how to pack it under a sequence number.
   async stream(grabber, fps = 30) {
     this.streaming = true;
     const interval = 1000 / fps;
@@ -186,7 +209,7 @@ export class LiveSocket {
       this.lastSent = performance.now();
       this.grabMs = smooth(this.grabMs, this.lastSent - frame.captureMs);
       this.inFlight.set(seq, this.lastSent);
-      this.ws.send(packFrame(seq, frame.captureMs, frame.jpeg));
+      this.ws.send(frame.pack(seq));
     }
   }
 }

@@ -1,0 +1,169 @@
+// Where the pose is estimated: on this device (MediaPipe's PoseLandmarker for the web, served by
+// the tutor) so that only landmarks travel, or by the tutor from camera images when this device
+// cannot. The choice is measured, not guessed: a model is kept only if it reaches the tutor's
+// `min_fps` here (GET /api/config `pose`), a phone starts with the lightest model, and every
+// reason for sending images is said to the learner.
+
+import { FrameGrabber } from "./camera.js";
+import { packFrame, packLandmarks } from "./session.js";
+
+const PREFERENCE_KEY = "dance-tutor.pose";
+export const PREFERENCES = ["auto", "device", "tutor"];
+
+// The variants to try, in order: a phone gets the lightest; anything else the full model, then
+// lighter ones if it is too slow (heavy is never picked for the learner).
+export function variantOrder(models, mobile) {
+  const names = models.map((m) => m.variant);
+  if (mobile) return models.slice(0, 1);
+  const start = Math.max(0, names.indexOf("full"));
+  return [...models.slice(start).filter((m) => m.variant !== "heavy"), ...models.slice(0, start).reverse()];
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+export function posePreference() {
+  const value = localStorage.getItem(PREFERENCE_KEY);
+  return PREFERENCES.includes(value) ? value : "auto";
+}
+
+export function setPosePreference(value) {
+  localStorage.setItem(PREFERENCE_KEY, value);
+}
+
+function isMobile() {
+  return navigator.userAgentData?.mobile ?? /Android|iPhone|iPad|Mobile/i.test(navigator.userAgent);
+}
+
+// Pose estimation on this device, with the time it took per frame: grab() runs the model on the
+// video's current frame and returns the landmarks frame to send; `onPose` sees the pose at once,
+// so the page can draw it without waiting for the tutor.
+export class LandmarkGrabber {
+  constructor(video, landmarker, { onPose = null } = {}) {
+    this.video = video;
+    this.landmarker = landmarker;
+    this.onPose = onPose;
+    this.lastTimestamp = -1;
+    this.inferenceMs = [];
+  }
+
+  detect() {
+    const captureMs = performance.now();
+    // VIDEO mode needs strictly increasing timestamps.
+    const timestamp = Math.max(captureMs, this.lastTimestamp + 1);
+    this.lastTimestamp = timestamp;
+    const result = this.landmarker.detectForVideo(this.video, timestamp);
+    this.inferenceMs.push(performance.now() - captureMs);
+    if (this.inferenceMs.length > 90) this.inferenceMs.shift();
+    const landmarks = result.landmarks?.[0];
+    const pose = landmarks ? { landmarks, world: result.worldLandmarks?.[0] ?? null } : null;
+    return { captureMs, pose };
+  }
+
+  async grab() {
+    const { captureMs, pose } = this.detect();
+    this.onPose?.(pose ? pose.landmarks.map((p) => [p.x, p.y, p.z, p.visibility ?? 0]) : null);
+    const { videoWidth, videoHeight } = this.video;
+    return { captureMs, pack: (seq) => packLandmarks(seq, captureMs, videoWidth, videoHeight, pose) };
+  }
+
+  medianInferenceMs() {
+    return this.inferenceMs.length ? median(this.inferenceMs) : null;
+  }
+}
+
+// Image mode: the camera frame as JPEG, for the tutor's own model.
+export class ImageGrabber {
+  constructor(video) {
+    this.frames = new FrameGrabber(video);
+  }
+
+  async grab() {
+    const frame = await this.frames.grab();
+    return { captureMs: frame.captureMs, pack: (seq) => packFrame(seq, frame.captureMs, frame.jpeg) };
+  }
+
+  medianInferenceMs() {
+    return null;
+  }
+}
+
+// One PoseLandmarker per variant for the page's lifetime, and its measured speed on this device.
+const landmarkers = new Map();
+const speeds = new Map();
+let vision = null;
+
+async function landmarkerFor(pose, model) {
+  if (!landmarkers.has(model.variant)) {
+    const made = (async () => {
+      vision ??= import(pose.bundle);
+      const { FilesetResolver, PoseLandmarker } = await vision;
+      const fileset = await FilesetResolver.forVisionTasks(pose.wasm);
+      return PoseLandmarker.createFromOptions(fileset, {
+        baseOptions: { modelAssetPath: model.url, delegate: "CPU" },
+        runningMode: "VIDEO",
+        numPoses: 1,
+      });
+    })();
+    landmarkers.set(model.variant, made);
+    made.catch(() => landmarkers.delete(model.variant));
+  }
+  return landmarkers.get(model.variant);
+}
+
+// Median milliseconds per frame of `landmarker` on the live camera, after a first frame that
+// compiles; yields to the page between frames.
+async function measure(video, landmarker, frames) {
+  const probe = new LandmarkGrabber(video, landmarker);
+  probe.detect();
+  for (let i = 0; i < frames; i++) {
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    probe.detect();
+  }
+  return probe.medianInferenceMs();
+}
+
+// How this page gets its poses: {mode: "landmarks", grabber, variant, inferenceMs, note} or
+// {mode: "image", grabber, note, reason}. `video` must be playing the camera.
+export async function choosePose(video, pose, { preference = posePreference(), onPose = null, onProgress = null, signal = null } = {}) {
+  const images = (reason) => ({ mode: "image", grabber: new ImageGrabber(video), reason, note: imageNote(reason) });
+  if (preference === "tutor") return images("You chose to let the tutor find your pose.");
+  if (!pose.available) return images(pose.reason);
+  if (typeof WebAssembly !== "object") return images("This browser cannot run WebAssembly, which the pose model needs.");
+  const budgetMs = 1000 / pose.min_fps;
+  let slowest = null;
+  for (const model of variantOrder(pose.models, isMobile())) {
+    onProgress?.(`Loading the ${model.variant} pose model (${Math.round(model.bytes / 2 ** 20)} MB)…`);
+    let landmarker;
+    try {
+      landmarker = await landmarkerFor(pose, model);
+    } catch (err) {
+      console.error("The pose model could not be loaded in this browser:", err);
+      return images(`The pose model could not be loaded in this browser (${err.message ?? err}).`);
+    }
+    signal?.throwIfAborted();
+    if (!speeds.has(model.variant)) {
+      onProgress?.(`Timing the ${model.variant} pose model on this device…`);
+      speeds.set(model.variant, await measure(video, landmarker, pose.probe_frames));
+      signal?.throwIfAborted();
+    }
+    const ms = speeds.get(model.variant);
+    if (ms <= budgetMs || preference === "device") {
+      return {
+        mode: "landmarks",
+        grabber: new LandmarkGrabber(video, landmarker, { onPose }),
+        variant: model.variant,
+        inferenceMs: ms,
+        note: `Your camera image stays on this device: only the positions of your joints go to the tutor (${model.variant} model, ${Math.round(ms)} ms a frame here).`,
+      };
+    }
+    slowest = { variant: model.variant, ms };
+  }
+  return images(`This device takes ${Math.round(slowest.ms)} ms a frame for the ${slowest.variant} pose model; ${Math.round(budgetMs)} ms or less is needed.`);
+}
+
+function imageNote(reason) {
+  return `Your camera images go to the tutor, which finds your pose and keeps no image. ${reason}`;
+}
