@@ -1,7 +1,9 @@
 # Sourced by scripts/serve and scripts/test; defines 'bootstrap [EXTRAS]', which makes .venv (or
 # $DANCE_TUTOR_VENV), installs the project into it with EXTRAS (e.g. "test") and puts its bin/
-# first on PATH. The extras are the function's argument, never the calling script's own
-# arguments, which the caller passes on to its command.
+# first on PATH; 'debian_packages WHAT PACKAGE...', which installs Debian packages as root (or
+# says which to install); and 'page_runtime', which installs the page's pose runtime from npm.
+# The extras are the function's argument, never the calling script's own arguments, which the
+# caller passes on to its command.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${DANCE_TUTOR_VENV:-$ROOT/.venv}"
@@ -34,4 +36,26 @@ bootstrap() {
     touch "$stamp"
   fi
   export PATH="$VENV/bin:$PATH"
+}
+
+debian_packages() {
+  local what="$1"
+  shift
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing Debian's $* for $what"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  else
+    echo "$what needs Debian's $*: run 'apt-get install $*' as root." >&2
+    exit 1
+  fi
+}
+
+# The page's pose runtime (@mediapipe/tasks-vision, pinned in web/package-lock.json and
+# web/vendor.json), installed with npm unless it is there and verifies.
+page_runtime() {
+  if ! dance-tutor runtime >/dev/null 2>&1; then
+    command -v npm >/dev/null || debian_packages "the page's pose runtime" npm
+    dance-tutor runtime fetch
+  fi
 }
