@@ -135,7 +135,11 @@ def test_the_page_policy_allows_its_own_scripts_and_the_camera_only(client: Test
     headers = client.get("/").headers
     policy = dict(part.strip().split(" ", 1) for part in
                   headers["content-security-policy"].split(";"))
-    assert policy["script-src"] == "'self'" and policy["default-src"] == "'self'"
+    # The pose runtime compiles WebAssembly; nothing may eval a string or run inline code.
+    assert policy["script-src"] == "'self' 'wasm-unsafe-eval'" and policy["default-src"] == "'self'"
+    assert "'unsafe-eval'" not in policy["script-src"]
+    assert "'unsafe-inline'" not in policy["script-src"]
+    assert policy["connect-src"] == "'self'"
     assert "mediastream:" in policy["media-src"]
     assert "camera=(self)" in headers["permissions-policy"]
 

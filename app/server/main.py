@@ -30,6 +30,7 @@ from app.server.state import ServerState, open_state
 
 SHUTDOWN_REASON = "The tutor is shutting down; your session has ended."
 API_PREFIX = "/api/"
+NOT_PAGE = (API_PREFIX, "/node_modules/")
 
 
 def create_app(settings: Settings | None = None, state: ServerState | None = None) -> FastAPI:
@@ -77,9 +78,11 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
 
 class _PageMount(Mount):
     """The page's files at ``/``, but never under ``/api``: a method an API path does not
-    take is answered by the API (405 with the methods it does take), not by the static files."""
+    take is answered by the API (405 with the methods it does take), not by the static files.
+    Nor its npm packages: only the files ``web/vendor.json`` lists and verifies are served, under
+    ``/vendor/``."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http" and (scope["path"] + "/").startswith(API_PREFIX):
+        if scope["type"] == "http" and (scope["path"] + "/").startswith(NOT_PAGE):
             return Match.NONE, {}
         return super().matches(scope)

@@ -5,7 +5,7 @@
 // reason for sending images is said to the learner.
 
 import { FrameGrabber } from "./camera.js";
-import { packFrame, packLandmarks } from "./session.js";
+import { MAX_IN_FLIGHT, packFrame, packLandmarks } from "./session.js";
 
 const PREFERENCE_KEY = "dance-tutor.pose";
 export const PREFERENCES = ["auto", "device", "tutor"];
@@ -47,6 +47,7 @@ export class LandmarkGrabber {
     this.onPose = onPose;
     this.lastTimestamp = -1;
     this.inferenceMs = [];
+    this.maxInFlight = 1;
   }
 
   detect() {
@@ -78,6 +79,7 @@ export class LandmarkGrabber {
 export class ImageGrabber {
   constructor(video) {
     this.frames = new FrameGrabber(video);
+    this.maxInFlight = MAX_IN_FLIGHT;
   }
 
   async grab() {

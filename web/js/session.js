@@ -1,10 +1,12 @@
 // The /ws/practice client (protocol: docs/protocol.md).
 // Frames go out as binary messages: a camera image (a 12-byte little-endian header, uint32
 // sequence number and float64 capture time in ms, then the JPEG) or the landmarks the page found
-// itself (a 16-byte header, then float32 values). At most MAX_IN_FLIGHT frames wait for an answer,
-// so the camera never runs ahead of the server; and while one is being processed, the next
-// is captured just in time to arrive as the server finishes (the fresher the frame, the
-// sooner the feedback matches what the learner is doing).
+// itself (a 16-byte header, then float32 values). At most MAX_IN_FLIGHT images wait for an
+// answer, so the camera never runs ahead of the server; and while one is being processed, the
+// next is captured just in time to arrive as the server finishes (the fresher the frame, the
+// sooner the feedback matches what the learner is doing). Landmarks wait for their answer (a
+// millisecond or two) before the next frame's pose is estimated: the page's own model blocks
+// its thread, and an answer arriving behind it would wait a whole frame to be read.
 
 export const HEADER_BYTES = 12;
 export const LANDMARKS_HEADER_BYTES = 16;
@@ -59,11 +61,11 @@ export function parseMessage(data) {
 }
 
 // When the next frame may be captured, in performance.now() milliseconds: at its slot in the
-// frame rate (`next`); with MAX_IN_FLIGHT frames unanswered, once the oldest of them times
+// frame rate (`next`); with `maxInFlight` frames unanswered, once the oldest of them times
 // out (unless an answer frees a place first); with fewer in flight, just in time to reach
 // the server as it finishes the frame it holds.
-export function captureAt({ next, inFlight, lastSent, serverMs, grabMs }) {
-  if (inFlight.size >= MAX_IN_FLIGHT) return Math.min(...inFlight.values()) + IN_FLIGHT_TIMEOUT_MS;
+export function captureAt({ next, inFlight, lastSent, serverMs, grabMs, maxInFlight = MAX_IN_FLIGHT }) {
+  if (inFlight.size >= maxInFlight) return Math.min(...inFlight.values()) + IN_FLIGHT_TIMEOUT_MS;
   if (!inFlight.size || serverMs === null) return next;
   return Math.max(next, lastSent + serverMs - (grabMs ?? 0));
 }
@@ -187,7 +189,8 @@ export class LiveSocket {
   }
 
   // Send frames at up to `fps` while the socket is open and not told to stop; `grabber.grab()`
-  // gives a frame's capture time and how to pack it under a sequence number.
+  // gives a frame's capture time and how to pack it under a sequence number, and
+  // `grabber.maxInFlight` how many may wait for an answer.
   async stream(grabber, fps = 30) {
     this.streaming = true;
     const interval = 1000 / fps;
@@ -197,7 +200,7 @@ export class LiveSocket {
       for (const [seq, sentAt] of this.inFlight) {
         if (now - sentAt >= IN_FLIGHT_TIMEOUT_MS) this.inFlight.delete(seq);
       }
-      const at = captureAt({ next, inFlight: this.inFlight, lastSent: this.lastSent, serverMs: this.serverMs, grabMs: this.grabMs });
+      const at = captureAt({ next, inFlight: this.inFlight, lastSent: this.lastSent, serverMs: this.serverMs, grabMs: this.grabMs, maxInFlight: grabber.maxInFlight });
       if (now < at) {
         await this.pause(at - now);
         continue;
