@@ -1,12 +1,16 @@
 """The real page in Debian's Chromium, its fake camera playing a real clip of a person.
 
 Each test starts ``dance-tutor serve`` on a private copy of the library and asserts on what a
-person would see. Screenshots of every view go to ``test-artifacts/``.
+person would see. Screenshots of every view go to ``test-artifacts/``. The page runs the pose
+model itself (the tutor's tasks-vision runtime and model); the servers here ask a device for
+only a few pose estimates a second, so that a busy test machine still counts as fast enough,
+except where the test is the page's fallback to sending images.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -14,10 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, WebSocket, sync_playwright
 
 from app import sequence
-from tests.browser_fixtures import ARTIFACTS, CHROMIUM_ARGS, chromium_path, write_y4m
+from tests.browser_fixtures import ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium_path, write_y4m
 from tests.conftest import clip
 from tests.server_fixtures import TOKEN, ServerProcess, copy_library, running_server
 
@@ -27,6 +31,8 @@ DESKTOP = {"width": 1280, "height": 720}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 60_000
 SCORE_SHOWN = "() => /^\\d+$/.test(document.getElementById('score').textContent)"
+SLOW_DEVICE_FPS = "4"
+LANDMARK_FRAME_BYTES = {16, 16 + 4 * 33 * 4, 16 + 4 * 33 * 7}
 
 # Keeps every camera stream and WebSocket the page opens in window.probe. While probe.hold is
 # true a camera stream is handed over only when the test calls probe.release(); probe.onSocket
@@ -85,8 +91,21 @@ def camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def server(tmp_path: Path, model_path: Path) -> Iterator[ServerProcess]:
     poses = copy_library(tmp_path / "poses")
-    with running_server(poses, model_path, tmp_path / "server.log") as running:
+    with running_server(poses, model_path, tmp_path / "server.log",
+                        DANCE_TUTOR_MIN_DEVICE_FPS=SLOW_DEVICE_FPS) as running:
         yield running
+
+
+def sent_frames(page: Page) -> list[bytes]:
+    """Every binary message the page sends over its WebSockets, collected as it goes."""
+    frames: list[bytes] = []
+
+    def watch(socket: WebSocket) -> None:
+        socket.on("framesent",
+                  lambda payload: isinstance(payload, bytes) and frames.append(payload))
+
+    page.on("websocket", watch)
+    return frames
 
 
 @pytest.fixture
@@ -123,7 +142,11 @@ def text(page: Page, selector: str) -> str:
 def test_a_practice_session_from_library_to_summary(
     browser: BrowserContext, server: ServerProcess
 ) -> None:
-    page, errors = open_page(browser, server.url)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    frames = sent_frames(page)
+    page.goto(server.url)
     page.wait_for_selector(".card canvas", timeout=TIMEOUT_MS)
     assert page.locator(".card").count() == len(list(server_poses(server).glob("*.pose.json")))
     assert "Wing spread" in text(page, ".card[data-name='wing-spread']")
@@ -148,7 +171,13 @@ def test_a_practice_session_from_library_to_summary(
     assert page.locator("#corrections li").count() <= 2
     width = page.evaluate("document.getElementById('progress-fill').style.width")
     assert width.endswith("%") and float(width[:-1]) > 0
+    assert "camera image stays on this device" in text(page, "#pose-note")
+    assert text(page, "#session-stats").startswith("pose on this device (full)")
     shot(page, "practice")
+    # By default the page finds the pose itself: only landmarks travel, never an image.
+    assert len(frames) > 30
+    assert {len(frame) for frame in frames} <= LANDMARK_FRAME_BYTES, "no camera image was sent"
+    assert sum(len(frame) == max(LANDMARK_FRAME_BYTES) for frame in frames) > 30
 
     page.click("#btn-stop")
     page.wait_for_selector("#view-summary:not([hidden])", timeout=TIMEOUT_MS)
@@ -303,3 +332,49 @@ def server_poses(server: ServerProcess) -> Path:
     args = server.process.args
     assert isinstance(args, list)
     return Path(args[args.index("--poses") + 1])
+
+
+@pytest.mark.parametrize("cause", ["no runtime", "too slow"])
+def test_the_page_sends_camera_images_when_it_cannot_find_the_pose_itself_and_says_why(
+    browser: BrowserContext, tmp_path: Path, model_path: Path, cause: str
+) -> None:
+    poses = copy_library(tmp_path / "poses")
+    if cause == "no runtime":
+        web = tmp_path / "web"
+        shutil.copytree(ROOT / "web", web, ignore=shutil.ignore_patterns("node_modules"))
+        env = {"DANCE_TUTOR_WEB_DIR": str(web), "DANCE_TUTOR_MIN_DEVICE_FPS": SLOW_DEVICE_FPS}
+        said = "cannot hand this page its pose model"
+    else:
+        env = {"DANCE_TUTOR_MIN_DEVICE_FPS": "1000"}
+        said = "a frame for the full pose model; 1 ms or less is needed"
+    with running_server(poses, model_path, tmp_path / "server.log", **env) as server:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        frames = sent_frames(page)
+        page.goto(f"{server.url}/#practice/wing-beat")
+        page.wait_for_function(SCORE_SHOWN, timeout=TIMEOUT_MS)
+        note = text(page, "#pose-note")
+        assert "Your camera images go to the tutor" in note and said in note, note
+        assert text(page, "#session-stats").startswith("pose on the tutor")
+        shot(page, f"practice-images-{cause.replace(' ', '-')}")
+        jpegs = [f for f in frames if f[12:14] == b"\xff\xd8"]
+        assert len(jpegs) > 5 and len(jpegs) == len(frames)
+        assert errors == []
+
+
+def test_the_learner_can_choose_where_the_pose_is_found(
+    browser: BrowserContext, server: ServerProcess
+) -> None:
+    page, errors = open_page(browser, f"{server.url}/#practice/wing-beat")
+    frames = sent_frames(page)
+    page.wait_for_function(SCORE_SHOWN, timeout=TIMEOUT_MS)
+    assert page.input_value("#opt-pose") == "auto"
+    page.select_option("#opt-pose", "tutor")
+    page.wait_for_function("() => document.getElementById('pose-note').textContent"
+                           ".includes('You chose')", timeout=TIMEOUT_MS)
+    page.wait_for_function(SCORE_SHOWN, timeout=TIMEOUT_MS)
+    assert any(f[12:14] == b"\xff\xd8" for f in frames)
+    page.reload()
+    assert page.input_value("#opt-pose") == "tutor", "the choice is kept"
+    assert errors == []

@@ -21,8 +21,6 @@ from app.server.deps import StateDep
 
 router = APIRouter(tags=["page"])
 
-MIN_DEVICE_FPS = 12.0
-"""Below this many pose estimates per second on the device, the page sends camera images."""
 PROBE_FRAMES = 20
 """Camera frames the page times (after its first, which compiles) before it trusts a model."""
 LIGHTEST_FIRST = ("lite", "full", "heavy")
@@ -50,7 +48,7 @@ class BrowserPosePublic(BaseModel):
     probe_frames: int = Field(description="Frames the page times before deciding.")
 
 
-def public(pose: BrowserPose) -> BrowserPosePublic:
+def public(pose: BrowserPose, min_fps: float) -> BrowserPosePublic:
     available = pose.problem is None
     order = sorted(pose.models, key=lambda v: LIGHTEST_FIRST.index(v)
                    if v in LIGHTEST_FIRST else len(LIGHTEST_FIRST))
@@ -63,7 +61,7 @@ def public(pose: BrowserPose) -> BrowserPosePublic:
         models=[ModelChoice(variant=v, url=f"/models/{pose.models[v].name}",
                             bytes=pose.models[v].stat().st_size) for v in order]
         if available else [],
-        min_fps=MIN_DEVICE_FPS,
+        min_fps=min_fps,
         probe_frames=PROBE_FRAMES,
     )
 

@@ -62,5 +62,5 @@ def config(state: StateDep) -> ConfigPublic:
         ratings=[RatingTier(name=name, min_score=score) for name, score in RATINGS],
         mastered=Mastery(score=MASTERED_SCORE, rounds=MASTERED_ROUNDS),
         difficulties=list(DIFFICULTIES),
-        pose=public(state.browser_pose),
+        pose=public(state.browser_pose, state.settings.min_device_fps),
     )

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     """Largest JSON request body (a reference or a take)."""
     max_jobs: int = Field(32, ge=1)
     """Scoring jobs remembered at once; the oldest finished ones are forgotten first."""
+    min_device_fps: float = Field(12.0, gt=0)
+    """Pose estimates per second a learner's device must reach to find the pose itself; a
+    slower one sends camera images (which count against ``max_camera_sessions``)."""
 
     @field_validator("poses_dir", "web_dir")
     @classmethod

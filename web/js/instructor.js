@@ -90,6 +90,7 @@ export class Instructor {
   async connect() {
     const { signal } = this.active;
     this.resetTake();
+    $("btn-record").disabled = true;
     try {
       if (!this.video.srcObject) await openCamera(this.video, signal);
     } catch (err) {
