@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from app.server.protocol import (
     LANDMARKS_FRAME_SIZES,
     LANDMARKS_HEADER,
     SERVER_MESSAGE,
+    SESSION_MESSAGE,
     FrameCounts,
     FrameError,
     LivePayload,
@@ -60,6 +62,9 @@ def test_visibility_is_clipped_to_zero_one() -> None:
     (landmarks_frame(0, 0.0, (0, 480)), "image size 0x480"),
     (LANDMARKS_HEADER.pack(0, float("nan"), 640, 480), "capture time"),
     (landmarks_frame(0, 0.0, (640, 480), np.full((33, 4), np.inf)), "not finite"),
+    (landmarks_frame(0, 0.0, (640, 480), np.full((33, 4), 1e30)), "more than 10 image widths"),
+    (landmarks_frame(0, 0.0, (640, 480), pose_arrays()[0], np.full((33, 3), -50.0)),
+     "more than 10 m from the hips"),
 ])
 def test_a_broken_binary_frame_is_refused_with_a_reason(data: bytes, problem: str) -> None:
     with pytest.raises(FrameError, match=problem):
@@ -79,3 +84,18 @@ def test_an_update_written_without_pydantic_is_a_valid_update() -> None:
     text = update_json(4, timing, counts, live.model_dump())
     message = SERVER_MESSAGE.validate_json(text)
     assert message == Update(seq=4, timing=timing, frames=counts, live=live)
+
+
+def test_json_landmarks_out_of_range_are_refused_naming_the_field() -> None:
+    landmarks, world = pose_arrays()
+    message = {"type": "landmarks", "seq": 1, "capture_ms": 0.0,
+               "image": {"width": 640, "height": 480},
+               "landmarks": landmarks.tolist(), "world": (world * 100).tolist()}
+    with pytest.raises(ValidationError) as info:
+        SESSION_MESSAGE.validate_python(message)
+    assert "world" in str(info.value)
+    message["world"] = world.tolist()
+    message["landmarks"][3][1] = -1e6
+    with pytest.raises(ValidationError) as info:
+        SESSION_MESSAGE.validate_python(message)
+    assert "landmarks" in str(info.value)

@@ -83,9 +83,16 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Number = Annotated[float, Field(allow_inf_nan=False)]
-Point4 = Annotated[list[Number], Field(min_length=4, max_length=4)]
-Point3 = Annotated[list[Number], Field(min_length=3, max_length=3)]
+MAX_IMAGE_COORDINATE = 10.0
+"""Largest ``|x|``, ``|y|``, ``|z|`` (and visibility) of an image landmark, in image widths: a
+pose model places joints out of view a little outside 0..1, never ten pictures away."""
+MAX_WORLD_M = 10.0
+"""Largest ``|x|``, ``|y|``, ``|z|`` of a world landmark, in metres from the hips."""
+ImageNumber = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_IMAGE_COORDINATE,
+                                     le=MAX_IMAGE_COORDINATE)]
+WorldNumber = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_WORLD_M, le=MAX_WORLD_M)]
+Point4 = Annotated[list[ImageNumber], Field(min_length=4, max_length=4)]
+Point3 = Annotated[list[WorldNumber], Field(min_length=3, max_length=3)]
 Points4 = Annotated[list[Point4], Field(min_length=N_LANDMARKS, max_length=N_LANDMARKS)]
 Points3 = Annotated[list[Point3], Field(min_length=N_LANDMARKS, max_length=N_LANDMARKS)]
 Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
@@ -169,7 +176,8 @@ def read_landmarks_frame(data: bytes) -> tuple[int, float, ClientPose]:
     ------
     FrameError
         One sentence: the length is none of :data:`LANDMARKS_FRAME_SIZES`, the image size is
-        zero, or a number is not finite.
+        zero, or a number is not finite or out of range (:data:`MAX_IMAGE_COORDINATE`,
+        :data:`MAX_WORLD_M`).
     """
     if len(data) not in LANDMARKS_FRAME_SIZES:
         nobody, image, both = LANDMARKS_FRAME_SIZES
@@ -185,6 +193,11 @@ def read_landmarks_frame(data: bytes) -> tuple[int, float, ClientPose]:
     values = np.frombuffer(data, dtype="<f4", offset=LANDMARKS_HEADER.size).astype(np.float64)
     if not np.isfinite(values).all():
         raise FrameError("the landmarks hold a number that is not finite")
+    if np.abs(values[:_IMAGE_FLOATS]).max() > MAX_IMAGE_COORDINATE:
+        raise FrameError(f"an image landmark is more than {MAX_IMAGE_COORDINATE:g} image widths "
+                         "from the picture")
+    if len(values) > _IMAGE_FLOATS and np.abs(values[_IMAGE_FLOATS:]).max() > MAX_WORLD_M:
+        raise FrameError(f"a world landmark is more than {MAX_WORLD_M:g} m from the hips")
     points = values[:_IMAGE_FLOATS].reshape(N_LANDMARKS, 4)
     world = (values[_IMAGE_FLOATS:].reshape(N_LANDMARKS, 3) if len(values) > _IMAGE_FLOATS
              else np.full((N_LANDMARKS, 3), np.nan))
