@@ -1,27 +1,45 @@
 """Load on loopback: many practice sessions at once against ``dance-tutor serve``.
 
-The server runs as a subprocess; this process is the client (asyncio, one WebSocket per
-session), so the two do not share an interpreter. Two kinds of session run side by side:
+The servers run as subprocesses and the clients in processes of their own (asyncio on uvloop,
+one WebSocket per session), so no two share an interpreter. Two kinds of session run side by
+side:
 
-- landmark mode: ``--sessions`` learners (default 100), each sending the poses of a real
+- landmark mode: ``--sessions`` learners (default 200), each sending the poses of a real
   extracted clip at 30 fps, as a client that runs the pose model itself does: binary
   landmarks frames, or JSON ``landmarks`` messages with ``--format json``;
 - image mode: ``--camera-sessions`` learners (default: the server's camera limit, 4), each
   sending a real clip's JPEG frames as fast as the server answers them (one awaiting answer).
 
-Reported: sessions held to the end, frames sent, processed and dropped, feedback latency (frame
-sent to its ``update`` received) p50/p95/p99 per mode, errors (``error`` messages and unexpected
-closes), and the server's resident memory (``VmRSS`` from ``/proc/<pid>/status``) sampled every
-half second; growth is the last sample against the first one after every session has had its
-first answer.
+``--processes N`` runs N independent ``dance-tutor serve`` processes on one library folder
+(sessions are independent, so nothing else is shared). ``serve`` cannot share one port among
+processes (uvicorn binds it without ``SO_REUSEPORT``), so each process has its own port and
+the clients spread the sessions over them round-robin, as a load balancer in front of one
+address would. ``--compare-processes 1,2`` runs the same load once per process count and
+prints one row each, with ratios against the first row measured in the same run.
 
-Targets: no errors, memory growth at most 10 % over a 2-minute run, landmark-mode p99 latency
-under 50 ms with 100 sessions.
+The server's session limit (``DANCE_TUTOR_MAX_SESSIONS``, 128 by default) and camera limit
+are raised through the environment for the benchmark, so that the limit is never what is
+measured.
+
+Reported: sessions held to the end, frames sent, processed, dropped and unanswered (a busy
+server sheds landmark frames without answering them), feedback latency (frame sent to its
+``update`` received) p50/p95/p99 per mode, errors (``error`` messages and unexpected closes),
+each server's resident memory (``VmRSS`` from ``/proc/<pid>/status``) sampled every half
+second, alone and summed, and the CPU time of servers, clients and every other process on
+the machine as a share of one core (the last tells a run that shared the machine).
+Memory growth is the last sample against the first one taken after every session has had its
+first answer. Client lag is how late each landmark frame left against its 30 fps schedule: a
+high one means the client, not the server, was the limit (split it with
+``--client-processes``); a late client skips the frames it missed, as a camera does.
+
+Targets: no errors, landmark-mode p99 latency under 50 ms and memory growth at most 10 %,
+with 200 landmark sessions against one server process.
 
 Run from the repository root::
 
-    python -m benchmarks.load [--sessions 100] [--camera-sessions 4] [--seconds 120]
-                              [--format binary|json]
+    python -m benchmarks.load [--sessions 200] [--camera-sessions 4] [--seconds 120]
+                              [--format binary|json] [--processes 1 | --compare-processes 1,2]
+                              [--client-processes 1]
 """
 
 from __future__ import annotations
@@ -30,13 +48,21 @@ import argparse
 import asyncio
 import json
 import math
+import multiprocessing
+import os
+import queue
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
 from functools import partial
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Barrier
+from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -61,6 +87,9 @@ IMAGE_WIDTH = 640
 RSS_PERIOD_S = 0.5
 P99_TARGET_MS = 50.0
 GROWTH_TARGET = 0.10
+READY_TIMEOUT_S = 120.0
+"""How long client processes may take to import and get ready."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -68,23 +97,35 @@ class SessionResult:
     """What one client saw."""
 
     mode: str
+    server: int = 0
+    """Which server process the session was opened on (counted from 0)."""
     sent: int = 0
     updates: int = 0
     processed: int = 0
     dropped: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     processing_ms: list[float] = field(default_factory=list)
+    lag_ms: list[float] = field(default_factory=list)
+    """Landmark mode: how late each frame was sent against its 30 fps schedule."""
     errors: list[str] = field(default_factory=list)
     held: bool = False
+    streamed_s: float = 0.0
+    """From the first frame sent to the last: what the session's rates are per."""
 
 
 @dataclass
 class LoadReport:
-    """The whole run: every session's result and the server's memory samples (kB)."""
+    """The whole run: every session's result, each server's memory samples (kB, taken at the
+    same instants) and the CPU seconds of servers and client processes."""
 
     sessions: list[SessionResult]
-    rss_kb: list[int]
-    seconds: float
+    rss_kb: list[list[int]]
+    wall_s: float
+    """From the first session opened to the stop: what the CPU times are shares of."""
+    server_cpu_s: list[float]
+    client_cpu_s: list[float]
+    machine_cpu_s: float
+    """Every process on the machine (the benchmark's and anyone else's) over the same time."""
 
     def of(self, mode: str) -> list[SessionResult]:
         return [s for s in self.sessions if s.mode == mode]
@@ -94,9 +135,31 @@ class LoadReport:
         return [e for s in self.sessions for e in s.errors]
 
     @property
+    def total_rss_kb(self) -> list[int]:
+        """The servers' memory summed, sample by sample."""
+        return [sum(at) for at in zip(*self.rss_kb, strict=True)]
+
+    @property
     def memory_growth(self) -> float:
-        """Last RSS sample against the first one taken once every session was answered."""
-        return self.rss_kb[-1] / self.rss_kb[0] - 1.0 if self.rss_kb else 0.0
+        """Last summed RSS sample against the first one taken once every session was
+        answered."""
+        return _growth(self.total_rss_kb)
+
+    def latencies(self, mode: str) -> list[float]:
+        return [v for s in self.of(mode) for v in s.latencies_ms]
+
+    def lags(self) -> list[float]:
+        return [v for s in self.of("landmarks") for v in s.lag_ms]
+
+    @property
+    def others_cpu_s(self) -> float:
+        """CPU seconds spent by processes other than the servers and clients: on a shared
+        machine, what competed with the benchmark."""
+        return max(0.0, self.machine_cpu_s - sum(self.server_cpu_s) - sum(self.client_cpu_s))
+
+
+def _growth(samples: list[int]) -> float:
+    return samples[-1] / samples[0] - 1.0 if samples else 0.0
 
 
 def binary_landmark_frames(seq: PoseSequence) -> list[Callable[[int, float], bytes]]:
@@ -186,6 +249,7 @@ async def landmark_session(url: str, bodies: Bodies, stop_at: float,
     begin = time.perf_counter()
     seq = ticks = 0
     while (now := time.perf_counter()) < stop_at and not receiver.done():
+        result.lag_ms.append((now - begin - ticks / LANDMARK_FPS) * 1000)
         sent_at[seq] = now
         body = bodies[seq % len(bodies)]
         if callable(body):
@@ -200,6 +264,7 @@ async def landmark_session(url: str, bodies: Bodies, stop_at: float,
             ticks = math.ceil((time.perf_counter() - begin) * LANDMARK_FPS)
         due = begin + ticks / LANDMARK_FPS
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
+    result.streamed_s = time.perf_counter() - begin
     await _finish(ws, receiver)
 
 
@@ -212,6 +277,7 @@ async def image_session(url: str, jpegs: list[bytes], stop_at: float,
     sent_at: dict[int, float] = {}
     answered = asyncio.Event()
     receiver = asyncio.create_task(_receive(ws, result, sent_at, answered))
+    begin = time.perf_counter()
     seq = 0
     while time.perf_counter() < stop_at and not receiver.done():
         answered.clear()
@@ -221,6 +287,7 @@ async def image_session(url: str, jpegs: list[bytes], stop_at: float,
         seq += 1
         await asyncio.wait([receiver, asyncio.create_task(answered.wait())],
                            return_when=asyncio.FIRST_COMPLETED, timeout=30)
+    result.streamed_s = time.perf_counter() - begin
     await _finish(ws, receiver)
 
 
@@ -242,40 +309,168 @@ def rss_kb(pid: int) -> int:
     raise ValueError(f"/proc/{pid}/status has no VmRSS line")
 
 
-async def _sample_rss(pid: int, samples: list[int], results: list[SessionResult],
-                      start_at: float, stop_at: float) -> None:
-    """Sample from when every session has had its first answer (the pose models allocate
-    their memory on their first frame), or ``start_at`` if later."""
-    await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
-    while time.perf_counter() < stop_at and not all(r.updates or r.errors for r in results):
-        await asyncio.sleep(RSS_PERIOD_S)
-    while time.perf_counter() < stop_at:
-        samples.append(rss_kb(pid))
-        await asyncio.sleep(RSS_PERIOD_S)
+def cpu_s(pid: int) -> float:
+    """The process's CPU time so far (user and system), from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-async def run_load(url: str, pid: int, bodies: Bodies, jpegs: list[bytes], sessions: int,
-                   camera_sessions: int, seconds: float) -> LoadReport:
-    """Open every session (staggered over a second), stream for ``seconds``, stop them all."""
-    results = ([SessionResult("landmarks") for _ in range(sessions)]
-               + [SessionResult("image") for _ in range(camera_sessions)])
-    ramp_s = 1.0 + 0.02 * len(results)
+def machine_cpu_s() -> float:
+    """CPU time every process on the machine has spent (all but idle and I/O wait), from
+    ``/proc/stat``."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Who connects where and when, the same in every client process.
+
+    Session ``i`` is opened ``i * ramp_s / len(modes)`` after the common start by client
+    process ``i % clients``, on server ``(i // clients) % len(urls)``: every client process
+    spreads its sessions round-robin over every server.
+    """
+
+    urls: list[str]
+    modes: list[str]
+    clients: int
+    seconds: float
+
+    @property
+    def ramp_s(self) -> float:
+        return 1.0 + 0.02 * len(self.modes)
+
+    def server(self, i: int) -> int:
+        return (i // self.clients) % len(self.urls)
+
+    def mine(self, client: int) -> list[int]:
+        return list(range(client, len(self.modes), self.clients))
+
+
+async def run_sessions(plan: Plan, client: int, bodies: Bodies, jpegs: list[bytes],
+                       answered: Any) -> tuple[list[SessionResult], float]:
+    """This client process's sessions, from now (the common start) to the stop; also the
+    CPU seconds it spent until the stop. ``answered[client]`` is kept at the number of its
+    sessions that have had an answer (or an error)."""
     begin = time.perf_counter()
-    stop_at = begin + ramp_s + seconds
-    samples: list[int] = []
-    tasks = [asyncio.create_task(
-        _sample_rss(pid, samples, results, begin + ramp_s + 2.0, stop_at))]
-    for i, result in enumerate(results):
+    stop_at = begin + plan.ramp_s + plan.seconds
+    cpu_begin = time.process_time()
+    indices = plan.mine(client)
+    results = [SessionResult(plan.modes[i], plan.server(i)) for i in indices]
+
+    async def count_answered() -> float:
+        while time.perf_counter() < stop_at:
+            answered[client] = sum(1 for r in results if r.updates or r.errors)
+            await asyncio.sleep(RSS_PERIOD_S)
+        return time.process_time() - cpu_begin
+
+    counter = asyncio.create_task(count_answered())
+    tasks = []
+    for i, result in zip(indices, results, strict=True):
+        await asyncio.sleep(max(0.0, begin + i * plan.ramp_s / len(plan.modes)
+                                - time.perf_counter()))
         if result.mode == "landmarks":
-            tasks.append(asyncio.create_task(landmark_session(url, bodies, stop_at, result)))
+            session = landmark_session(plan.urls[result.server], bodies, stop_at, result)
         else:
-            tasks.append(asyncio.create_task(image_session(url, jpegs, stop_at, result)))
-        await asyncio.sleep(ramp_s / len(results) if i < len(results) - 1 else 0)
+            session = image_session(plan.urls[result.server], jpegs, stop_at, result)
+        tasks.append(asyncio.create_task(session))
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-    for result, outcome in zip(results, outcomes[1:], strict=True):
+    for result, outcome in zip(results, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             result.errors.append(f"client failed: {outcome!r}")
-    return LoadReport(results, samples, seconds)
+    return results, await counter
+
+
+def client_process(plan: Plan, client: int, bodies: Bodies, jpegs: list[bytes],
+                   start: Barrier, answered: Any, out: multiprocessing.Queue[Any]) -> None:
+    """One client process: wait for the common start, run its sessions, hand back what they
+    saw (as plain dicts) and its CPU time."""
+    start.wait(READY_TIMEOUT_S)
+    # uvloop and orjson keep the client light: it shares the machine with the servers.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        results, spent = runner.run(run_sessions(plan, client, bodies, jpegs, answered))
+    out.put((client, [asdict(r) for r in results], spent))
+
+
+def _sample(pids: list[int], plan: Plan,
+            answered: Any) -> tuple[list[list[int]], list[float], float]:
+    """From the common start to the stop: each server's RSS, sampled from when every session
+    has had its first answer (the pose models allocate their memory on their first frame), and
+    at least 2 s after the last session opened; each server's CPU seconds over the run, and
+    the whole machine's."""
+    begin = time.perf_counter()
+    start_at, stop_at = begin + plan.ramp_s + 2.0, begin + plan.ramp_s + plan.seconds
+    cpu_begin, machine_begin = [cpu_s(pid) for pid in pids], machine_cpu_s()
+    samples: list[list[int]] = [[] for _ in pids]
+    time.sleep(max(0.0, start_at - time.perf_counter()))
+    while time.perf_counter() < stop_at and sum(answered) < len(plan.modes):
+        time.sleep(RSS_PERIOD_S)
+    while time.perf_counter() < stop_at:
+        for pid, own in zip(pids, samples, strict=True):
+            own.append(rss_kb(pid))
+        time.sleep(min(RSS_PERIOD_S, max(0.0, stop_at - time.perf_counter())))
+    return (samples, [cpu_s(pid) - at for pid, at in zip(pids, cpu_begin, strict=True)],
+            machine_cpu_s() - machine_begin)
+
+
+def _collect(out: multiprocessing.Queue[Any], workers: Sequence[BaseProcess],
+             deadline_s: float) -> dict[int, tuple[list[SessionResult], float]]:
+    """Every client process's results; a client process that dies without them is a failure
+    of the benchmark, not of the server."""
+    found: dict[int, tuple[list[SessionResult], float]] = {}
+    deadline = time.perf_counter() + deadline_s
+    while len(found) < len(workers):
+        try:
+            client, results, spent = out.get(timeout=1.0)
+        except queue.Empty:
+            dead = [w.name for w in workers if w.exitcode not in (None, 0)]
+            if dead or time.perf_counter() > deadline:
+                raise RuntimeError(
+                    f"client process failed or hung: {dead or 'timeout'}") from None
+            continue
+        found[client] = ([SessionResult(**r) for r in results], spent)
+    return found
+
+
+def run_load(urls: list[str], pids: list[int], bodies: Bodies, jpegs: list[bytes],
+             sessions: int, camera_sessions: int, seconds: float,
+             client_processes: int = 1) -> LoadReport:
+    """Open every session (staggered), stream for ``seconds``, stop them all; the clients run
+    in ``client_processes`` processes of their own and this one samples the servers."""
+    plan = Plan(urls, ["landmarks"] * sessions + ["image"] * camera_sessions,
+                client_processes, seconds)
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(client_processes + 1)
+    answered = context.Array("i", client_processes, lock=False)
+    out: multiprocessing.Queue[Any] = context.Queue()
+    workers = [context.Process(target=client_process, name=f"load-client-{k}",
+                               args=(plan, k, bodies, jpegs, start, answered, out))
+               for k in range(client_processes)]
+    for worker in workers:
+        worker.start()
+    try:
+        start.wait(READY_TIMEOUT_S)
+        samples, server_cpu, machine_cpu = _sample(pids, plan, answered)
+        found = _collect(out, workers, deadline_s=READY_TIMEOUT_S)
+    finally:
+        for worker in workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.kill()
+    results: list[SessionResult | None] = [None] * len(plan.modes)
+    for client, (own, _) in found.items():
+        for i, result in zip(plan.mine(client), own, strict=True):
+            results[i] = result
+    return LoadReport([r for r in results if r is not None], samples,
+                      plan.ramp_s + seconds, server_cpu,
+                      [found[k][1] for k in range(client_processes)], machine_cpu)
+
+
+def per_second(group: list[SessionResult], frames: Callable[[SessionResult], int]) -> float:
+    """Frames a second over the group, each session's ``frames`` over its own streaming time
+    (sessions open one after another, so they stream for different times)."""
+    return sum(frames(s) / s.streamed_s for s in group if s.streamed_s > 0)
 
 
 def _percentiles(values: list[float]) -> str:
@@ -283,6 +478,14 @@ def _percentiles(values: list[float]) -> str:
         return "no answers"
     p50, p95, p99 = np.percentile(values, [50, 95, 99])
     return f"p50 {p50:6.1f} ms, p95 {p95:6.1f} ms, p99 {p99:6.1f} ms"
+
+
+def _p99(values: list[float]) -> float:
+    return float(np.percentile(values, 99)) if values else math.nan
+
+
+def _cores(spent: Sequence[float], wall_s: float) -> str:
+    return " + ".join(f"{s / wall_s:.0%}" for s in spent)
 
 
 def describe(report: LoadReport) -> list[str]:
@@ -294,69 +497,160 @@ def describe(report: LoadReport) -> list[str]:
             continue
         sent = sum(s.sent for s in group)
         processed = sum(s.processed for s in group)
-        latencies = [v for s in group for v in s.latencies_ms]
         processing = [v for s in group for v in s.processing_ms]
+        sent_rate, processed_rate = (per_second(group, attrgetter(count))
+                                     for count in ("sent", "processed"))
         lines.append(
             f"{mode:9s}: {sum(s.held for s in group)}/{len(group)} sessions held, "
-            f"{sent} frames sent, {processed} processed ({processed / report.seconds:.0f}/s), "
+            f"{sent} frames sent ({sent_rate:.0f}/s), {processed} processed "
+            f"({processed_rate:.0f}/s), "
             f"{sum(s.dropped for s in group)} dropped, {sent - sum(s.updates for s in group)} "
-            f"unanswered; latency {_percentiles(latencies)}; server processing per frame "
-            f"{_percentiles(processing)}"
+            f"unanswered; latency {_percentiles(report.latencies(mode))}; server processing "
+            f"per frame {_percentiles(processing)}"
         )
-    rss = report.rss_kb
-    if rss:
-        lines.append(f"server RSS: {rss[0] / 1024:.0f} MiB with all sessions open, peak "
-                     f"{max(rss) / 1024:.0f} MiB, last {rss[-1] / 1024:.0f} MiB "
-                     f"(growth {report.memory_growth:+.1%}, {len(rss)} samples)")
+    if report.of("landmarks"):
+        lines.append(f"client lag (landmark frame sent after its 30 fps due time): "
+                     f"{_percentiles(report.lags())}")
+    for k, rss in enumerate(report.rss_kb):
+        if rss:
+            lines.append(f"server {k + 1} RSS: {rss[0] / 1024:.0f} MiB with all sessions open, "
+                         f"peak {max(rss) / 1024:.0f} MiB, last {rss[-1] / 1024:.0f} MiB "
+                         f"(growth {_growth(rss):+.1%}, {len(rss)} samples)")
+    total = report.total_rss_kb
+    if len(report.rss_kb) > 1 and total:
+        lines.append(f"servers' RSS summed: {total[0] / 1024:.0f} -> {total[-1] / 1024:.0f} "
+                     f"MiB (growth {report.memory_growth:+.1%})")
+    lines.append(f"CPU, share of one core: servers {_cores(report.server_cpu_s, report.wall_s)}"
+                 f", clients {_cores(report.client_cpu_s, report.wall_s)}, other processes "
+                 f"{_cores([report.others_cpu_s], report.wall_s)} (the machine has "
+                 f"{os.cpu_count()} cores)")
     lines.append(f"errors: {len(report.errors)}"
                  + "".join(f"\n  {e}" for e in sorted(set(report.errors))[:10]))
     return lines
 
 
-def run(sessions: int, camera_sessions: int, seconds: float,
-        landmark_format: str = "binary") -> LoadReport:
-    """Start a server on a copy of the library and put it under load; the server is stopped."""
+def targets(report: LoadReport) -> str:
+    """Which of the three targets the run met."""
+    p99 = _p99(report.latencies("landmarks"))
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "missed"
+
+    return (f"targets: errors 0 ({verdict(not report.errors)}), memory growth <= "
+            f"{GROWTH_TARGET:.0%} ({verdict(report.memory_growth <= GROWTH_TARGET)}), landmark "
+            f"p99 < {P99_TARGET_MS:g} ms ({verdict(p99 < P99_TARGET_MS)})")
+
+
+COLUMNS = ("processes", "held", "sent/s", "processed/s", "unanswered", "p50 ms", "p95 ms",
+           "p99 ms", "client lag p99 ms", "errors", "RSS growth", "other CPU",
+           "processed/s ratio", "p99 ratio")
+
+
+def table(rows: list[tuple[int, LoadReport]]) -> list[str]:
+    """One row per server process count, landmark sessions, with ratios against the first
+    row (measured in the same run)."""
+    cells: list[Sequence[str]] = [COLUMNS]
+    base_rate = base_p99 = math.nan
+    for processes, report in rows:
+        group = report.of("landmarks")
+        sent = sum(s.sent for s in group)
+        sent_rate, processed = (per_second(group, attrgetter(count))
+                                for count in ("sent", "processed"))
+        latencies = report.latencies("landmarks")
+        p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if latencies else [math.nan] * 3
+        if math.isnan(base_rate):
+            base_rate, base_p99 = processed, p99
+        cells.append([
+            str(processes), f"{sum(s.held for s in group)}/{len(group)}", f"{sent_rate:.0f}",
+            f"{processed:.0f}",
+            f"{1 - sum(s.updates for s in group) / sent if sent else math.nan:.1%}",
+            f"{p50:.1f}", f"{p95:.1f}", f"{p99:.1f}", f"{_p99(report.lags()):.1f}",
+            str(len(report.errors)), f"{report.memory_growth:+.1%}",
+            _cores([report.others_cpu_s], report.wall_s), f"{processed / base_rate:.2f}",
+            f"{p99 / base_p99:.2f}"])
+    widths = [max(len(row[k]) for row in cells) for k in range(len(COLUMNS))]
+    return [" | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+
+
+def prepare(landmark_format: str = "binary") -> tuple[Path, Bodies, list[bytes]]:
+    """The pose model, the landmark frames of a real clip and a real clip's JPEG frames."""
     model = ensure_model()
     clip = extract_video(TESTDATA / LANDMARK_CLIP, model_path=model)
     bodies = (binary_landmark_frames(clip) if landmark_format == "binary"
               else landmark_frames(clip))
-    jpegs = jpeg_frames(TESTDATA / IMAGE_CLIP)
+    return model, bodies, jpeg_frames(TESTDATA / IMAGE_CLIP)
+
+
+def run(sessions: int, camera_sessions: int, seconds: float, landmark_format: str = "binary",
+        processes: int = 1, client_processes: int = 1,
+        prepared: tuple[Path, Bodies, list[bytes]] | None = None) -> LoadReport:
+    """Start ``processes`` servers on one copy of the library and put them under load; the
+    servers are stopped."""
+    model, bodies, jpegs = prepared or prepare(landmark_format)
     folder = Path(tempfile.mkdtemp(prefix="dance-tutor-load-"))
     try:
         poses = copy_library(folder / "poses")
         env = {"DANCE_TUTOR_MAX_SESSIONS": str(sessions + camera_sessions + 8),
                "DANCE_TUTOR_MAX_CAMERA_SESSIONS": str(max(1, camera_sessions))}
-        with running_server(poses, model, folder / "server.log", **env) as server:
-            url = f"ws://127.0.0.1:{server.port}/ws/practice"
-            # uvloop and orjson keep the client light: it shares the machine with the server.
-            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                return runner.run(run_load(url, server.process.pid, bodies, jpegs, sessions,
-                                          camera_sessions, seconds))
+        with ExitStack() as stack:
+            servers = [stack.enter_context(
+                running_server(poses, model, folder / f"server-{k}.log", **env))
+                for k in range(processes)]
+            return run_load([f"ws://127.0.0.1:{s.port}/ws/practice" for s in servers],
+                            [s.process.pid for s in servers], bodies, jpegs, sessions,
+                            camera_sessions, seconds, client_processes)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of counts like 1,2") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every count must be at least 1")
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sessions", type=int, default=100,
-                        help="landmark-mode sessions at 30 fps (default 100)")
+    parser.add_argument("--sessions", type=int, default=200,
+                        help="landmark-mode sessions at 30 fps (default 200)")
     parser.add_argument("--camera-sessions", type=int, default=4,
                         help="image-mode sessions, as fast as served (default 4)")
     parser.add_argument("--seconds", type=float, default=120.0,
                         help="how long to stream once all are open (default 120)")
     parser.add_argument("--format", choices=("binary", "json"), default="binary",
                         help="how landmark sessions send poses (default binary)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="server processes, one port each, sessions spread round-robin "
+                             "(default 1)")
+    parser.add_argument("--compare-processes", type=_counts, default=None, metavar="N,M,...",
+                        help="run once per server process count and print a table with "
+                             "ratios against the first count (overrides --processes)")
+    parser.add_argument("--client-processes", type=int, default=1,
+                        help="processes the clients run in, sessions spread over them "
+                             "(default 1)")
     args = parser.parse_args(argv)
-    report = run(args.sessions, args.camera_sessions, args.seconds, args.format)
-    print(f"{args.sessions} landmark sessions ({args.format}) at {LANDMARK_FPS:g} fps and "
-          f"{args.camera_sessions} image sessions for {args.seconds:g} s on loopback")
-    for line in describe(report):
-        print("  " + line)
-    p99 = np.percentile([v for s in report.of("landmarks") for v in s.latencies_ms] or [0], 99)
-    print(f"  targets: errors 0 ({'met' if not report.errors else 'missed'}), memory growth "
-          f"<= {GROWTH_TARGET:.0%} ({'met' if report.memory_growth <= GROWTH_TARGET else 'missed'}"
-          f"), landmark p99 < {P99_TARGET_MS:g} ms ({'met' if p99 < P99_TARGET_MS else 'missed'})")
+    prepared = prepare(args.format)
+    rows = []
+    for processes in args.compare_processes or [args.processes]:
+        report = run(args.sessions, args.camera_sessions, args.seconds, args.format, processes,
+                     args.client_processes, prepared)
+        print(f"{args.sessions} landmark sessions ({args.format}) at {LANDMARK_FPS:g} fps and "
+              f"{args.camera_sessions} image sessions for {args.seconds:g} s on loopback, "
+              f"against {processes} server process(es) (one port each, sessions round-robin), "
+              f"from {args.client_processes} client process(es)")
+        for line in describe(report):
+            print("  " + line)
+        print("  " + targets(report))
+        rows.append((processes, report))
+    if len(rows) > 1:
+        print("landmark sessions by server process count; ratios against the first row:")
+        for line in table(rows):
+            print("  " + line)
     return 0
 
 

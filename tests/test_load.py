@@ -1,8 +1,9 @@
 """A short version of ``benchmarks/load.py`` in CI: every session served, no errors.
 
 Twenty learners send a real clip's landmarks at 30 fps and one sends camera frames, for ten
-seconds, against ``dance-tutor serve`` in a subprocess. Speed and memory targets are the
-benchmark's business; here every session must be held to its summary without an error.
+seconds, from two client processes against two ``dance-tutor serve`` processes sharing one
+library folder, the sessions spread over them. Speed and memory targets are the benchmark's
+business; here every session must be held to its summary without an error.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from benchmarks.load import run
 SESSIONS = 20
 CAMERA_SESSIONS = 1
 SECONDS = 10.0
+PROCESSES = 2
 
 
 @pytest.mark.model
 def test_many_sessions_at_once_are_all_served_without_errors() -> None:
-    report = run(SESSIONS, CAMERA_SESSIONS, SECONDS)
+    report = run(SESSIONS, CAMERA_SESSIONS, SECONDS, processes=PROCESSES,
+                 client_processes=PROCESSES)
     assert report.errors == []
     assert len(report.sessions) == SESSIONS + CAMERA_SESSIONS
     for session in report.sessions:
@@ -26,4 +29,6 @@ def test_many_sessions_at_once_are_all_served_without_errors() -> None:
         assert session.updates > 0 and session.processed > 0, session
     landmarks = report.of("landmarks")
     assert sum(s.sent for s in landmarks) >= SESSIONS * SECONDS * 30 * 0.9
-    assert report.rss_kb, "the server's memory was never sampled"
+    assert {s.server for s in report.sessions} == set(range(PROCESSES))
+    assert len(report.rss_kb) == PROCESSES and all(report.rss_kb), \
+        "a server's memory was never sampled"
