@@ -52,6 +52,7 @@ def library_files(folder: Path) -> dict[str, bytes]:
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     poses = copy_library(tmp_path / "poses")
+    overrides.setdefault("database_url", f"sqlite:///{tmp_path / 'tutor.db'}")
     return load_settings(poses_dir=poses, instructor_token=TOKEN,
                          token_file=tmp_path / "token", **overrides)
 
@@ -105,13 +106,15 @@ ANNOUNCE = re.compile(r"open (http://127\.0\.0\.1:(\d+))/ in a browser")
 class ServerProcess:
     """``dance-tutor serve --port 0`` in a subprocess; the port is read from its announcement.
 
-    ``env`` adds environment variables (e.g. limits). Output goes to ``log``.
+    ``env`` adds environment variables (e.g. limits). Output goes to ``log``; the database is
+    a SQLite file beside it unless ``env`` names one.
     """
 
     def __init__(self, poses: Path, model: Path, log: Path, **env: str) -> None:
         self.log_path = log
         self._log = log.open("wb")
         environment = {**os.environ, "DANCE_TUTOR_INSTRUCTOR_TOKEN": TOKEN,
+                       "DANCE_TUTOR_DATABASE_URL": f"sqlite:///{log.parent / 'tutor.db'}",
                        "PYTHONUNBUFFERED": "1", **env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", "0", "--poses", str(poses),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,6 +28,7 @@ from app.server.errors import install_error_handlers
 from app.server.security import BodyLimit, SecurityHeaders
 from app.server.settings import Settings, load_settings
 from app.server.state import ServerState, open_state
+from app.server.store import RETRY_S
 
 SHUTDOWN_REASON = "The tutor is shutting down; your session has ended."
 API_PREFIX = "/api/"
@@ -40,9 +42,13 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        flusher = asyncio.create_task(_flush_practices(state))
         yield
+        flusher.cancel()
         await state.sessions.close_all(SHUTDOWN_REASON)
         state.jobs.shutdown()
+        await asyncio.to_thread(state.store.flush)
+        state.store.close()
 
     app = FastAPI(
         title="Burkit bi dance tutor",
@@ -74,6 +80,14 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.router.routes.append(_PageMount("/", StaticFiles(directory=settings.web_dir, html=True),
                                         name="web"))
     return app
+
+
+async def _flush_practices(state: ServerState) -> None:
+    """Write practices that waited for the database, as soon as it answers again."""
+    while True:
+        await asyncio.sleep(RETRY_S)
+        if state.store.pending:
+            await asyncio.to_thread(state.store.flush)
 
 
 class _PageMount(Mount):

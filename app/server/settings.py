@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     """Largest JSON request body (a reference or a take)."""
     max_jobs: int = Field(32, ge=1)
     """Scoring jobs remembered at once; the oldest finished ones are forgotten first."""
+    database_url: SecretStr | None = None
+    """Where accounts and practices are kept: ``sqlite:///FILE`` or
+    ``postgresql://user:password@host:port/db``; unset, ``tutor.db`` in the state folder."""
+    max_attempt_bytes: int = Field(4 * 2**20, ge=0)
+    """Largest stored attempt (the learner's landmarks, gzipped) kept with a practice for its
+    replay; a longer one keeps its report only."""
     min_device_fps: float = Field(12.0, gt=0)
     """Pose estimates per second a learner's device must reach to find the pose itself; a
     slower one sends camera images (which count against ``max_camera_sessions``)."""

@@ -20,6 +20,7 @@ from app.server.auth import InstructorToken, resolve_token
 from app.server.flow import LoopLag
 from app.server.sessions import SessionRegistry
 from app.server.settings import Settings
+from app.server.store import PracticeStore
 from app.server.tasks import JobRunner
 from app.server.uploads import remove_orphaned_uploads
 
@@ -32,6 +33,7 @@ class ServerState:
     token: InstructorToken
     sessions: SessionRegistry
     jobs: JobRunner
+    store: PracticeStore
     browser_pose: BrowserPose = field(default_factory=BrowserPose)
     loop_lag: LoopLag = field(default_factory=LoopLag)
 
@@ -48,7 +50,8 @@ def open_state(settings: Settings) -> ServerState:
     """Check the model and the library, resolve the token, compile the scoring kernels.
 
     Broken reference files do not stop the server; they are in ``library.problems``. Nor does
-    a missing browser pose runtime: pages are told and send camera images.
+    a missing browser pose runtime: pages are told and send camera images. Nor an unreachable
+    database: it is logged, practice goes on and finished practices wait for it.
 
     Raises
     ------
@@ -60,6 +63,9 @@ def open_state(settings: Settings) -> ServerState:
     library = Library(settings.poses_dir)
     remove_orphaned_uploads()
     warm_up()
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    store = PracticeStore(url, settings.max_attempt_bytes)
+    store.open()
     return ServerState(
         settings=settings,
         model_path=model_path,
@@ -67,5 +73,6 @@ def open_state(settings: Settings) -> ServerState:
         token=resolve_token(settings),
         sessions=SessionRegistry(settings.max_sessions, settings.max_camera_sessions),
         jobs=JobRunner(settings.max_jobs),
+        store=store,
         browser_pose=find_browser_pose(settings.web_dir),
     )
