@@ -20,6 +20,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
+from app.accounts import LOCAL_LEARNER, has_accounts, resolve
+from app.db.engine import DatabaseUnavailableError
 from app.errors import UserError
 from app.server.deps import get_state
 from app.server.errors import sentence
@@ -33,6 +35,7 @@ from app.server.protocol import (
     ErrorMessage,
     FrameCounts,
     FrameError,
+    Kept,
     LandmarksFrame,
     Limits,
     Ready,
@@ -41,6 +44,7 @@ from app.server.protocol import (
     StartPractice,
     StartRecording,
     Stop,
+    Summary,
     read_landmarks_frame,
     update_json,
 )
@@ -140,12 +144,31 @@ async def practice(websocket: WebSocket) -> None:
     try:
         with contextlib.suppress(_Closed, WebSocketDisconnect):
             opening = await _opening(channel, state)
-            await _Session(channel, state, opening).run()
+            learner = await anyio.to_thread.run_sync(_learner_of, websocket, state)
+            await _Session(channel, state, opening, learner).run()
     except Exception:
         logger.exception("session failed")
         await channel.fail("internal", INTERNAL_FAILURE, CloseCode.INTERNAL)
     finally:
         watchdog.cancel()
+
+
+SESSION_COOKIE = "dance_tutor_session"
+
+
+def _learner_of(websocket: WebSocket, state: ServerState) -> str | None:
+    """Whose history this session's practice goes to: the logged-in user of the cookie, else
+    the local learner of a tutor at home (loopback, no accounts), else nobody."""
+    try:
+        database = state.store.require()
+        secret = websocket.cookies.get(SESSION_COOKIE)
+        found = resolve(database, secret) if secret else None
+        if found is not None:
+            return found[0].name
+        home = state.settings.loopback_only and not has_accounts(database)
+    except DatabaseUnavailableError:
+        home = state.settings.loopback_only
+    return LOCAL_LEARNER if home else None
 
 
 def _origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
@@ -180,8 +203,10 @@ class _Session:
     """One admitted session: receiver and processor around a worker."""
 
     def __init__(self, channel: _Channel, state: ServerState,
-                 opening: StartPractice | StartRecording) -> None:
+                 opening: StartPractice | StartRecording, learner: str | None) -> None:
         self.channel = channel
+        self.learner = learner
+        """Whose history a finished practice goes to (None: nobody is known)."""
         self.state = state
         self.opening = opening
         self.settings = state.settings
@@ -394,6 +419,16 @@ class _Session:
         except UserError as exc:
             await self.channel.fail("nothing_to_report", sentence(exc), CloseCode.NORMAL)
             return
+        record = worker.practice_record(message)
+        if record is not None and self.learner is not None and isinstance(message, Summary):
+            kept = await anyio.to_thread.run_sync(self.state.store.keep, self.learner, record)
+            stored = kept.stored
+            message = message.model_copy(update={"kept": Kept(
+                stored=stored is not None, pending=kept.pending,
+                practice=stored.id if stored else None,
+                tries_today=stored.tries_today if stored else None,
+                change=round(stored.change, 1) if stored and stored.change is not None else None,
+                message=kept.message)})
         await self.channel.send(message)
         await self.channel.websocket.close(code=CloseCode.NORMAL)
 

@@ -339,6 +339,20 @@ class Update(_Message):
     live: LivePayload | RecordingPayload
 
 
+class Kept(_Message):
+    """What became of the finished practice in the learner's history."""
+
+    stored: bool = Field(description="Written to the database.")
+    pending: bool = Field(description="The database is away: kept on the tutor and written "
+                                      "when it is back.")
+    practice: int | None = Field(description="The stored practice's id (GET /api/practices/"
+                                              "{id}), else null.")
+    tries_today: int | None = Field(description="This learner's tries at this step today, "
+                                                "this one included.")
+    change: float | None = Field(description="Score against the previous try at this step.")
+    message: str | None = Field(description="What to tell the learner when it was not stored.")
+
+
 class Summary(_Message):
     """The closing report of a practice session."""
 
@@ -346,6 +360,8 @@ class Summary(_Message):
     report: Report | None = Field(description="The ScoreReport, or null when no frame had a "
                                               "pose.")
     frames: FrameCounts
+    kept: Kept | None = Field(default=None, description="Where the practice was kept: null "
+                                                        "when nobody is known to keep it for.")
 
 
 class Trim(_Message):

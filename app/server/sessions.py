@@ -20,11 +20,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.accounts import now
 from app.errors import UserError
 from app.frames import DecodeError, decode_jpeg
 from app.library import Library, NotFound
 from app.live import LiveSession, NothingToScore
 from app.pose import FramePose, PoseEstimator
+from app.progress import PracticeRecord
 from app.recording import moving_span
 from app.reference import Reference
 from app.report_schema import Report
@@ -139,6 +141,9 @@ class Observation:
 
 
 LANDMARK_DECIMALS = 4
+ATTEMPT_MAX_FRAMES = 5 * 60 * 30
+"""Frames of a practice kept for its replay (five minutes at 30 fps); a longer practice keeps
+its first five minutes."""
 
 
 def landmarks_payload(pose: FramePose | None) -> list[list[float]] | None:
@@ -225,6 +230,10 @@ class Worker(Protocol):
         Raises UserError when there is nothing to close with (a take showing nobody).
         """
 
+    def practice_record(self, summary: Summary | Recorded) -> PracticeRecord | None:
+        """The finished practice to keep in the learner's history, or None (a recording, or
+        nothing was scored)."""
+
     def close(self) -> None:
         """Free the pose model; safe to call twice and while ``process`` runs."""
 
@@ -252,6 +261,57 @@ class _Guarded:
                 self.source.close()
 
 
+class Take:
+    """The poses a session saw since its last restart, as a webcam ``.pose.json`` sequence:
+    an instructor's take, or the learner's attempt kept with a practice for its replay.
+
+    At most ``max_frames`` are kept (None: as many as come); past them :attr:`full` is true
+    and frames are dropped.
+    """
+
+    def __init__(self, max_frames: int | None = None) -> None:
+        self.max_frames = max_frames
+        self.rows: list[tuple[float, FramePose | None]] = []
+        self.image_size = (1, 1)
+        self._start_t: float | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.max_frames is not None and len(self.rows) >= self.max_frames
+
+    def restart(self) -> None:
+        self._start_t = None
+        self.rows = []
+
+    def add(self, t: float, pose: FramePose | None, image_size: tuple[int, int]) -> float:
+        """Keep a frame seen at ``t`` (the session's clock); its time in the take."""
+        if self._start_t is None:
+            self._start_t = t
+        elapsed = t - self._start_t
+        self.image_size = image_size
+        if not self.full:
+            self.rows.append((elapsed, pose))
+        return elapsed
+
+    @property
+    def anybody(self) -> bool:
+        return any(pose is not None for _, pose in self.rows)
+
+    def sequence(self) -> PoseSequence:
+        t = np.array([row[0] for row in self.rows])
+        poses = [row[1] for row in self.rows]
+        fps = (len(t) - 1) / float(t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 30.0
+        return PoseSequence.from_frames(
+            t,
+            [None if p is None else p.image_xyz for p in poses],
+            [None if p is None else p.visibility for p in poses],
+            [None if p is None or not np.isfinite(p.world_xyz).all() else p.world_xyz
+             for p in poses],
+            fps=fps, image_size=self.image_size,
+            source=Source("webcam", "recorded in the browser"),
+        )
+
+
 class RecordingWorker(_Guarded):
     """Collects an instructor's take; :meth:`request_restart` starts it over (after the
     countdown), :meth:`finish` returns it as a ``.pose.json`` document.
@@ -268,13 +328,12 @@ class RecordingWorker(_Guarded):
         self.step_names: list[str] = []
         self.max_s = max_s
         self._restart = False
-        self._start_t: float | None = None
-        self._rows: list[tuple[float, FramePose | None]] = []
-        self._size = (1, 1)
+        self._take = Take()
 
     @property
     def full(self) -> bool:
-        return bool(self._rows) and self._rows[-1][0] >= self.max_s
+        rows = self._take.rows
+        return bool(rows) and rows[-1][0] >= self.max_s
 
     def request_restart(self, step: str | None) -> None:
         if step is not None:
@@ -284,22 +343,22 @@ class RecordingWorker(_Guarded):
     def process(self, frame: Frame) -> LiveData:
         with self._using():
             seen = self.source.read(frame)
-            if self._restart or self._start_t is None:
+            if self._restart:
                 self._restart = False
-                self._start_t = seen.t
-                self._rows = []
-            self._size = seen.image_size
-            elapsed = seen.t - self._start_t
-            self._rows.append((elapsed, seen.pose))
+                self._take.restart()
+            elapsed = self._take.add(seen.t, seen.pose, seen.image_size)
             return {"t": round(seen.t, 3), "elapsed_s": round(elapsed, 3),
                     "landmarks": landmarks_payload(seen.pose)}
+
+    def practice_record(self, summary: Summary | Recorded) -> None:
+        return None
 
     def closing(self, counts: FrameCounts) -> Recorded:
         """The take, and the part of it where the instructor moves as a suggested trim."""
         with self._using():
-            if not any(pose is not None for _, pose in self._rows):
+            if not self._take.anybody:
                 raise UserError("nobody was seen during the recording, so there is no take")
-            seq = self._sequence()
+            seq = self._take.sequence()
         span = moving_span(seq)
         trim = None
         if span is not None:
@@ -307,19 +366,6 @@ class RecordingWorker(_Guarded):
             trim = Trim(start_s=round(float(seq.t[start]), 3),
                         end_s=round(float(seq.t[stop - 1]) + 1 / seq.fps, 3))
         return Recorded(sequence=seq.to_dict(), suggested_trim=trim, frames=counts)
-
-    def _sequence(self) -> PoseSequence:
-        t = np.array([row[0] for row in self._rows])
-        poses = [row[1] for row in self._rows]
-        fps = (len(t) - 1) / float(t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 30.0
-        return PoseSequence.from_frames(
-            t,
-            [None if p is None else p.image_xyz for p in poses],
-            [None if p is None else p.visibility for p in poses],
-            [None if p is None or not np.isfinite(p.world_xyz).all() else p.world_xyz
-             for p in poses],
-            fps=fps, image_size=self._size, source=Source("webcam", "recorded in the browser"),
-        )
 
 
 class PracticeWorker(_Guarded):
@@ -340,11 +386,16 @@ class PracticeWorker(_Guarded):
     def __init__(self, source: PoseSource, reference: Reference, options: ScoreOptions,
                  fps_hint: float, step: str | None = None) -> None:
         super().__init__(source)
+        self._reference = reference
+        self._options = options
         self._sequence = reference.sequence
         self._steps = {s.name: s for s in self._sequence.steps}
         self.step_names = list(self._steps)
         self.live = LiveSession(reference, options, fps_hint)
         self._pending: list[str | None] = []
+        self._looped: str | None = step
+        self._attempt = Take(ATTEMPT_MAX_FRAMES)
+        self._started_at = now()
         if step is not None:
             self.request_restart(step)
 
@@ -366,8 +417,12 @@ class PracticeWorker(_Guarded):
     def process(self, frame: Frame) -> LiveData:
         with self._using():
             if self._pending:
-                self.live.reset(*self._frames_of(self._pending.pop()))
+                self._looped = self._pending.pop()
+                self.live.reset(*self._frames_of(self._looped))
+                self._attempt.restart()
+                self._started_at = now()
             seen = self.source.read(frame)
+            self._attempt.add(seen.t, seen.pose, seen.image_size)
             pose = seen.pose
             if pose is None:
                 update = self.live.push(seen.t, None, None, None, seen.image_size)
@@ -384,6 +439,17 @@ class PracticeWorker(_Guarded):
             except NothingToScore:
                 return Summary(report=None, frames=counts)
         return Summary(report=Report.of(report), frames=counts)
+
+    def practice_record(self, summary: Summary | Recorded) -> PracticeRecord | None:
+        if not isinstance(summary, Summary) or summary.report is None:
+            return None
+        with self._using():
+            attempt = self._attempt.sequence() if self._attempt.anybody else None
+        return PracticeRecord(
+            reference=self._reference.name or "", kind="step", started_at=self._started_at,
+            finished_at=now(), speed=self._options.speed, mirror=self._options.mirror,
+            loop_step=self._looped, report=summary.report.model_dump(mode="json"),
+            attempt=attempt)
 
     def _frames_of(self, step: str | None) -> tuple[int, int | None]:
         """Reference frames ``start, end`` of a step, or ``0, None`` for the whole."""
