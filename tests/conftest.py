@@ -16,6 +16,7 @@ import pytest
 
 from app.models import ensure_model
 from app.sequence import PoseSequence
+from tests.postgres_fixtures import database_url, fresh_postgres_url, postgres_url  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = Path(os.environ.get("DANCE_TUTOR_TESTDATA", REPO.parent / "shared" / "testdata"))
