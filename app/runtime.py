@@ -1,7 +1,9 @@
-"""The page's npm packages: MediaPipe's pose runtime for the browser (``@mediapipe/tasks-vision``).
+"""The page's npm packages: MediaPipe's pose runtime for the browser (``@mediapipe/tasks-vision``)
+and the chart library (``chart.js``).
 
 The page runs the pose model on the learner's device with MediaPipe's web runtime, a JavaScript
-bundle and its WebAssembly files. They are not committed: ``web/package.json`` and
+bundle and its WebAssembly files, and draws its score charts with Chart.js. They are not
+committed: ``web/package.json`` and
 ``web/package-lock.json`` pin the npm release (with npm's own integrity hash), and
 ``web/vendor.json`` lists the files the tutor serves from it with their SHA-256. The install
 step (:func:`ensure_runtime`, ``dance-tutor runtime fetch``) runs ``npm ci`` into

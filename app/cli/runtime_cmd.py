@@ -13,10 +13,11 @@ _MIB = 1024 * 1024
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "runtime",
-        help="show or install the page's pose runtime (MediaPipe for the browser)",
+        help="show or install the page's npm packages (its pose runtime and chart library)",
         description=(
-            "The page runs the pose model in the learner's browser with @mediapipe/tasks-vision, "
-            "pinned in web/package.json and web/package-lock.json; web/vendor.json lists the "
+            "The page runs the pose model in the learner's browser with @mediapipe/tasks-vision "
+            "and draws charts with chart.js, both pinned in web/package.json and "
+            "web/package-lock.json; web/vendor.json lists the "
             "files the tutor serves from it with their SHA-256. Without an action: say whether "
             "every file is there and verifies. 'fetch' installs them with npm ci when one is "
             "missing or differs (npm must be on the PATH; scripts/serve brings Debian's)."
@@ -48,5 +49,5 @@ def fetch_runtime(args: argparse.Namespace) -> int:
 
 def _print_files(files: dict[str, Any]) -> None:
     total = sum(path.stat().st_size for path in files.values())
-    print(f"The page's pose runtime: {len(files)} files, {total / _MIB:.1f} MiB, verified "
+    print(f"The page's npm packages: {len(files)} files, {total / _MIB:.1f} MiB, verified "
           f"(served under /vendor/ from {WEB_DIR / 'node_modules'}).")
