@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db.engine import Database
-from app.db.models import NAME_LENGTH, ROLES, LoginSession, LoginThrottle, User
+from app.db.models import NAME_LENGTH, ROLES, LoginSession, LoginThrottle, Practice, User
 from app.errors import UserError
 
 MIN_PASSWORD = 8
@@ -142,8 +142,8 @@ def find_user(db: Database, name: str) -> Account | None:
         return _account(user) if user else None
 
 
-def delete_user(db: Database, name: str) -> None:
-    """Delete an account with all its practices and logins.
+def delete_user(db: Database, name: str) -> int:
+    """Delete an account with all its practices and logins; how many practices went with it.
 
     Raises
     ------
@@ -154,7 +154,10 @@ def delete_user(db: Database, name: str) -> None:
         user = session.scalar(select(User).where(User.name == name))
         if user is None:
             raise UserError(f"there is no user named {name!r}")
+        practices = session.scalar(select(func.count()).select_from(Practice)
+                                   .where(Practice.user_id == user.id)) or 0
         session.delete(user)
+        return practices
 
 
 def set_password(db: Database, name: str, password: str) -> None:
@@ -298,8 +301,9 @@ def _digest(secret: str) -> str:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A stored time in UTC: SQLite gives back naive datetimes (every stored time is UTC),
+    PostgreSQL aware ones in the server's time zone."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _account(user: User) -> Account:

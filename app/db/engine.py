@@ -21,6 +21,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -140,6 +141,11 @@ def open_database(given: str | None = None) -> Database:
         engine.dispose()
         raise DatabaseUnavailableError(
             f"the database {shown(url)} cannot be opened ({_reason(exc)})") from exc
+    except CommandError as exc:
+        engine.dispose()
+        raise DatabaseUnavailableError(
+            f"the database {shown(url)} cannot be upgraded ({exc}): it was made by a newer "
+            "dance-tutor") from exc
     return Database(url, engine, sessionmaker(engine, expire_on_commit=False))
 
 

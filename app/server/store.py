@@ -145,12 +145,13 @@ class PracticeStore:
         return account
 
     def _lost_database(self, exc: DatabaseUnavailableError) -> None:
-        """The database went away after it was opened: reopen it later."""
+        """The database went away after it was opened: reopen it later (a write refused while
+        waiting to retry does not put the retry off)."""
         with self._lock:
             if self._database is not None:
                 self._database.close()
                 self._database = None
-            self._next_try = time.monotonic() + RETRY_S
+                self._next_try = time.monotonic() + RETRY_S
             if self.problem != str(exc):
                 log.error("Practices are kept in memory until the database is back: %s", exc)
             self.problem = str(exc)
