@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from app import __version__
 from app.errors import UserError
 
-COMMANDS = ("serve", "extract", "score", "record", "library", "preview", "models", "runtime")
+COMMANDS = ("serve", "extract", "score", "record", "library", "preview", "models", "runtime",
+            "users")
 EXIT_BAD_INPUT = 2
 EXIT_IO = 74
 """Exit code when the machine refused a file operation (sysexits' EX_IOERR)."""
