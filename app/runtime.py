@@ -34,7 +34,9 @@ MANIFEST_NAME = "vendor.json"
 PACKAGES_DIR = "node_modules"
 NPM_TIMEOUT_S = 900.0
 POSE_PACKAGE = "@mediapipe/tasks-vision"
-POSE_BUNDLE = "vision_bundle.mjs"
+POSE_BUNDLE = "vision_bundle.js"
+"""The classic (IIFE) bundle: the page runs it in a worker, which loads the WebAssembly glue
+with ``importScripts``."""
 POSE_WASM_DIR = "wasm"
 
 log = logging.getLogger(__name__)

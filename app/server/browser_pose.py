@@ -40,7 +40,8 @@ class BrowserPosePublic(BaseModel):
 
     available: bool
     reason: str | None = Field(description="Why the page must send camera images, else null.")
-    bundle: str | None = Field(description="URL of the tasks-vision ES module.")
+    bundle: str | None = Field(description="URL of the tasks-vision classic bundle (the page "
+                                           "runs it in a worker).")
     wasm: str | None = Field(description="URL of the folder holding its WebAssembly files.")
     models: list[ModelChoice] = Field(description="Verified model variants, lightest first.")
     min_fps: float = Field(description="Pose estimates per second a device must reach; below "

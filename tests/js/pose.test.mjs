@@ -19,8 +19,8 @@ test("a phone gets the lightest model the tutor has", () => {
 });
 
 test("a landmarks frame is the header, 33 points with visibility, then 33 world points", () => {
-  const landmarks = Array.from({ length: 33 }, (_, i) => ({ x: i / 33, y: 0.5, z: -0.1, visibility: 0.9 }));
-  const world = Array.from({ length: 33 }, (_, i) => ({ x: i, y: -i, z: 0.25 }));
+  const landmarks = Array.from({ length: 33 }, (_, i) => [i / 33, 0.5, -0.1, 0.9]);
+  const world = Array.from({ length: 33 }, (_, i) => [i, -i, 0.25]);
   const message = packLandmarks(7, 1234.5, 640, 480, { landmarks, world });
   assert.equal(message.byteLength, LANDMARKS_HEADER_BYTES + 4 * 33 * 7);
   const view = new DataView(message);
@@ -33,7 +33,7 @@ test("a landmarks frame is the header, 33 points with visibility, then 33 world 
 
 test("nobody in view is the header alone; no world landmarks, the image ones only", () => {
   assert.equal(packLandmarks(0, 0, 640, 480, null).byteLength, LANDMARKS_HEADER_BYTES);
-  const landmarks = Array.from({ length: 33 }, () => ({ x: 0, y: 0, z: 0, visibility: 1 }));
+  const landmarks = Array.from({ length: 33 }, () => [0, 0, 0, 1]);
   assert.equal(packLandmarks(0, 0, 640, 480, { landmarks, world: null }).byteLength, LANDMARKS_HEADER_BYTES + 4 * 33 * 4);
 });
 

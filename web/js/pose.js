@@ -37,35 +37,76 @@ function isMobile() {
   return navigator.userAgentData?.mobile ?? /Android|iPhone|iPad|Mobile/i.test(navigator.userAgent);
 }
 
-// Pose estimation on this device, with the time it took per frame: grab() runs the model on the
-// video's current frame and returns the landmarks frame to send; `onPose` sees the pose at once,
-// so the page can draw it without waiting for the tutor.
-export class LandmarkGrabber {
-  constructor(video, landmarker, { onPose = null } = {}) {
-    this.video = video;
-    this.landmarker = landmarker;
-    this.onPose = onPose;
-    this.lastTimestamp = -1;
-    this.inferenceMs = [];
-    this.maxInFlight = 1;
+const WORKER = "/js/pose-worker.js";
+const LANDMARKS_TIMEOUT_MS = 400;
+
+// One PoseLandmarker in its own worker (web/js/pose-worker.js): frames go in as ImageBitmaps,
+// poses come out; one frame at a time.
+class PoseWorker {
+  static open(pose, model) {
+    const worker = new Worker(WORKER);
+    return new Promise((resolve, reject) => {
+      worker.onerror = (event) => {
+        worker.terminate();
+        reject(new Error(event.message || "the pose worker could not start"));
+      };
+      worker.onmessage = ({ data }) => {
+        if (data.type === "loaded") resolve(new PoseWorker(worker));
+        else {
+          worker.terminate();
+          reject(new Error(data.message));
+        }
+      };
+      worker.postMessage({ type: "load", bundle: pose.bundle, wasm: pose.wasm, model: model.url });
+    });
   }
 
-  detect() {
-    const captureMs = performance.now();
-    // VIDEO mode needs strictly increasing timestamps.
-    const timestamp = Math.max(captureMs, this.lastTimestamp + 1);
+  constructor(worker) {
+    this.worker = worker;
+    this.lastTimestamp = -1;
+    this.turn = Promise.resolve();
+  }
+
+  // The pose in `frame` (an ImageBitmap, handed over), estimated at `captureMs`.
+  detect(frame, captureMs) {
+    const timestamp = Math.max(captureMs, this.lastTimestamp + 1);   // VIDEO mode: increasing
     this.lastTimestamp = timestamp;
-    const result = this.landmarker.detectForVideo(this.video, timestamp);
-    this.inferenceMs.push(performance.now() - captureMs);
+    const result = this.turn.then(() => new Promise((resolve, reject) => {
+      this.worker.onmessage = ({ data }) => (data.type === "pose" ? resolve(data) : reject(new Error(data.message)));
+      this.worker.postMessage({ type: "detect", frame, timestamp }, [frame]);
+    }));
+    this.turn = result.catch(() => {});
+    return result;
+  }
+}
+
+// Pose estimation on this device, with the time it took per frame: grab() has the worker
+// estimate the video's current frame and returns the landmarks frame to send; `onPose` sees
+// the pose at once, so the page can draw it without waiting for the tutor. The page's thread
+// stays free meanwhile, so two frames may wait for answers, and a frame the tutor shed is given
+// up after LANDMARKS_TIMEOUT_MS.
+export class LandmarkGrabber {
+  constructor(video, model, { onPose = null } = {}) {
+    this.video = video;
+    this.model = model;
+    this.onPose = onPose;
+    this.inferenceMs = [];
+    this.maxInFlight = MAX_IN_FLIGHT;
+    this.inFlightTimeoutMs = LANDMARKS_TIMEOUT_MS;
+  }
+
+  async detect() {
+    const captureMs = performance.now();
+    const frame = await createImageBitmap(this.video);
+    const pose = await this.model.detect(frame, captureMs);
+    this.inferenceMs.push(pose.inferenceMs);
     if (this.inferenceMs.length > 90) this.inferenceMs.shift();
-    const landmarks = result.landmarks?.[0];
-    const pose = landmarks ? { landmarks, world: result.worldLandmarks?.[0] ?? null } : null;
-    return { captureMs, pose };
+    return { captureMs, pose: pose.landmarks ? pose : null };
   }
 
   async grab() {
-    const { captureMs, pose } = this.detect();
-    this.onPose?.(pose ? pose.landmarks.map((p) => [p.x, p.y, p.z, p.visibility ?? 0]) : null);
+    const { captureMs, pose } = await this.detect();
+    this.onPose?.(pose ? pose.landmarks : null);
     const { videoWidth, videoHeight } = this.video;
     return { captureMs, pack: (seq) => packLandmarks(seq, captureMs, videoWidth, videoHeight, pose) };
   }
@@ -92,37 +133,28 @@ export class ImageGrabber {
   }
 }
 
-// One PoseLandmarker per variant for the page's lifetime, and its measured speed on this device.
-const landmarkers = new Map();
+// One pose worker per variant for the page's lifetime, and its measured speed on this device.
+const workers = new Map();
 const speeds = new Map();
-let vision = null;
 
-async function landmarkerFor(pose, model) {
-  if (!landmarkers.has(model.variant)) {
-    const made = (async () => {
-      vision ??= import(pose.bundle);
-      const { FilesetResolver, PoseLandmarker } = await vision;
-      const fileset = await FilesetResolver.forVisionTasks(pose.wasm);
-      return PoseLandmarker.createFromOptions(fileset, {
-        baseOptions: { modelAssetPath: model.url, delegate: "CPU" },
-        runningMode: "VIDEO",
-        numPoses: 1,
-      });
-    })();
-    landmarkers.set(model.variant, made);
-    made.catch(() => landmarkers.delete(model.variant));
+function workerFor(pose, model) {
+  if (!workers.has(model.variant)) {
+    const made = PoseWorker.open(pose, model);
+    workers.set(model.variant, made);
+    made.catch(() => workers.delete(model.variant));
   }
-  return landmarkers.get(model.variant);
+  return workers.get(model.variant);
 }
 
-// Median milliseconds per frame of `landmarker` on the live camera, after a first frame that
-// compiles; yields to the page between frames.
-async function measure(video, landmarker, frames) {
-  const probe = new LandmarkGrabber(video, landmarker);
-  probe.detect();
+// Median milliseconds per frame of the model on the live camera, after a first frame that
+// compiles.
+async function measure(video, model, frames) {
+  const probe = new LandmarkGrabber(video, model);
+  await probe.detect();
+  probe.inferenceMs = [];
   for (let i = 0; i < frames; i++) {
     await new Promise((resolve) => requestAnimationFrame(resolve));
-    probe.detect();
+    await probe.detect();
   }
   return probe.medianInferenceMs();
 }
@@ -133,14 +165,16 @@ export async function choosePose(video, pose, { preference = posePreference(), o
   const images = (reason) => ({ mode: "image", grabber: new ImageGrabber(video), reason, note: imageNote(reason) });
   if (preference === "tutor") return images("You chose to let the tutor find your pose.");
   if (!pose.available) return images(pose.reason);
-  if (typeof WebAssembly !== "object") return images("This browser cannot run WebAssembly, which the pose model needs.");
+  if (typeof WebAssembly !== "object" || typeof Worker !== "function" || typeof createImageBitmap !== "function") {
+    return images("This browser cannot run the pose model (it needs WebAssembly and workers).");
+  }
   const budgetMs = 1000 / pose.min_fps;
   let slowest = null;
   for (const model of variantOrder(pose.models, isMobile())) {
     onProgress?.(`Loading the ${model.variant} pose model (${Math.round(model.bytes / 2 ** 20)} MB)…`);
-    let landmarker;
+    let worker;
     try {
-      landmarker = await landmarkerFor(pose, model);
+      worker = await workerFor(pose, model);
     } catch (err) {
       console.error("The pose model could not be loaded in this browser:", err);
       return images(`The pose model could not be loaded in this browser (${err.message ?? err}).`);
@@ -148,14 +182,14 @@ export async function choosePose(video, pose, { preference = posePreference(), o
     signal?.throwIfAborted();
     if (!speeds.has(model.variant)) {
       onProgress?.(`Timing the ${model.variant} pose model on this device…`);
-      speeds.set(model.variant, await measure(video, landmarker, pose.probe_frames));
+      speeds.set(model.variant, await measure(video, worker, pose.probe_frames));
       signal?.throwIfAborted();
     }
     const ms = speeds.get(model.variant);
     if (ms <= budgetMs || preference === "device") {
       return {
         mode: "landmarks",
-        grabber: new LandmarkGrabber(video, landmarker, { onPose }),
+        grabber: new LandmarkGrabber(video, worker, { onPose }),
         variant: model.variant,
         inferenceMs: ms,
         note: `Your camera image stays on this device: only the positions of your joints go to the tutor (${model.variant} model, ${Math.round(ms)} ms a frame here).`,

@@ -4,9 +4,8 @@
 // itself (a 16-byte header, then float32 values). At most MAX_IN_FLIGHT images wait for an
 // answer, so the camera never runs ahead of the server; and while one is being processed, the
 // next is captured just in time to arrive as the server finishes (the fresher the frame, the
-// sooner the feedback matches what the learner is doing). Landmarks wait for their answer (a
-// millisecond or two) before the next frame's pose is estimated: the page's own model blocks
-// its thread, and an answer arriving behind it would wait a whole frame to be read.
+// sooner the feedback matches what the learner is doing). The page's own pose model runs in a
+// worker, so answers to landmarks are read while the next frame is being estimated.
 
 export const HEADER_BYTES = 12;
 export const LANDMARKS_HEADER_BYTES = 16;
@@ -14,7 +13,8 @@ const POINTS = 33;
 
 // A landmarks frame (docs/protocol.md): uint32 sequence number, float64 capture time in ms,
 // uint16 image width and height, then float32 33 × (x, y, z, visibility) and 33 × (x, y, z)
-// world landmarks; nothing after the header for nobody in view.
+// world landmarks; nothing after the header for nobody in view. `pose` is {landmarks: 33 ×
+// [x, y, z, visibility], world: 33 × [x, y, z] or null}, or null.
 export function packLandmarks(seq, captureMs, width, height, pose) {
   const size = pose ? LANDMARKS_HEADER_BYTES + 4 * POINTS * (pose.world ? 7 : 4) : LANDMARKS_HEADER_BYTES;
   const message = new ArrayBuffer(size);
@@ -25,8 +25,8 @@ export function packLandmarks(seq, captureMs, width, height, pose) {
   view.setUint16(14, height, true);
   if (!pose) return message;
   const values = new Float32Array(message, LANDMARKS_HEADER_BYTES);
-  pose.landmarks.forEach((p, i) => values.set([p.x, p.y, p.z, p.visibility ?? 0], 4 * i));
-  pose.world?.forEach((p, i) => values.set([p.x, p.y, p.z], 4 * POINTS + 3 * i));
+  pose.landmarks.forEach((p, i) => values.set(p, 4 * i));
+  pose.world?.forEach((p, i) => values.set(p, 4 * POINTS + 3 * i));
   return message;
 }
 
@@ -62,10 +62,10 @@ export function parseMessage(data) {
 
 // When the next frame may be captured, in performance.now() milliseconds: at its slot in the
 // frame rate (`next`); with `maxInFlight` frames unanswered, once the oldest of them times
-// out (unless an answer frees a place first); with fewer in flight, just in time to reach
-// the server as it finishes the frame it holds.
-export function captureAt({ next, inFlight, lastSent, serverMs, grabMs, maxInFlight = MAX_IN_FLIGHT }) {
-  if (inFlight.size >= maxInFlight) return Math.min(...inFlight.values()) + IN_FLIGHT_TIMEOUT_MS;
+// out after `timeoutMs` (unless an answer frees a place first); with fewer in flight, just in
+// time to reach the server as it finishes the frame it holds.
+export function captureAt({ next, inFlight, lastSent, serverMs, grabMs, maxInFlight = MAX_IN_FLIGHT, timeoutMs = IN_FLIGHT_TIMEOUT_MS }) {
+  if (inFlight.size >= maxInFlight) return Math.min(...inFlight.values()) + timeoutMs;
   if (!inFlight.size || serverMs === null) return next;
   return Math.max(next, lastSent + serverMs - (grabMs ?? 0));
 }
@@ -189,18 +189,20 @@ export class LiveSocket {
   }
 
   // Send frames at up to `fps` while the socket is open and not told to stop; `grabber.grab()`
-  // gives a frame's capture time and how to pack it under a sequence number, and
-  // `grabber.maxInFlight` how many may wait for an answer.
+  // gives a frame's capture time and how to pack it under a sequence number;
+  // `grabber.maxInFlight` says how many may wait for an answer and `grabber.inFlightTimeoutMs`
+  // how long (a frame the server shed is never answered).
   async stream(grabber, fps = 30) {
     this.streaming = true;
     const interval = 1000 / fps;
+    const timeoutMs = grabber.inFlightTimeoutMs ?? IN_FLIGHT_TIMEOUT_MS;
     let next = performance.now();
     while (this.streaming && this.ws.readyState === WebSocket.OPEN) {
       const now = performance.now();
       for (const [seq, sentAt] of this.inFlight) {
-        if (now - sentAt >= IN_FLIGHT_TIMEOUT_MS) this.inFlight.delete(seq);
+        if (now - sentAt >= timeoutMs) this.inFlight.delete(seq);
       }
-      const at = captureAt({ next, inFlight: this.inFlight, lastSent: this.lastSent, serverMs: this.serverMs, grabMs: this.grabMs, maxInFlight: grabber.maxInFlight });
+      const at = captureAt({ next, inFlight: this.inFlight, lastSent: this.lastSent, serverMs: this.serverMs, grabMs: this.grabMs, maxInFlight: grabber.maxInFlight, timeoutMs });
       if (now < at) {
         await this.pause(at - now);
         continue;
