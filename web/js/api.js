@@ -18,10 +18,19 @@ export function setInstructorToken(token) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+// The login's CSRF token (GET /api/me, POST /api/login): every write sent with the session
+// cookie carries it.
+let csrf = null;
+
+export function setCsrf(token) {
+  csrf = token;
+}
+
 async function request(method, path, body, { auth = false } = {}) {
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (auth) headers.Authorization = `Bearer ${instructorToken() ?? ""}`;
+  if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
   const response = await fetch(path, {
     method,
     headers,
@@ -49,6 +58,18 @@ export const api = {
   createReference: (body) => request("POST", "/api/references", body, { auth: true }),
   addTake: (name, body) =>
     request("POST", `/api/references/${encodeURIComponent(name)}/takes`, body, { auth: true }),
+  me: () => request("GET", "/api/me"),
+  login: (name, password) => request("POST", "/api/login", { name, password }),
+  logout: () => request("POST", "/api/logout"),
+  progress: () => request("GET", "/api/progress"),
+  forgetHistory: () => request("DELETE", "/api/progress"),
+  learners: () => request("GET", "/api/learners"),
+  learnerProgress: (name) => request("GET", `/api/learners/${encodeURIComponent(name)}/progress`),
+  learnerPractices: (name) => request("GET", `/api/learners/${encodeURIComponent(name)}/practices`),
+  practice: (id) => request("GET", `/api/practices/${id}`),
+  addUser: (body) => request("POST", "/api/users", body, { auth: Boolean(instructorToken()) }),
+  deleteUser: (name) => request("DELETE", `/api/users/${encodeURIComponent(name)}`),
+  resetPassword: (name, password) => request("PUT", `/api/users/${encodeURIComponent(name)}/password`, { password }),
 };
 
 // Reference details (with ghost frames) are fetched once per page load.

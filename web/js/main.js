@@ -1,11 +1,13 @@
 // The page: views (library, practice, summary, instructor) switched by the URL hash.
 
+import { isTeacher, loadMe, logout, openLogin } from "./account.js";
 import { api } from "./api.js";
 import { setConfig } from "./config.js";
 import { Instructor } from "./instructor.js";
 import { hideLibrary, showLibrary } from "./library.js";
 import { posePreference, setPosePreference } from "./pose.js";
 import { Practice } from "./practice.js";
+import { showAttempts, showClass, showProgress } from "./progress.js";
 import { setSkeleton } from "./skeleton.js";
 import { setSpeech } from "./speech.js";
 import { showSummary } from "./summary.js";
@@ -46,6 +48,7 @@ const practice = new Practice({
       onLoop: (step) => practise(result.reference.name, step),
       onNext: next ? () => practise(next.name) : null,
       onLibrary: () => { location.hash = "#library"; },
+      onProgress: () => { location.hash = "#progress"; },
     });
   },
 });
@@ -67,6 +70,18 @@ async function route() {
     const step = pendingStep;
     pendingStep = null;
     await practice.start(decodeURIComponent(hash.slice("#practice/".length)), practiceOptions(step));
+  } else if (hash === "#login") {
+    show("login");
+    openLogin(() => { location.hash = "#progress"; });
+  } else if (hash === "#progress") {
+    show("progress");
+    await routeProgress(turn);
+  } else if (hash === "#class") {
+    show("class");
+    await routeClass(turn);
+  } else if (hash.startsWith("#class/")) {
+    show("progress");
+    await routeLearner(turn, decodeURIComponent(hash.slice("#class/".length)));
   } else if (hash === "#instructor") {
     show("instructor");
     if (!steps.length) steps = await api.references().catch(() => []);
@@ -75,6 +90,104 @@ async function route() {
     show("library");
     steps = await showLibrary((name) => practise(name));
   }
+}
+
+async function libraryOnce() {
+  if (!steps.length) steps = await api.references().catch(() => []);
+  return steps;
+}
+
+function failed(id, err) {
+  $(id).textContent = err.message;
+  $(id).classList.add("error");
+}
+
+async function routeProgress(turn) {
+  $("progress-teacher").hidden = true;
+  $("progress-attempts-box").hidden = true;
+  try {
+    const [progress, library] = await Promise.all([api.progress(), libraryOnce()]);
+    if (turn === routed) await showProgress(progress, library, { practise });
+  } catch (err) {
+    if (err.status === 401) location.hash = "#login";
+    else failed("progress-status", err);
+  }
+}
+
+async function routeClass(turn) {
+  try {
+    const [overview, library] = await Promise.all([api.learners(), libraryOnce()]);
+    if (turn === routed) showClass(overview, library, { openLearner: (name) => { location.hash = `#class/${encodeURIComponent(name)}`; } });
+  } catch (err) {
+    if (err.status === 401) location.hash = "#login";
+    else failed("user-status", err);
+  }
+}
+
+async function routeLearner(turn, name) {
+  $("progress-teacher").hidden = false;
+  $("teacher-status").textContent = "";
+  try {
+    const [progress, practices, library] = await Promise.all([api.learnerProgress(name), api.learnerPractices(name), libraryOnce()]);
+    if (turn !== routed) return;
+    await showProgress(progress, library, { practise, learner: name });
+    showAttempts(practices, library);
+  } catch (err) {
+    failed("progress-status", err);
+    return;
+  }
+  $("btn-reset-password").onclick = async () => {
+    const password = prompt(`A new password for ${name} (at least 8 characters):`);
+    if (!password) return;
+    try {
+      await api.resetPassword(name, password);
+      $("teacher-status").textContent = `${name} has a new password; their logins have ended.`;
+    } catch (err) {
+      failed("teacher-status", err);
+    }
+  };
+  $("btn-delete-learner").onclick = async () => {
+    if (!confirm(`Delete ${name} and every practice they kept? This cannot be undone.`)) return;
+    try {
+      await api.deleteUser(name);
+      location.hash = "#class";
+    } catch (err) {
+      failed("teacher-status", err);
+    }
+  };
+}
+
+function wireAccounts() {
+  $("btn-login").addEventListener("click", () => { location.hash = "#login"; });
+  $("btn-logout").addEventListener("click", async () => {
+    await logout().catch(() => {});
+    location.hash = "#library";
+  });
+  $("btn-progress").addEventListener("click", () => { location.hash = "#progress"; });
+  $("btn-class").addEventListener("click", () => { location.hash = "#class"; });
+  $("btn-forget").addEventListener("click", async () => {
+    if (!confirm("Delete every practice you kept? This cannot be undone.")) return;
+    try {
+      await api.forgetHistory();
+      location.hash = "#library";
+    } catch (err) {
+      failed("progress-status", err);
+    }
+  });
+  $("user-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = $("user-name").value.trim();
+    try {
+      await api.addUser({ name, role: $("user-role").value, password: $("user-password").value });
+      $("user-password").value = "";
+      $("user-name").value = "";
+      $("user-status").classList.remove("error");
+      $("user-status").textContent = `${name} can log in now.`;
+      if (isTeacher()) await routeClass(routed);
+    } catch (err) {
+      failed("user-status", err);
+    }
+  });
 }
 
 function wireControls() {
@@ -103,9 +216,10 @@ function wireControls() {
 
 async function boot() {
   wireControls();
+  wireAccounts();
   setSpeech(false);
   try {
-    const [skeleton, config] = await Promise.all([api.skeleton(), api.config()]);
+    const [skeleton, config] = await Promise.all([api.skeleton(), api.config(), loadMe()]);
     setSkeleton(skeleton);
     setConfig(config);
   } catch (err) {

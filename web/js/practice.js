@@ -343,7 +343,7 @@ export class Practice {
 
   finished(message) {
     this.phase = "done";
-    const result = { report: message.report, frames: message.frames, timeline: this.timeline, reference: this.reference, step: this.options.step };
+    const result = { report: message.report, frames: message.frames, kept: message.kept ?? null, timeline: this.timeline, reference: this.reference, step: this.options.step };
     this.stop();
     this.onSummary(result);
   }

@@ -1,7 +1,8 @@
 // The summary after a run: overall score, body parts, the worst moments, a score chart.
 
-import { isMastered, masteredScore, scoreState } from "./config.js";
-import { fitCanvas, STATE_COLOURS } from "./skeleton.js";
+import { scoreChart } from "./charts.js";
+import { isMastered, scoreState } from "./config.js";
+import { STATE_COLOURS } from "./skeleton.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,55 +31,24 @@ function momentText(moment) {
 
 // Score over time: a line over the run, with the "good" band shaded.
 export function drawChart(canvas, timeline) {
-  const ctx = canvas.getContext("2d");
-  const { width, height, ratio } = fitCanvas(canvas);
-  ctx.setTransform(1, 0, 0, 1, 0, 0);
-  ctx.scale(ratio, ratio);
-  drawChartAt(ctx, width / ratio, height / ratio, timeline);
-}
-
-function drawChartAt(ctx, width, height, timeline) {
-  const pad = { left: 48, right: 16, top: 12, bottom: 30 };
-  const w = width - pad.left - pad.right;
-  const h = height - pad.top - pad.bottom;
-  ctx.clearRect(0, 0, width, height);
-  ctx.font = "16px system-ui, sans-serif";
-  ctx.fillStyle = "rgba(46, 204, 113, 0.12)";
-  ctx.fillRect(pad.left, pad.top, w, h * (1 - masteredScore() / 100));
-  ctx.strokeStyle = "#3a4650";
-  ctx.fillStyle = "#a8b0b8";
-  ctx.lineWidth = 1;
-  for (const level of [0, 50, 100]) {
-    const y = pad.top + h * (1 - level / 100);
-    ctx.beginPath();
-    ctx.moveTo(pad.left, y);
-    ctx.lineTo(pad.left + w, y);
-    ctx.stroke();
-    ctx.fillText(String(level), 8, y + 5);
-  }
-  if (timeline.length < 2) {
-    ctx.fillText("Not enough of the run was seen to draw a chart.", pad.left + 10, pad.top + h / 2);
-    return;
-  }
-  const t0 = timeline[0].t;
-  const span = Math.max(timeline[timeline.length - 1].t - t0, 1e-3);
-  ctx.textAlign = "right";
-  ctx.fillText(`${span.toFixed(1)} s`, pad.left + w, height - 8);
-  ctx.textAlign = "left";
-  ctx.fillText("0 s", pad.left, height - 8);
-  ctx.strokeStyle = "#e8b04a";
-  ctx.lineWidth = 3;
-  ctx.beginPath();
-  timeline.forEach(({ t, score }, i) => {
-    const x = pad.left + ((t - t0) / span) * w;
-    const y = pad.top + h * (1 - Math.min(100, Math.max(0, score)) / 100);
-    if (i === 0) ctx.moveTo(x, y);
-    else ctx.lineTo(x, y);
+  const t0 = timeline[0]?.t ?? 0;
+  return scoreChart(canvas, timeline.map(({ t, score }) => ({ x: t - t0, y: Math.min(100, Math.max(0, score)) })), {
+    xLabel: (seconds) => `${Number(seconds).toFixed(seconds < 10 ? 1 : 0)} s`,
   });
-  ctx.stroke();
 }
 
-export function showSummary(result, { onAgain, onLoop, onNext, onLibrary }) {
+const ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"];
+
+// What became of the practice: "Your third try today: +12", or why it was not kept.
+export function keptText(kept) {
+  if (!kept) return "";
+  if (!kept.stored) return kept.message ?? "";
+  const nth = ORDINALS[kept.tries_today - 1] ?? `${kept.tries_today}th`;
+  const change = kept.change === null ? "" : `: ${kept.change >= 0 ? "+" : "−"}${Math.abs(Math.round(kept.change))}`;
+  return `Your ${nth} try today${change}.`;
+}
+
+export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProgress }) {
   // The view is visible by now, so the chart can be sized to it.
   const report = result.report;
   $("summary-title").textContent = `${result.reference.title}${result.step ? ` — ${result.step}` : ""}`;
@@ -99,6 +69,13 @@ export function showSummary(result, { onAgain, onLoop, onNext, onLibrary }) {
       .map((text) => Object.assign(document.createElement("li"), { textContent: text })),
   );
   drawChart($("summary-chart"), result.timeline);
+  const kept = $("summary-kept");
+  kept.replaceChildren(keptText(result.kept));
+  if (result.kept?.stored) {
+    const link = Object.assign(document.createElement("button"), { type: "button", className: "link-btn", textContent: "See your progress" });
+    link.onclick = onProgress;
+    kept.append(" ", link);
+  }
 
   const hardest = hasReport && report.steps.length > 1
     ? [...report.steps].sort((a, b) => a.score - b.score)[0] : null;
