@@ -64,6 +64,10 @@ def test_at_home_every_practice_is_kept_under_the_local_learner(tmp_path: Path) 
     assert document is not None
     attempt = loads(document)
     assert len(attempt) == 40 and attempt.source.kind == "webcam"
+    reached = attempt.extra["reference_frames"]
+    assert len(reached) == 40, "each frame says where in the reference the learner was"
+    assert reached[-1] > reached[0] and reached == sorted(reached), \
+        "the reference's own first frames are followed in order"
 
 
 def test_with_accounts_the_practice_goes_to_the_login_and_nowhere_for_nobody(

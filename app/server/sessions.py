@@ -266,12 +266,14 @@ class Take:
     an instructor's take, or the learner's attempt kept with a practice for its replay.
 
     At most ``max_frames`` are kept (None: as many as come); past them :attr:`full` is true
-    and frames are dropped.
+    and frames are dropped. An attempt's frames carry the reference frame the live aligner had
+    reached (``reference_frames`` in the document, for the replay's two skeletons side by side).
     """
 
     def __init__(self, max_frames: int | None = None) -> None:
         self.max_frames = max_frames
         self.rows: list[tuple[float, FramePose | None]] = []
+        self.reference_frames: list[float] = []
         self.image_size = (1, 1)
         self._start_t: float | None = None
 
@@ -282,8 +284,10 @@ class Take:
     def restart(self) -> None:
         self._start_t = None
         self.rows = []
+        self.reference_frames = []
 
-    def add(self, t: float, pose: FramePose | None, image_size: tuple[int, int]) -> float:
+    def add(self, t: float, pose: FramePose | None, image_size: tuple[int, int],
+            reference_frame: float | None = None) -> float:
         """Keep a frame seen at ``t`` (the session's clock); its time in the take."""
         if self._start_t is None:
             self._start_t = t
@@ -291,6 +295,8 @@ class Take:
         self.image_size = image_size
         if not self.full:
             self.rows.append((elapsed, pose))
+            if reference_frame is not None:
+                self.reference_frames.append(round(reference_frame, 2))
         return elapsed
 
     @property
@@ -301,7 +307,7 @@ class Take:
         t = np.array([row[0] for row in self.rows])
         poses = [row[1] for row in self.rows]
         fps = (len(t) - 1) / float(t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 30.0
-        return PoseSequence.from_frames(
+        seq = PoseSequence.from_frames(
             t,
             [None if p is None else p.image_xyz for p in poses],
             [None if p is None else p.visibility for p in poses],
@@ -310,6 +316,9 @@ class Take:
             fps=fps, image_size=self.image_size,
             source=Source("webcam", "recorded in the browser"),
         )
+        if len(self.reference_frames) == len(self.rows):
+            seq.extra["reference_frames"] = self.reference_frames
+        return seq
 
 
 class RecordingWorker(_Guarded):
@@ -422,7 +431,6 @@ class PracticeWorker(_Guarded):
                 self._attempt.restart()
                 self._started_at = now()
             seen = self.source.read(frame)
-            self._attempt.add(seen.t, seen.pose, seen.image_size)
             pose = seen.pose
             if pose is None:
                 update = self.live.push(seen.t, None, None, None, seen.image_size)
@@ -430,6 +438,7 @@ class PracticeWorker(_Guarded):
                 world = pose.world_xyz if np.isfinite(pose.world_xyz).all() else None
                 update = self.live.push(seen.t, pose.image_xyz, pose.visibility, world,
                                         seen.image_size)
+            self._attempt.add(seen.t, pose, seen.image_size, update.ref_position)
             return update.to_dict()
 
     def closing(self, counts: FrameCounts) -> Summary:
