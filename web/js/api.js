@@ -67,6 +67,7 @@ export const api = {
   learnerProgress: (name) => request("GET", `/api/learners/${encodeURIComponent(name)}/progress`),
   learnerPractices: (name) => request("GET", `/api/learners/${encodeURIComponent(name)}/practices`),
   practice: (id) => request("GET", `/api/practices/${id}`),
+  attempt: (id) => request("GET", `/api/practices/${id}/attempt`),
   addUser: (body) => request("POST", "/api/users", body, { auth: Boolean(instructorToken()) }),
   deleteUser: (name) => request("DELETE", `/api/users/${encodeURIComponent(name)}`),
   resetPassword: (name, password) => request("PUT", `/api/users/${encodeURIComponent(name)}/password`, { password }),

@@ -33,9 +33,18 @@ const goodBand = {
   },
 };
 
-// A 0-100 score line on `canvas`: `points` are {x, y}; `xLabel(x)` writes an x tick;
-// `onPick(index)` (optional) is called when a point is clicked.
-export async function scoreChart(canvas, points, { xLabel, onPick = null, title = "score" }) {
+// The x range shown: the points' own, at least `minSpan` wide and padded a little.
+export function xRange(points, minSpan) {
+  if (!points.length) return { min: 0, max: minSpan };
+  const xs = points.map((p) => p.x);
+  const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+  const pad = Math.max((hi - lo) * 0.04, (minSpan - (hi - lo)) / 2, 0);
+  return { min: lo - pad, max: hi + pad };
+}
+
+// A 0-100 score line on `canvas`: `points` are {x, y}; `xLabel(x)` writes an x tick; the x
+// axis spans at least `minSpan`; `onPick(index)` (optional) is called when a point is clicked.
+export async function scoreChart(canvas, points, { xLabel, minSpan = 0, onPick = null, title = "score" }) {
   const Chart = await chartClass();
   charts.get(canvas)?.destroy();
   const chart = new Chart(canvas, {
@@ -46,7 +55,7 @@ export async function scoreChart(canvas, points, { xLabel, onPick = null, title 
       maintainAspectRatio: false,
       parsing: false,
       scales: {
-        x: { type: "linear", ticks: { color: TEXT, maxTicksLimit: 6, callback: (value) => xLabel(value) }, grid: { color: GRID } },
+        x: { type: "linear", ...xRange(points, minSpan), ticks: { color: TEXT, maxTicksLimit: 6, callback: (value) => xLabel(value) }, grid: { color: GRID } },
         y: { min: 0, max: 100, ticks: { color: TEXT, stepSize: 25 }, grid: { color: GRID } },
       },
       plugins: {

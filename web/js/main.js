@@ -1,13 +1,14 @@
 // The page: views (library, practice, summary, instructor) switched by the URL hash.
 
 import { isTeacher, loadMe, logout, openLogin } from "./account.js";
-import { api } from "./api.js";
+import { api, loadReference } from "./api.js";
 import { setConfig } from "./config.js";
 import { Instructor } from "./instructor.js";
 import { hideLibrary, showLibrary } from "./library.js";
 import { posePreference, setPosePreference } from "./pose.js";
 import { Practice } from "./practice.js";
 import { showAttempts, showClass, showProgress } from "./progress.js";
+import { liveAttempt, Replay, storedAttempt } from "./replay.js";
 import { setSkeleton } from "./skeleton.js";
 import { setSpeech } from "./speech.js";
 import { showSummary } from "./summary.js";
@@ -32,6 +33,7 @@ function practise(name, step = null) {
 }
 
 let pendingStep = null;
+const replay = new Replay();
 
 const practice = new Practice({
   onSummary: async (result) => {
@@ -49,6 +51,15 @@ const practice = new Practice({
       onNext: next ? () => practise(next.name) : null,
       onLibrary: () => { location.hash = "#library"; },
       onProgress: () => { location.hash = "#progress"; },
+      // The summary is not a page of its own: its replay opens in place and goes back to it.
+      onReplay: () => {
+        show("replay");
+        replay.open(liveAttempt(result.recorded, result.aspect, result.reference, result.report, result.mirror), `${result.reference.title}: your last try`);
+        $("btn-replay-back").onclick = () => {
+          replay.close();
+          show("summary");
+        };
+      },
     });
   },
 });
@@ -62,6 +73,7 @@ let routed = 0;
 async function route() {
   const turn = ++routed;
   practice.stop();
+  replay.close();
   instructor.stop();
   hideLibrary();
   const hash = location.hash || "#library";
@@ -70,6 +82,9 @@ async function route() {
     const step = pendingStep;
     pendingStep = null;
     await practice.start(decodeURIComponent(hash.slice("#practice/".length)), practiceOptions(step));
+  } else if (hash.startsWith("#replay/")) {
+    show("replay");
+    await routeReplay(turn, Number(hash.slice("#replay/".length)));
   } else if (hash === "#login") {
     show("login");
     openLogin(() => { location.hash = "#progress"; });
@@ -155,6 +170,18 @@ async function routeLearner(turn, name) {
       failed("teacher-status", err);
     }
   };
+}
+
+async function routeReplay(turn, id) {
+  $("btn-replay-back").onclick = () => history.back();
+  try {
+    const [{ reference: name, report, finished_at: finished }, document] = await Promise.all([api.practice(id), api.attempt(id)]);
+    const reference = await loadReference(name);
+    if (turn !== routed) return;
+    replay.open(storedAttempt(document, reference, report), `${reference.title}, ${new Date(finished).toLocaleString()}`);
+  } catch (err) {
+    $("replay-moment").textContent = `This attempt cannot be replayed: ${err.message}`;
+  }
 }
 
 function wireAccounts() {

@@ -14,6 +14,7 @@ const COUNTDOWN_S = 3;
 const CAMERA_FPS = 30;
 const SUMMARY_TIMEOUT_MS = 20000;
 const END_HOLD_MS = 600;
+const REPLAY_MAX_FRAMES = 5 * 60 * 30;
 
 const $ = (id) => document.getElementById(id);
 
@@ -149,6 +150,7 @@ export class Practice {
 
   resetHud() {
     this.timeline = [];
+    this.recorded = [];
     this.mastered = 0;
     $("btn-next-step").hidden = true;
     this.endSince = null;
@@ -228,6 +230,10 @@ export class Practice {
     $("corrections").replaceChildren(...messages.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
     if (messages.length) say(messages[0]);
     this.timeline.push({ t: live.t, score });
+    if (this.recorded.length < REPLAY_MAX_FRAMES) {
+      const points = this.pose.mode === "landmarks" ? this.localLandmarks : live.landmarks;
+      this.recorded.push({ t: live.t, points, ref: live.ref_position });
+    }
     if (live.step_event) {
       this.popup(live.step_event);
       this.checkMastered(live.step_event);
@@ -343,7 +349,8 @@ export class Practice {
 
   finished(message) {
     this.phase = "done";
-    const result = { report: message.report, frames: message.frames, kept: message.kept ?? null, timeline: this.timeline, reference: this.reference, step: this.options.step };
+    const aspect = this.video.videoWidth / this.video.videoHeight || 4 / 3;
+    const result = { report: message.report, frames: message.frames, kept: message.kept ?? null, timeline: this.timeline, recorded: this.recorded, aspect, mirror: this.options.mirror, reference: this.reference, step: this.options.step };
     this.stop();
     this.onSummary(result);
   }

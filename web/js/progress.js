@@ -11,6 +11,7 @@ import { STATE_COLOURS } from "./skeleton.js";
 const $ = (id) => document.getElementById(id);
 const words = (name) => (name ?? "").replaceAll("_", " ");
 const DAY = { day: "numeric", month: "short" };
+const DAY_MS = 24 * 3600 * 1000;
 
 export function shortDate(ms) {
   return new Date(ms).toLocaleDateString(undefined, DAY);
@@ -61,7 +62,7 @@ function stepCard(step, steps, practise, learner) {
   const item = element("li", { className: "progress-step" }, head, element("div", { className: "chart-box" }, canvas), lately);
   item.dataset.reference = step.reference;
   const points = step.points.map((p) => ({ x: Date.parse(p.at), y: p.score }));
-  return { item, draw: () => scoreChart(canvas, points, { xLabel: shortDate }) };
+  return { item, draw: () => scoreChart(canvas, points, { xLabel: shortDate, minSpan: 2 * DAY_MS }) };
 }
 
 // The class page: roster, corrections per step, and the forms a teacher uses.
@@ -96,7 +97,14 @@ export function showAttempts(practices, steps) {
       }
       detail.hidden = !detail.hidden;
     };
-    return element("li", {}, open, detail);
+    const item = element("li", {}, open);
+    if (practice.has_attempt) {
+      const replay = element("button", { type: "button", className: "ghost-btn", textContent: "Replay" });
+      replay.onclick = () => { location.hash = `#replay/${practice.id}`; };
+      item.append(" ", replay);
+    }
+    item.append(detail);
+    return item;
   });
   $("progress-attempts").replaceChildren(...items);
   $("progress-attempts-box").hidden = items.length === 0;

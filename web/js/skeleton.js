@@ -20,6 +20,11 @@ export function setSkeleton(definition) {
   torsoCorners = ["left_shoulder", "right_shoulder", "left_hip", "right_hip"].map((name) => definition.landmarks.indexOf(name));
 }
 
+// The limbs, in the server's order.
+export function limbNames() {
+  return [...new Set(bones.map((bone) => bone.limb))];
+}
+
 // Screen points are [x, y, visibility]; a missing visibility counts as visible.
 function visible(point) {
   return point && (point[2] === undefined || point[2] >= MIN_VISIBILITY);

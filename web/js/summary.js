@@ -48,7 +48,7 @@ export function keptText(kept) {
   return `Your ${nth} try today${change}.`;
 }
 
-export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProgress }) {
+export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProgress, onReplay }) {
   // The view is visible by now, so the chart can be sized to it.
   const report = result.report;
   $("summary-title").textContent = `${result.reference.title}${result.step ? ` — ${result.step}` : ""}`;
@@ -90,5 +90,7 @@ export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProg
   next.textContent = mastered ? "Mastered — next step →" : "Next step →";
   next.onclick = onNext;
   $("btn-again").onclick = onAgain;
+  $("btn-replay").hidden = !hasReport || result.recorded.length < 2;
+  $("btn-replay").onclick = onReplay;
   $("btn-library").onclick = onLibrary;
 }
