@@ -2,6 +2,7 @@
 
 import { scoreChart } from "./charts.js";
 import { isMastered, scoreState } from "./config.js";
+import { downloadPicture, summaryPicture } from "./share.js";
 import { STATE_COLOURS } from "./skeleton.js";
 
 const $ = (id) => document.getElementById(id);
@@ -92,5 +93,7 @@ export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProg
   $("btn-again").onclick = onAgain;
   $("btn-replay").hidden = !hasReport || result.recorded.length < 2;
   $("btn-replay").onclick = onReplay;
+  $("btn-share").hidden = !hasReport;
+  $("btn-share").onclick = () => downloadPicture(summaryPicture(result, $("summary-chart")), `burkit-bi-${result.reference.name}`);
   $("btn-library").onclick = onLibrary;
 }
