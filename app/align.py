@@ -510,6 +510,10 @@ class OnlineSettings:
     switch_margin : float
         The position moves to a place that is not just ahead of the last one only when the
         path there is better by this much (a repeated movement is ambiguous).
+    drift_cost : float
+        Added per reference frame between a place just ahead and where the learner's tempo says
+        they are: where the reference holds still every place matches alike, and the position
+        must keep pace (at 15 camera frames a second it fell behind by a frame each frame).
     """
 
     memory_s: float = 0.5
@@ -518,13 +522,14 @@ class OnlineSettings:
     restart_cost: float = RESTART_COST
     hold_cost: float = 0.02
     switch_margin: float = 0.1
+    drift_cost: float = 0.002
 
     def __post_init__(self) -> None:
         for name in ("memory_s", "tempo_memory_s", "max_tempo", "restart_cost"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value}")
-        for name in ("hold_cost", "switch_margin"):
+        for name in ("hold_cost", "switch_margin", "drift_cost"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a non-negative number, got {value}")
@@ -629,7 +634,8 @@ class OnlineAligner:
                        np.ascontiguousarray(weights, dtype=np.float64), self._ones,
                        self._cost, self._next_cost, self._pair, self._start, self._end,
                        self._loop, max_advance, 1.0 - math.exp(-dt / s.memory_s),
-                       s.restart_cost, s.hold_cost, previous, s.switch_margin, self._out)
+                       s.restart_cost, s.hold_cost, previous, s.switch_margin,
+                       self._state.tempo * frames, s.drift_cost, self._out)
         self._cost, self._next_cost = self._next_cost, self._cost
         position, cost = float(self._out[0]), float(self._out[1])
         self._state = AlignerState(position, self._tempo_after(position, frames, max_advance),
@@ -654,14 +660,13 @@ def _online_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray,
                    cost: FloatArray, next_cost: FloatArray, pair: FloatArray, start: int,
                    end: int, loop: bool,
                    max_advance: int, alpha: float, restart_cost: float, hold_cost: float,
-                   previous: int, switch_margin: float,
-                   out: FloatArray) -> None:  # pragma: no cover
+                   previous: int, switch_margin: float, expected_advance: float,
+                   drift_cost: float, out: FloatArray) -> None:  # pragma: no cover
     span = end - start
     _cost_line(row_v, row_w, ones, ref_v, ref_w, inv_tol2, share, start, end, pair)
     best_i = start
     best_value = _INF
-    near_i = -1
-    near_value = _INF
+    best_judged = _INF
     for i in range(start, end):
         best = cost[i] + hold_cost
         for a in range(1, max_advance + 1):
@@ -676,18 +681,17 @@ def _online_kernel(ref_v: FloatArray, ref_w: FloatArray, inv_tol2: FloatArray,
             best = restart_cost
         value = (1.0 - alpha) * best + alpha * pair[i]
         next_cost[i] = value
-        if value < best_value:
-            best_value = value
-            best_i = i
         ahead = i - previous
         if loop and ahead < 0:
             ahead += span
-        if 0 <= ahead <= max_advance + 1 and value < near_value:
-            near_value = value
-            near_i = i
-    if near_i >= 0 and near_value <= best_value + switch_margin:
-        best_i = near_i
-        best_value = near_value
+        if 0 <= ahead <= max_advance + 1:
+            judged = value + drift_cost * abs(ahead - expected_advance)
+        else:
+            judged = value + switch_margin
+        if judged < best_judged:
+            best_judged = judged
+            best_value = value
+            best_i = i
     position = float(best_i)
     if start < best_i < end - 1:
         left = next_cost[best_i - 1]

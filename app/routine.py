@@ -322,7 +322,12 @@ def score_routine(routine: Routine, reference: Reference, attempt: PoseSequence,
     score from its parts (:func:`whole_of`) instead of from all its frames at once, where one
     step danced wrong among ten would hardly show. A part the scorer could not judge (the
     learner left it out) scores 0."""
-    report = score(reference, attempt, options or ScoreOptions())
+    return routine_report(routine, score(reference, attempt, options or ScoreOptions()))
+
+
+def routine_report(routine: Routine, report: ScoreReport) -> ScoreReport:
+    """A report against a routine's reference (offline or live) with its ``parts`` and the
+    whole's score from them (:func:`whole_of`)."""
     by_name = {step.name: step for step in report.steps}
     parts = []
     for part in routine.parts:

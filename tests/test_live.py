@@ -68,6 +68,25 @@ def test_following_the_reference_itself(reference: PoseSequence) -> None:
     assert summary.score == pytest.approx(score(reference, attempt).score, abs=10.0)
 
 
+@pytest.mark.parametrize("every", [2, 3])
+@pytest.mark.parametrize("name", ["perched", "talons", "landing"])
+def test_a_camera_slower_than_the_reference_is_followed_to_the_end(name: str,
+                                                                   every: int) -> None:
+    """A learner's device finding 15 or 10 poses a second (the browser's pose model on a slow
+    laptop) dancing a 30 fps step exactly: where the step holds still the position kept pace
+    with the camera's frames, not the reference's, fell behind and left the end undanced."""
+    step = load(REPO / "poses" / f"{name}.pose.json")
+    kept = np.arange(0, len(step), every)
+    slow = replace(step, t=step.t[kept], image_xyz=step.image_xyz[kept],
+                   visibility=step.visibility[kept], world_xyz=step.world_xyz[kept],
+                   present=step.present[kept], fps=step.fps / every)
+    session = LiveSession(Reference(step), ScoreOptions(mirror=False), slow.fps)
+    stream(session, slow)
+    summary = session.finish()
+    assert summary.coverage >= 0.95
+    assert summary.score >= 85.0
+
+
 def test_update_is_json(reference: PoseSequence) -> None:
     session = LiveSession(Reference(reference), ScoreOptions())
     update = stream(session, reference.slice_frames(0, 5))[-1]

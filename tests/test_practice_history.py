@@ -100,3 +100,26 @@ def test_with_the_database_away_the_summary_says_the_practice_waits(tmp_path: Pa
     assert kept["stored"] is False and kept["pending"] is True
     assert "saved when it is back" in kept["message"]
     assert state.store.pending == 1
+
+
+def test_a_routine_is_practised_live_with_a_score_per_part_and_kept_as_a_routine(
+    tmp_path: Path,
+) -> None:
+    state = open_state(make_settings(tmp_path, max_frame_rate=UNLIMITED_RATE))
+    routine, built = state.library.routine_reference("burkit-bi")
+    with LiveServer(state) as server, connect(server.ws_url, max_size=2**24) as ws:
+        ws.send(json.dumps({"type": "start", "reference": "burkit-bi",
+                            "mode": "landmarks", "mirror": False}))
+        ready = recv(ws)
+        assert ready["steps"] == [part.name for part in routine.parts]
+        for message in landmark_messages(built.sequence)[::2]:  # a 15 fps camera
+            ws.send(message)
+            recv_until(ws, lambda m: m["type"] == "update")
+        ws.send(json.dumps({"type": "stop"}))
+        summary, _ = recv_until(ws, lambda m: m["type"] == "summary")
+    parts = summary["report"]["parts"]
+    assert [p["step"] for p in parts] == [part.step for part in routine.parts]
+    assert min(p["score"] for p in parts) >= 90, "the routine's own movement scores on every part"
+    detail = progress.practice_detail(state.store.require(), summary["kept"]["practice"])
+    assert detail is not None and detail[1]["kind"] == "routine"
+    assert detail[1]["reference"] == "burkit-bi"

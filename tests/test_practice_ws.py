@@ -26,6 +26,7 @@ from app.errors import UserError
 from app.landmarks import Limb
 from app.live import LiveSession
 from app.reference import Reference
+from app.routine import Target
 from app.scoring import ScoreOptions
 from app.sequence import PoseSequence, Step
 from app.server.protocol import SERVER_MESSAGE, landmarks_frame
@@ -278,7 +279,7 @@ def test_a_step_holding_no_frame_cannot_be_looped() -> None:
     seq = sequence.load(Path(__file__).resolve().parents[1] / "poses" / "wing-beat.pose.json")
     between = Step("blink", 0.4 / seq.fps, 0.6 / seq.fps)
     seq = replace(seq, steps=(*seq.steps, between))
-    worker = PracticeWorker(PoseSource("landmarks", Path("no-model"), 1), Reference(seq),
+    worker = PracticeWorker(PoseSource("landmarks", Path("no-model"), 1), Target(Reference(seq)),
                             ScoreOptions(), 30.0, step=seq.steps[0].name)
     with pytest.raises(UserError, match="step 'blink' holds no frame of this reference"):
         worker.request_restart("blink")
@@ -385,7 +386,7 @@ def test_a_frame_before_the_session_is_opened_closes_it(server: LiveServer) -> N
         ("not json", "bad_open", "'start' or 'record'"),
         (json.dumps({"type": "start"}), "bad_open", "reference"),
         (json.dumps({"type": "start", "reference": "nope"}), "bad_open",
-         "There is no reference named 'nope'"),
+         "There is no step or routine named 'nope'"),
         (json.dumps({"type": "start", "reference": "wing-beat", "step": "nope"}), "bad_open",
          "no step 'nope'"),
         (json.dumps({"type": "record", "token": "wrong"}), "unauthorised", "instructor token"),

@@ -197,7 +197,11 @@ def get_reference(state: StateDep, name: Name) -> ReferenceDetail:
     """One step with its frames (for the ghost skeleton)."""
     with _library_errors(name):
         seq = state.library.get(name)
-    public = ReferencePublic.of(ReferenceInfo.of(seq))
+    return detail_of(seq, ReferencePublic.of(ReferenceInfo.of(seq)))
+
+
+def detail_of(seq: PoseSequence, public: ReferencePublic) -> ReferenceDetail:
+    """``public`` with ``seq``'s movement: the ghost frames and each step's frames."""
     return ReferenceDetail(
         **public.model_dump(),
         image=ImageSize(width=seq.image_size[0], height=seq.image_size[1]),

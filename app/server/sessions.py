@@ -28,8 +28,8 @@ from app.live import LiveSession, NothingToScore
 from app.pose import FramePose, PoseEstimator
 from app.progress import PracticeRecord
 from app.recording import moving_span
-from app.reference import Reference
 from app.report_schema import Report
+from app.routine import Target, routine_report
 from app.scoring import ScoreOptions
 from app.sequence import PoseSequence, Source
 from app.server.protocol import (
@@ -378,12 +378,13 @@ class RecordingWorker(_Guarded):
 
 
 class PracticeWorker(_Guarded):
-    """Scores one learner live against one reference through a :class:`LiveSession`.
+    """Scores one learner live against a step or a routine through a :class:`LiveSession`.
 
     Parameters
     ----------
     source : PoseSource
-    reference : Reference
+    target : Target
+        A step's reference, or a routine's (whose report gets a score per part).
     options : ScoreOptions
         ``mirror`` and ``speed`` as the learner chose.
     fps_hint : float
@@ -392,9 +393,11 @@ class PracticeWorker(_Guarded):
         Loop this step of the reference from the start.
     """
 
-    def __init__(self, source: PoseSource, reference: Reference, options: ScoreOptions,
+    def __init__(self, source: PoseSource, target: Target, options: ScoreOptions,
                  fps_hint: float, step: str | None = None) -> None:
         super().__init__(source)
+        reference = target.reference
+        self._routine = target.routine
         self._reference = reference
         self._options = options
         self._sequence = reference.sequence
@@ -447,6 +450,8 @@ class PracticeWorker(_Guarded):
                 report = self.live.finish()
             except NothingToScore:
                 return Summary(report=None, frames=counts)
+        if self._routine is not None and self._looped is None:
+            report = routine_report(self._routine, report)
         return Summary(report=Report.of(report), frames=counts)
 
     def practice_record(self, summary: Summary | Recorded) -> PracticeRecord | None:
@@ -455,7 +460,8 @@ class PracticeWorker(_Guarded):
         with self._using():
             attempt = self._attempt.sequence() if self._attempt.anybody else None
         return PracticeRecord(
-            reference=self._reference.name or "", kind="step", started_at=self._started_at,
+            reference=self._routine.name if self._routine else self._reference.name or "",
+            kind="routine" if self._routine else "step", started_at=self._started_at,
             finished_at=now(), speed=self._options.speed, mirror=self._options.mirror,
             loop_step=self._looped, report=summary.report.model_dump(mode="json"),
             attempt=attempt)
@@ -480,13 +486,13 @@ def open_worker(opening: StartPractice | StartRecording, library: Library, model
         source = PoseSource(opening.mode, model_path, settings.max_frame_pixels)
         return RecordingWorker(source, settings.max_recording_s)
     try:
-        reference = library.reference(opening.reference)
+        target = library.scorable(opening.reference)
     except NotFound:
-        raise NotFound(f"there is no reference named {opening.reference!r}") from None
+        raise NotFound(f"there is no step or routine named {opening.reference!r}") from None
     options = ScoreOptions(mirror=opening.mirror, speed=opening.speed)
     source = PoseSource(opening.mode, model_path, settings.max_frame_pixels)
     try:
-        return PracticeWorker(source, reference, options, opening.fps, opening.step)
+        return PracticeWorker(source, target, options, opening.fps, opening.step)
     except BaseException:
         source.close()
         raise
