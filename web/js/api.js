@@ -54,6 +54,8 @@ export const api = {
   config: () => request("GET", "/api/config"),
   references: () => request("GET", "/api/references"),
   reference: (name) => request("GET", `/api/references/${encodeURIComponent(name)}`),
+  routines: () => request("GET", "/api/routines"),
+  routine: (name) => request("GET", `/api/routines/${encodeURIComponent(name)}`),
   checkToken: () => request("GET", "/api/instructor", undefined, { auth: true }),
   createReference: (body) => request("POST", "/api/references", body, { auth: true }),
   addTake: (name, body) =>
@@ -73,19 +75,39 @@ export const api = {
   resetPassword: (name, password) => request("PUT", `/api/users/${encodeURIComponent(name)}/password`, { password }),
 };
 
-// Reference details (with ghost frames) are fetched once per page load.
+// Reference and routine details (with ghost frames) are fetched once per page load.
 const referenceCache = new Map();
 
-export function loadReference(name) {
-  if (!referenceCache.has(name)) {
-    referenceCache.set(name, api.reference(name).catch((err) => {
-      referenceCache.delete(name);
+function cached(key, load) {
+  if (!referenceCache.has(key)) {
+    referenceCache.set(key, load().catch((err) => {
+      referenceCache.delete(key);
       throw err;
     }));
   }
-  return referenceCache.get(name);
+  return referenceCache.get(key);
+}
+
+export function loadReference(name) {
+  return cached(`step:${name}`, () => api.reference(name));
+}
+
+// A routine as it is danced, in the shape of a step's detail (its parts are its steps).
+export function loadRoutine(name) {
+  return cached(`routine:${name}`, () => api.routine(name));
+}
+
+// What `name` is danced against: a step of the library, else a routine (as the server
+// decides for a practice session).
+export async function loadTarget(name) {
+  try {
+    return await loadReference(name);
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    return loadRoutine(name);
+  }
 }
 
 export function forgetReference(name) {
-  referenceCache.delete(name);
+  referenceCache.delete(`step:${name}`);
 }

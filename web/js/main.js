@@ -49,6 +49,7 @@ const practice = new Practice({
       onAgain: () => practise(result.reference.name, result.step),
       onLoop: (step) => practise(result.reference.name, step),
       onNext: next ? () => practise(next.name) : null,
+      onPart: (step) => practise(step),
       onLibrary: () => { location.hash = "#library"; },
       onProgress: () => { location.hash = "#progress"; },
       // The summary is not a page of its own: its replay opens in place and goes back to it.
@@ -103,7 +104,7 @@ async function route() {
     if (turn === routed) await instructor.open(steps);
   } else {
     show("library");
-    steps = await showLibrary((name) => practise(name));
+    steps = await showLibrary((name) => practise(name), (name) => practise(name));
   }
 }
 

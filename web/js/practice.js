@@ -1,6 +1,6 @@
 // The practice view: get in frame, count down, dance with live feedback, finish.
 
-import { loadReference } from "./api.js";
+import { loadTarget } from "./api.js";
 import { closeCamera, openCamera } from "./camera.js";
 import { isMastered, masteredRounds, poseConfig, scoreState } from "./config.js";
 import { choosePose } from "./pose.js";
@@ -68,7 +68,7 @@ export class Practice {
     $("camera-error").hidden = true;
     $("pose-note").textContent = "";
     try {
-      this.reference = await loadReference(name);
+      this.reference = await loadTarget(name);
     } catch (err) {
       if (!signal.aborted) this.showError(`The step could not be loaded: ${err.message}`);
       return;

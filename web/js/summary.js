@@ -49,7 +49,16 @@ export function keptText(kept) {
   return `Your ${nth} try today${change}.`;
 }
 
-export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProgress, onReplay }) {
+// A routine's parts, each with its score and rating, weakest marked.
+function partRows(parts) {
+  return parts.map((part) => {
+    const item = limbRow(part.name, part.score);
+    item.title = part.corrections.join("; ");
+    return item;
+  });
+}
+
+export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProgress, onReplay, onPart }) {
   // The view is visible by now, so the chart can be sized to it.
   const report = result.report;
   $("summary-title").textContent = `${result.reference.title}${result.step ? ` — ${result.step}` : ""}`;
@@ -63,6 +72,9 @@ export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProg
     ...report.unseen.map((limb) => limbRow(limb, null)),
   ] : [];
   $("summary-limbs").replaceChildren(...limbs);
+  const parts = hasReport ? report.parts : [];
+  $("summary-parts-box").hidden = parts.length === 0;
+  $("summary-parts").replaceChildren(...partRows(parts));
 
   const worst = hasReport ? [...report.worst_moments.map(momentText), ...report.feedback] : [];
   $("summary-worst").replaceChildren(
@@ -85,11 +97,21 @@ export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProg
   if (hardest) loop.textContent = `Loop “${hardest.name}”`;
   loop.onclick = () => onLoop(hardest.name);
   const next = $("btn-next");
-  next.hidden = !onNext;
   const mastered = hasReport && isMastered(report.score);
-  next.className = mastered ? "primary" : "ghost-btn";
-  next.textContent = mastered ? "Mastered — next step →" : "Next step →";
-  next.onclick = onNext;
+  if (parts.length) {
+    // A routine: practise its weakest step on its own next.
+    const weakest = [...parts].sort((a, b) => a.score - b.score)[0];
+    next.hidden = isMastered(weakest.score);
+    next.className = "primary";
+    next.textContent = `Practise “${weakest.name}” next →`;
+    next.onclick = () => onPart(weakest.step);
+    loop.hidden = true;
+  } else {
+    next.hidden = !onNext;
+    next.className = mastered ? "primary" : "ghost-btn";
+    next.textContent = mastered ? "Mastered — next step →" : "Next step →";
+    next.onclick = onNext;
+  }
   $("btn-again").onclick = onAgain;
   $("btn-replay").hidden = !hasReport || result.recorded.length < 2;
   $("btn-replay").onclick = onReplay;
