@@ -47,7 +47,8 @@ class BeatGrid:
         """Every beat time from ``start_s`` up to ``end_s`` (exclusive), in seconds."""
         first = max(0, math.ceil((start_s - self.first_beat_s) / self.period_s - 1e-9))
         last = math.ceil((end_s - self.first_beat_s) / self.period_s - 1e-9)
-        return self.first_beat_s + np.arange(first, max(first, last)) * self.period_s
+        counts = np.arange(first, max(first, last), dtype=np.float64)
+        return np.asarray(self.first_beat_s + counts * self.period_s, dtype=np.float64)
 
     def bar_of(self, beat_index: int) -> tuple[int, int]:
         """Bar (from 0) and count in the bar (from 1) of beat number ``beat_index``."""
