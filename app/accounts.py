@@ -47,6 +47,9 @@ class LoginRefused(UserError):
     """Wrong name or password (the message does not say which)."""
 
 
+_REFUSED = "that name and password do not match an account"
+
+
 class LoginThrottled(UserError):
     """Too many failed logins under this name lately; ``retry_after_s`` says how long to wait."""
 
@@ -208,10 +211,15 @@ def log_in(db: Database, name: str, password: str, at: datetime | None = None) -
     LoginThrottled
         When this name failed too often lately (the password is not even checked).
     LoginRefused
-        When the name or the password is wrong.
+        When the name or the password is wrong. A name no user can have (one holding a NUL,
+        which PostgreSQL cannot even compare) is refused without asking the database, after
+        the same wait for the hasher.
     """
     at = at or now()
-    key = name.strip().lower()[:NAME_LENGTH]
+    key = name.strip().lower()
+    if not NAME.fullmatch(key):
+        _verify(_DUMMY_HASH, password)
+        raise LoginRefused(_REFUSED)
     login: Login | None = None
     try:
         with db.transaction() as session:
@@ -235,7 +243,7 @@ def log_in(db: Database, name: str, password: str, at: datetime | None = None) -
     except IntegrityError:
         login = None
     if login is None:
-        raise LoginRefused("that name and password do not match an account")
+        raise LoginRefused(_REFUSED)
     return login
 
 

@@ -5,15 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
+from app.server.identity import NOT_A_TEACHER, Caller, login_or_token
 from app.server.state import ServerState
-
-_bearer = HTTPBearer(auto_error=False, description="The instructor token.")
-_header = APIKeyHeader(
-    name="X-Instructor-Token", auto_error=False, description="The instructor token."
-)
 
 
 def get_state(connection: HTTPConnection) -> ServerState:
@@ -25,19 +20,18 @@ def get_state(connection: HTTPConnection) -> ServerState:
 StateDep = Annotated[ServerState, Depends(get_state)]
 
 
-def require_instructor(
-    state: StateDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    header: Annotated[str | None, Depends(_header)],
-) -> None:
-    """401 unless the request carries the instructor token (either header)."""
-    candidate = bearer.credentials if bearer is not None else header
-    if not state.token.matches(candidate):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="This needs the instructor token (Authorization: Bearer <token>).",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+def require_instructor(caller: Annotated[Caller | None, Depends(login_or_token)]) -> None:
+    """401 unless the request carries the instructor token (either header) or a teacher's
+    login (its cookie, and on a write the page's CSRF token); 403 for a learner's login."""
+    if caller is not None and caller.is_teacher:
+        return
+    if caller is not None:
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=NOT_A_TEACHER)
+    raise HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail="This needs the instructor token (Authorization: Bearer <token>).",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 InstructorDep = Depends(require_instructor)

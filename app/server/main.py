@@ -14,6 +14,7 @@ from starlette.types import Scope
 
 from app import __version__
 from app.server import (
+    accounts,
     browser_pose,
     config,
     health,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.include_router(jobs.router)
     app.include_router(practice.router)
     app.include_router(browser_pose.router)
+    app.include_router(accounts.router)
     app.router.routes.append(_PageMount("/", StaticFiles(directory=settings.web_dir, html=True),
                                         name="web"))
     return app
