@@ -192,7 +192,8 @@ def class_overview(db: Database, at: datetime | None = None) -> ClassOverview:
     at = at or now()
     week_start = at - WEEK
     with db.transaction() as session:
-        learners = session.scalars(select(User).where(User.role == "learner")
+        learners = session.scalars(select(User).where(User.role == "learner",
+                                                      User.password_hash.is_not(None))
                                    .order_by(User.name)).all()
         rows = session.execute(
             select(Practice.user_id, Practice.reference, Practice.finished_at, Practice.score,

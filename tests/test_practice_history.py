@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 from app import accounts, progress
 from app.accounts import LOCAL_LEARNER
 from app.sequence import loads
-from app.server.practice import SESSION_COOKIE
+from app.server.identity import COOKIE as SESSION_COOKIE
 from app.server.state import open_state
 from tests.server_fixtures import LiveServer, make_settings
 from tests.test_practice_ws import (

@@ -23,8 +23,9 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
-from app.accounts import Account, has_accounts, local_learner, resolve
+from app.accounts import LOCAL_LEARNER, Account, has_accounts, local_learner, resolve
 from app.db.engine import DatabaseUnavailableError
 from app.server.settings import Settings
 from app.server.state import ServerState
@@ -100,10 +101,26 @@ def _check_csrf(request: Request, csrf: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, NO_CSRF)
 
 
-def _is_home(request: Request, state: ServerState) -> bool:
+def _is_home(connection: HTTPConnection, state: ServerState) -> bool:
     """A tutor at home: on loopback, asked by a loopback name, nobody holding a password."""
-    return (state.settings.loopback_only and request.url.hostname in LOOPBACK_NAMES
+    return (state.settings.loopback_only and connection.url.hostname in LOOPBACK_NAMES
             and not has_accounts(state.store.require()))
+
+
+def practising_learner(connection: HTTPConnection, state: ServerState) -> str | None:
+    """Whose history a live practice goes to: the login of the session cookie, else the
+    learner at home, else nobody (also while the database is away: a session cookie cannot
+    be read then, and at home the practice waits for it under the local learner)."""
+    try:
+        secret = connection.cookies.get(COOKIE)
+        found = resolve(state.store.require(), secret) if secret else None
+        if found is not None:
+            return found[0].name
+        home = _is_home(connection, state)
+    except DatabaseUnavailableError:
+        home = (state.settings.loopback_only
+                and connection.url.hostname in LOOPBACK_NAMES and COOKIE not in connection.cookies)
+    return LOCAL_LEARNER if home else None
 
 
 def cookie_login(request: Request, secret: str | None) -> Caller | None:

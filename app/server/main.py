@@ -26,6 +26,7 @@ from app.server import (
     skeleton,
 )
 from app.server.errors import install_error_handlers
+from app.server.identity import CSRF_HEADER
 from app.server.security import BodyLimit, SecurityHeaders
 from app.server.settings import Settings, load_settings
 from app.server.state import ServerState, open_state
@@ -67,7 +68,8 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.allowed_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "X-Instructor-Token", "Content-Type"],
+            allow_headers=["Authorization", "X-Instructor-Token", "Content-Type", CSRF_HEADER],
+            allow_credentials=True,
         )
     app.include_router(health.router)
     app.include_router(skeleton.router)

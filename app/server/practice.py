@@ -20,12 +20,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from app.accounts import LOCAL_LEARNER, has_accounts, resolve
-from app.db.engine import DatabaseUnavailableError
 from app.errors import UserError
 from app.server.deps import get_state
 from app.server.errors import sentence
 from app.server.flow import FrameGate, Mailbox, Pacer, Verdict
+from app.server.identity import practising_learner
 from app.server.protocol import (
     FRAME_HEADER,
     JPEG_START,
@@ -144,31 +143,13 @@ async def practice(websocket: WebSocket) -> None:
     try:
         with contextlib.suppress(_Closed, WebSocketDisconnect):
             opening = await _opening(channel, state)
-            learner = await anyio.to_thread.run_sync(_learner_of, websocket, state)
+            learner = await anyio.to_thread.run_sync(practising_learner, websocket, state)
             await _Session(channel, state, opening, learner).run()
     except Exception:
         logger.exception("session failed")
         await channel.fail("internal", INTERNAL_FAILURE, CloseCode.INTERNAL)
     finally:
         watchdog.cancel()
-
-
-SESSION_COOKIE = "dance_tutor_session"
-
-
-def _learner_of(websocket: WebSocket, state: ServerState) -> str | None:
-    """Whose history this session's practice goes to: the logged-in user of the cookie, else
-    the local learner of a tutor at home (loopback, no accounts), else nobody."""
-    try:
-        database = state.store.require()
-        secret = websocket.cookies.get(SESSION_COOKIE)
-        found = resolve(database, secret) if secret else None
-        if found is not None:
-            return found[0].name
-        home = state.settings.loopback_only and not has_accounts(database)
-    except DatabaseUnavailableError:
-        home = state.settings.loopback_only
-    return LOCAL_LEARNER if home else None
 
 
 def _origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
