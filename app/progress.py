@@ -156,12 +156,19 @@ def attempt_document(db: Database, practice_id: int) -> bytes | None:
         return gzip.decompress(row.attempt) if row is not None and row.attempt else None
 
 
-def history(db: Database, account: Account) -> list[dict[str, Any]]:
-    """Every practice of a learner, newest first, each with its whole report (for download)."""
+def history(db: Database, account: Account, *, with_reports: bool = True
+            ) -> list[dict[str, Any]]:
+    """Every practice of a learner, newest first, each with its whole report (for download),
+    or without (a list to pick one from, read without loading reports or attempts)."""
     with db.transaction() as session:
-        rows = session.scalars(select(Practice).where(Practice.user_id == account.id)
-                               .order_by(Practice.finished_at.desc())).all()
-        return [_public(row, with_report=True) for row in rows]
+        if with_reports:
+            rows = session.scalars(select(Practice).where(Practice.user_id == account.id)
+                                   .order_by(Practice.finished_at.desc())).all()
+            return [_public(row, with_report=True) for row in rows]
+        listed = session.execute(
+            select(*LISTED, Practice.attempt.is_not(None).label("has_attempt"))
+            .where(Practice.user_id == account.id).order_by(Practice.finished_at.desc()))
+        return [_public(row, with_report=False) for row in listed]
 
 
 def delete_history(db: Database, account: Account) -> int:
@@ -320,13 +327,21 @@ def _pack(attempt: PoseSequence | None, limit: int) -> bytes | None:
     return packed if len(packed) <= limit else None
 
 
-def _public(row: Practice, *, with_report: bool) -> dict[str, Any]:
+LISTED = (Practice.id, Practice.reference, Practice.kind, Practice.started_at,
+          Practice.finished_at, Practice.speed, Practice.mirror, Practice.loop_step,
+          Practice.score, Practice.rating)
+"""The columns a list of practices shows."""
+
+
+def _public(row: Any, *, with_report: bool) -> dict[str, Any]:
+    """A practice (a row, or its listed columns with ``has_attempt``) as the API shows it."""
+    has_attempt = row.attempt is not None if with_report else bool(row.has_attempt)
     data: dict[str, Any] = {
         "id": row.id, "reference": row.reference, "kind": row.kind,
         "started_at": as_utc(row.started_at).isoformat(),
         "finished_at": as_utc(row.finished_at).isoformat(), "speed": row.speed,
         "mirror": row.mirror, "loop_step": row.loop_step, "score": round(row.score, 1),
-        "rating": row.rating, "has_attempt": row.attempt is not None,
+        "rating": row.rating, "has_attempt": has_attempt,
     }
     if with_report:
         data["report"] = row.report

@@ -311,6 +311,14 @@ def own_history(state: StateDep, account: AccountDep, response: Response) -> His
     return HistoryPublic.model_validate({"learner": account.name, "practices": practices})
 
 
+@router.get("/progress/practices", responses=error_responses(401))
+def own_practices(state: StateDep, account: AccountDep) -> list[PracticePublic]:
+    """The caller's practices, newest first, without their reports (to replay one)."""
+    with database_answers():
+        found = progress.history(state.store.require(), account, with_reports=False)
+    return [PracticePublic.model_validate(practice) for practice in found]
+
+
 @router.delete("/progress", status_code=status.HTTP_204_NO_CONTENT,
                responses=error_responses(401))
 def delete_own_history(state: StateDep, account: AccountDep) -> Response:
@@ -380,7 +388,8 @@ def learner_progress(state: StateDep, _: TeacherDep, name: UserName) -> Progress
 def learner_practices(state: StateDep, _: TeacherDep, name: UserName) -> list[PracticePublic]:
     """A learner's practices, newest first, without their reports (teachers)."""
     with database_answers():
-        found = progress.history(state.store.require(), _learner(state, name))
+        found = progress.history(state.store.require(), _learner(state, name),
+                                 with_reports=False)
     return [PracticePublic.model_validate(practice) for practice in found]
 
 

@@ -65,6 +65,7 @@ export const api = {
   logout: () => request("POST", "/api/logout"),
   progress: () => request("GET", "/api/progress"),
   forgetHistory: () => request("DELETE", "/api/progress"),
+  practices: () => request("GET", "/api/progress/practices"),
   learners: () => request("GET", "/api/learners"),
   learnerProgress: (name) => request("GET", `/api/learners/${encodeURIComponent(name)}/progress`),
   learnerPractices: (name) => request("GET", `/api/learners/${encodeURIComponent(name)}/practices`),

@@ -122,8 +122,10 @@ async function routeProgress(turn) {
   $("progress-teacher").hidden = true;
   $("progress-attempts-box").hidden = true;
   try {
-    const [progress, library] = await Promise.all([api.progress(), libraryOnce()]);
-    if (turn === routed) await showProgress(progress, library, { practise });
+    const [progress, practices, library] = await Promise.all([api.progress(), api.practices(), libraryOnce()]);
+    if (turn !== routed) return;
+    await showProgress(progress, library, { practise });
+    showAttempts(practices, library);
   } catch (err) {
     if (err.status === 401) location.hash = "#login";
     else failed("progress-status", err);
