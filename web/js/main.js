@@ -1,7 +1,7 @@
 // The page: views (library, practice, summary, instructor) switched by the URL hash.
 
-import { isTeacher, loadMe, logout, openLogin } from "./account.js";
-import { api, loadReference } from "./api.js";
+import { currentUser, isTeacher, loadMe, logout, openLogin } from "./account.js";
+import { api, loadTarget } from "./api.js";
 import { setConfig } from "./config.js";
 import { Instructor } from "./instructor.js";
 import { hideLibrary, showLibrary } from "./library.js";
@@ -178,10 +178,11 @@ async function routeLearner(turn, name) {
 async function routeReplay(turn, id) {
   $("btn-replay-back").onclick = () => history.back();
   try {
-    const [{ reference: name, report, finished_at: finished }, document] = await Promise.all([api.practice(id), api.attempt(id)]);
-    const reference = await loadReference(name);
+    const [{ reference: name, report, finished_at: finished, learner }, document] = await Promise.all([api.practice(id), api.attempt(id)]);
+    const reference = await loadTarget(name);
     if (turn !== routed) return;
-    replay.open(storedAttempt(document, reference, report), `${reference.title}, ${new Date(finished).toLocaleString()}`);
+    const whose = learner === currentUser()?.name ? "" : `${learner}: `;
+    replay.open(storedAttempt(document, reference, report), `${whose}${reference.title}, ${new Date(finished).toLocaleString()}`);
   } catch (err) {
     $("replay-moment").textContent = `This attempt cannot be replayed: ${err.message}`;
   }

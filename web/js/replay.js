@@ -105,6 +105,7 @@ export class Replay {
   }
 
   seek(index) {
+    if (!this.attempt) return;
     this.index = Math.min(Math.max(0, Math.round(index)), this.attempt.frames.length - 1);
     $("replay-scrubber").value = String(this.index);
     this.draw();
@@ -112,6 +113,7 @@ export class Replay {
 
   play() {
     cancelAnimationFrame(this.raf);
+    if (!this.attempt) return;
     const { frames } = this.attempt;
     if (this.index >= frames.length - 1) this.index = 0;
     const speed = Number($("replay-speed").value);
@@ -165,8 +167,12 @@ export class Replay {
     $("replay-moment").textContent = moment ? `${words(moment.limb)}: ${moment.error}` : "";
   }
 
+  // Nothing of the last replay stays on screen for the next to be mistaken for.
   close() {
     this.pause();
     this.attempt = null;
+    this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    $("replay-chapters").replaceChildren();
+    $("replay-moment").textContent = "";
   }
 }
