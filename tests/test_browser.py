@@ -148,7 +148,9 @@ def test_a_practice_session_from_library_to_summary(
     frames = sent_frames(page)
     page.goto(server.url)
     page.wait_for_selector(".card canvas", timeout=TIMEOUT_MS)
-    assert page.locator(".card").count() == len(list(server_poses(server).glob("*.pose.json")))
+    assert page.locator("#step-list .card").count() == len(
+        list(server_poses(server).glob("*.pose.json")))
+    assert page.locator("#routine-list .card").count() == 1, "the whole dance, Burkit bi"
     assert "Wing spread" in text(page, ".card[data-name='wing-spread']")
     page.wait_for_timeout(500)
     assert page.evaluate(COUNT_COLOURS.replace("document.getElementById(id)",
