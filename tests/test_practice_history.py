@@ -123,3 +123,21 @@ def test_a_routine_is_practised_live_with_a_score_per_part_and_kept_as_a_routine
     detail = progress.practice_detail(state.store.require(), summary["kept"]["practice"])
     assert detail is not None and detail[1]["kind"] == "routine"
     assert detail[1]["reference"] == "burkit-bi"
+
+
+def test_a_teachers_login_records_a_take_and_a_learners_does_not(tmp_path: Path) -> None:
+    state = open_state(make_settings(tmp_path, max_frame_rate=UNLIMITED_RATE))
+    database = state.store.require()
+    accounts.add_user(database, "aigul", "teacher", "golden-eagle")
+    accounts.add_user(database, "nurlan", "learner", "young-falcon")
+    teacher = accounts.log_in(database, "aigul", "golden-eagle")
+    learner = accounts.log_in(database, "nurlan", "young-falcon")
+    with LiveServer(state) as server:
+        for login, expected in ((teacher, "ready"), (learner, "error")):
+            headers = {"Cookie": f"{SESSION_COOKIE}={login.secret}"}
+            with connect(server.ws_url, additional_headers=headers) as ws:
+                ws.send(json.dumps({"type": "record", "token": "", "mode": "landmarks"}))
+                answer = recv(ws)
+            assert answer["type"] == expected, answer
+            if expected == "error":
+                assert answer["code"] == "unauthorised"

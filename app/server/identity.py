@@ -107,6 +107,19 @@ def _is_home(connection: HTTPConnection, state: ServerState) -> bool:
             and not has_accounts(state.store.require()))
 
 
+def teaching(connection: HTTPConnection, state: ServerState) -> bool:
+    """Whether the session cookie is a teacher's login (who may record takes); False while the
+    database is away."""
+    secret = connection.cookies.get(COOKIE)
+    if not secret:
+        return False
+    try:
+        found = resolve(state.store.require(), secret)
+    except DatabaseUnavailableError:
+        return False
+    return found is not None and found[0].is_teacher
+
+
 def practising_learner(connection: HTTPConnection, state: ServerState) -> str | None:
     """Whose history a live practice goes to: the login of the session cookie, else the
     learner at home, else nobody (also while the database is away: a session cookie cannot

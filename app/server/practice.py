@@ -24,7 +24,7 @@ from app.errors import UserError
 from app.server.deps import get_state
 from app.server.errors import sentence
 from app.server.flow import FrameGate, Mailbox, Pacer, Verdict
-from app.server.identity import practising_learner
+from app.server.identity import practising_learner, teaching
 from app.server.protocol import (
     FRAME_HEADER,
     JPEG_START,
@@ -173,9 +173,11 @@ async def _opening(channel: _Channel, state: ServerState) -> StartPractice | Sta
         await channel.fail("bad_open", f"The first message must be 'start' or 'record': "
                                        f"{describe(first_error(exc))}.", CloseCode.POLICY)
         raise _Closed from None
-    if isinstance(opening, StartRecording) and not state.token.matches(opening.token):
-        await channel.fail("unauthorised", "Recording needs the instructor token.",
-                           CloseCode.POLICY)
+    if isinstance(opening, StartRecording) and not (
+            state.token.matches(opening.token)
+            or await anyio.to_thread.run_sync(teaching, channel.websocket, state)):
+        await channel.fail("unauthorised", "Recording needs the instructor token or a "
+                                           "teacher's login.", CloseCode.POLICY)
         raise _Closed
     return opening
 
@@ -312,7 +314,7 @@ class _Session:
 
     async def _on_restart(self, message: Restart, worker: Worker) -> None:
         try:
-            worker.request_restart(message.step)
+            worker.request_restart(message.step, message.music_start_ms, message.rate)
         except UserError as exc:
             await self._notice("bad_step", str(exc))
 

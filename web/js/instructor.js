@@ -1,6 +1,8 @@
 // Instructor mode: unlock with the token, record a take from the camera, trim, name, save.
 
 import { api, ApiError, forgetReference, instructorToken, setInstructorToken } from "./api.js";
+import { isTeacher } from "./account.js";
+import { RoutineEditor } from "./routines.js";
 import { closeCamera, openCamera } from "./camera.js";
 import { poseConfig } from "./config.js";
 import { choosePose } from "./pose.js";
@@ -30,6 +32,7 @@ function setStatus(id, text, isError = false) {
 export class Instructor {
   constructor({ onSaved }) {
     this.onSaved = onSaved;
+    this.routines = new RoutineEditor({ onSaved: () => {} });
     this.video = $("rec-camera");
     this.canvas = $("rec-overlay");
     this.ctx = this.canvas.getContext("2d");
@@ -61,13 +64,15 @@ export class Instructor {
     const target = $("rec-target");
     target.replaceChildren(new Option("A new step", ""), ...steps.map((s) => new Option(`A take of “${s.title}”`, s.name)));
     $("take-difficulty").replaceChildren(...difficulties().map((d) => new Option(d[0].toUpperCase() + d.slice(1), d)));
-    if (instructorToken()) await this.unlock(instructorToken());
+    // A teacher's login records as the token does.
+    if (instructorToken() || isTeacher()) await this.unlock(instructorToken());
     else this.lock();
   }
 
   lock(message = "") {
     $("token-form").hidden = false;
     $("recorder").hidden = true;
+    $("routine-editor").hidden = true;
     setStatus("token-status", message, Boolean(message));
   }
 
@@ -84,7 +89,8 @@ export class Instructor {
     if (signal.aborted) return;
     $("token-form").hidden = true;
     $("recorder").hidden = false;
-    await this.connect();
+    $("routine-editor").hidden = false;
+    await Promise.all([this.connect(), this.routines.open(this.steps)]);
   }
 
   async connect() {
@@ -114,7 +120,7 @@ export class Instructor {
     // Messages of a socket that is no longer the recorder's are dropped.
     const current = (handle) => (m) => this.socket === socket && handle(m);
     const socket = new LiveSocket(
-      { type: "record", token: instructorToken(), mode: pose.mode, fps: CAMERA_FPS },
+      { type: "record", token: instructorToken() ?? "", mode: pose.mode, fps: CAMERA_FPS },
       {
         onUpdate: current((m) => pose.mode === "image" && this.drawPose(m.live.landmarks)),
         onRecorded: current((m) => this.recorded(m.sequence, m.suggested_trim)),
