@@ -7,7 +7,10 @@ at, and added to the same per-reference-frame sums the offline scorer uses, so
 :meth:`LiveSession.finish` closes with a :class:`~app.report.ScoreReport` built by the same
 code. Limb states and corrections come from the last half second or so (exponential
 averages), feedback lines pass through :class:`~app.feedback.FeedbackTracker` so they hold
-still. No web types here: the server adapts :class:`LiveUpdate` to its messages.
+still. With the step's beat grid and the moment its music started, each frame's accents are
+collected too (:class:`~app.rhythm.AccentTracker`), and the closing report judges them against
+the beats the learner heard (:mod:`app.rhythm`), apart from the shape. No web types here: the
+server adapts :class:`LiveUpdate` to its messages.
 
 Memory is bounded by the reference's length, however long the session; ``push`` costs O(n F)
 for a reference of n frames and F features, with no compilation at session time (call
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numba
@@ -26,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.align import COST_CAP, OnlineAligner
+from app.beats import BeatGrid
 from app.errors import UserError
 from app.features import Features, Space
 from app.feedback import Correction, FeedbackTracker, corrections, learner_limb, merged
@@ -34,6 +38,15 @@ from app.matches import Matches
 from app.normalise import FrameFeatures, common_space, feature_matrix
 from app.reference import Reference
 from app.report import RATINGS, ScoreReport, Timing, rating
+from app.rhythm import (
+    AccentTracker,
+    Latency,
+    Rhythm,
+    accents_of,
+    danced_beats,
+    heard_beats,
+    measure,
+)
 from app.schema import SKELETON
 from app.scoring import (
     GOOD_LIMB,
@@ -203,6 +216,11 @@ class LiveSession:
         apply live as offline.
     fps_hint : float
         Expected camera frame rate, for the time constants before timestamps tell.
+    beats : BeatGrid or None
+        The reference's beat grid (reference seconds from its first frame), for the rhythm.
+    latency : Latency or None
+        The device's measured camera and audio delays; None: uncalibrated (the rhythm's words
+        say so rather than blame the learner).
 
     Notes
     -----
@@ -212,7 +230,8 @@ class LiveSession:
     """
 
     def __init__(self, reference: Reference, options: ScoreOptions,
-                 fps_hint: float = 30.0) -> None:
+                 fps_hint: float = 30.0, beats: BeatGrid | None = None,
+                 latency: Latency | None = None) -> None:
         if not (math.isfinite(fps_hint) and fps_hint > 0):
             raise ValueError(f"fps_hint must be a positive number, got {fps_hint}")
         self.reference = reference
@@ -237,18 +256,40 @@ class LiveSession:
                                 for space in self._features}
         self._aligners = {space: OnlineAligner(features, self._tolerance)
                           for space, features in self._features.items()}
+        self.beats = beats
+        self.latency = latency
+        self._accents = AccentTracker()
+        self._danced = None if beats is None else danced_beats(
+            beats, accents_of(self._ref_t, seq.image_xyz, seq.visibility, seq.aspect),
+            seq.duration_s)
         self.reset()
 
     # --- public -----------------------------------------------------------------------------
 
-    def reset(self, start_frame: int = 0, end_frame: int | None = None) -> None:
-        """Restart the attempt; with a range, loop reference frames ``start:end`` only."""
+    def reset(self, start_frame: int = 0, end_frame: int | None = None,
+              music_start_s: float | None = None, rate: float | None = None) -> None:
+        """Restart the attempt; with a range, loop reference frames ``start:end`` only.
+
+        ``music_start_s`` is when the music of that part (or of the whole reference) started
+        playing, in the clock of :meth:`push`'s times, at ``rate`` times its speed (None: the
+        practised ``speed``); looping a part, its music is taken to loop with it. Without it
+        (or without a beat grid) the report has no rhythm.
+        """
         n = len(self.reference.sequence)
         end = n if end_frame is None else end_frame
         if not 0 <= start_frame < end <= n:
             raise ValueError(f"reference frames {start_frame}:{end} are not a part of 0:{n}")
+        for label, value in (("music_start_s", music_start_s), ("rate", rate)):
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{label} must be finite, got {value}")
+        if rate is not None and rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
         self._span = (start_frame, end)
         loop = end_frame is not None or start_frame > 0
+        self._loop = loop
+        self._music = None if music_start_s is None else (
+            music_start_s, self.options.speed if rate is None else rate)
+        self._accents.reset()
         for aligner in self._aligners.values():
             aligner.reset(start_frame, end, loop=loop)
         for features in self._frame_features.values():
@@ -314,6 +355,8 @@ class LiveSession:
         vis = np.ones(N_LANDMARKS) if visibility is None else visibility
         aspect = image_size[0] / image_size[1]
         self._measure_jitter(t, image_xyz, vis, aspect)
+        if self.beats is not None:
+            self._accents.add(t, image_xyz, vis, aspect)
         image, world = self._smoother(t, image_xyz, aspect, world_xyz)
         if self._space is None:
             self._space = "world" if world is not None and "world" in self._features else "image"
@@ -360,11 +403,32 @@ class LiveSession:
         hidden = [part for k, part in enumerate(BODY_PARTS)
                   if self._part_hidden[k] > 0.5 * self._present_frames
                   and self._ref_parts[part] >= 0.5]
-        return build_report(self.reference, matches, Timing(offset, self._tempo), self.options,
-                            hidden, self._space,
-                            seen_poorly(jitter_of(self._jitter_counts), self._ref_jitter))
+        report = build_report(self.reference, matches, Timing(offset, self._tempo),
+                              self.options, hidden, self._space,
+                              seen_poorly(jitter_of(self._jitter_counts), self._ref_jitter))
+        return replace(report, rhythm=self._rhythm())
 
     # --- internals --------------------------------------------------------------------------
+
+    def _rhythm(self) -> Rhythm | None:
+        """The learner's accents against the beats they heard, both in the movement's own
+        time (capture times less the camera's delay; beats as played plus the audio's)."""
+        if (self.beats is None or self._danced is None or not len(self._danced)
+                or self._music is None):
+            return None
+        assert self._last_t is not None
+        camera_s, audio_s = ((0.0, 0.0) if self.latency is None
+                             else (self.latency.camera_s, self.latency.audio_s))
+        start, end = self._span
+        part_start = float(self._ref_t[start])
+        part = (part_start, part_start + (end - start) / self._ref_fps)
+        music_start, rate = self._music
+        times, numbers = heard_beats(self.beats, music_start + audio_s, rate, part, self._loop,
+                                     self._last_t + audio_s)
+        numbers = np.minimum(numbers, len(self._danced) - 1)
+        counts = np.array([self.beats.bar_of(int(k))[1] for k in numbers], dtype=np.int64)
+        return measure(self._accents.accents().shifted(-camera_s), times, counts,
+                       self.beats.meter, self.latency is not None, self._danced[numbers])
 
     def _spans(self, start: int, end: int) -> list[_Span]:
         spans = []

@@ -17,6 +17,7 @@ from app.features import Space
 from app.feedback import Correction
 from app.landmarks import Limb
 from app.report_schema import Report
+from app.rhythm import Rhythm
 
 RATINGS: tuple[tuple[str, float], ...] = (
     ("Perfect", 90.0), ("Great", 80.0), ("Good", 65.0), ("Almost", 50.0), ("Miss", 0.0),
@@ -129,6 +130,10 @@ class ScoreReport:
         The pose model's points of the attempt jumped about far more than a camera's usually
         do (a dim, blurred or tiny picture): the score may say more about the camera than
         about the dancing, and the feedback says so first.
+    rhythm : Rhythm or None
+        Whether the learner's accents landed on the music's beats, judged apart from the
+        shape (:mod:`app.rhythm`); None without music timing (offline scoring, a reference
+        without a beat grid, a page that sent no music start).
     """
 
     score: float
@@ -147,6 +152,7 @@ class ScoreReport:
     reference: str = ""
     mirror: bool = False
     space: Space = "image"
+    rhythm: Rhythm | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the :class:`app.report_schema.Report` (numbers rounded, limbs by name)."""

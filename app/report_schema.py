@@ -16,6 +16,7 @@ from app.landmarks import Limb
 
 if TYPE_CHECKING:
     from app.report import Moment, PartScore, ScoreReport, StepScore, Timing
+    from app.rhythm import CountOffset, Rhythm
 
 
 def _rounded(digits: int) -> AfterValidator:
@@ -26,6 +27,8 @@ Points = Annotated[float, _rounded(1), Field(description="0-100, to one decimal.
 Seconds = Annotated[float, _rounded(2), Field(description="Seconds, to two decimals.")]
 Thousandths = Annotated[float, _rounded(3)]
 """A lag, ratio or share, to three decimals."""
+Milliseconds = Annotated[float, _rounded(0)]
+"""A time offset in whole milliseconds."""
 
 
 class _Part(BaseModel):
@@ -106,6 +109,55 @@ class MomentReport(_Part):
                    score=moment.score, error=moment.error)
 
 
+class CountReport(_Part):
+    """The learner's timing on one count of the bar (``app.rhythm.CountOffset``)."""
+
+    count: int = Field(description="The count in the bar: 1 for its first beat.")
+    offset_ms: Milliseconds | None = Field(
+        description="Median offset of this count's beats from the beat in ms, late positive; "
+                    "null with fewer than two of its beats answered.")
+    beats: int = Field(description="Beats of this count judged.")
+    hits: int = Field(description="Of those, beats a move landed on (within half a beat).")
+
+    @classmethod
+    def of(cls, count: CountOffset) -> CountReport:
+        return cls(count=count.count, offset_ms=count.offset_ms, beats=count.beats,
+                   hits=count.hits)
+
+
+class RhythmReport(_Part):
+    """Whether the learner's accents (a movement stopping, turning or starting) landed on the
+    beats, judged apart from the shape (``app.rhythm.Rhythm``, docs/scoring.md)."""
+
+    score: Points = Field(description="0-100, the rhythm's own score; it never changes the "
+                                      "shape's score.")
+    offset_ms: Milliseconds | None = Field(
+        description="The learner's median offset from the beat in ms: positive late, negative "
+                    "early; null when no move landed near a beat. Uncalibrated, it holds the "
+                    "device's camera and audio delays too.")
+    spread_ms: Milliseconds | None = Field(
+        description="How much the offsets vary (a robust standard deviation), ms; null below "
+                    "two answered beats.")
+    beat_align: Thousandths = Field(
+        description="The beat alignment score of the dance-generation literature, 0-1 (sigma "
+                    "50 ms), on the clocks as given.")
+    beats: int = Field(description="Beats judged: those the reference dances, heard while the "
+                                   "learner was in view.")
+    hits: int = Field(description="Of those, beats a move landed on (within half a beat).")
+    counts: list[CountReport] = Field(description="Per count of the bar, in order.")
+    calibrated: bool = Field(description="The device's camera and audio delays were measured "
+                                         "and taken off; false: the words say the timing is "
+                                         "uncalibrated, and the score judges evenness only.")
+    feedback: list[str] = Field(description="The rhythm in words, most important first.")
+
+    @classmethod
+    def of(cls, rhythm: Rhythm) -> RhythmReport:
+        return cls(score=rhythm.score, offset_ms=rhythm.offset_ms, spread_ms=rhythm.spread_ms,
+                   beat_align=rhythm.beat_align, beats=rhythm.beats, hits=rhythm.hits,
+                   counts=[CountReport.of(count) for count in rhythm.counts],
+                   calibrated=rhythm.calibrated, feedback=list(rhythm.feedback))
+
+
 class Report(_Part):
     """The verdict on one attempt (``app.report.ScoreReport``)."""
 
@@ -134,6 +186,10 @@ class Report(_Part):
                                      "its right).")
     space: Space = Field(description="The landmarks compared: 'world' (the pose model's "
                                      "metres) or 'image'.")
+    rhythm: RhythmReport | None = Field(
+        default=None, description="The rhythm, beside the shape's score and never in it; null "
+                                  "without music timing (offline scoring, a reference without "
+                                  "a beat grid, a page that sent no music start).")
 
     @classmethod
     def of(cls, report: ScoreReport) -> Report:
@@ -145,4 +201,5 @@ class Report(_Part):
                    parts=[PartReport.of(part) for part in report.parts],
                    worst_moments=[MomentReport.of(moment) for moment in report.worst_moments],
                    coverage=report.coverage, poorly_seen=report.poorly_seen,
-                   mirror=report.mirror, space=report.space)
+                   mirror=report.mirror, space=report.space,
+                   rhythm=None if report.rhythm is None else RhythmReport.of(report.rhythm))

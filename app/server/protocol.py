@@ -28,6 +28,7 @@ from app.errors import UserError
 from app.pose import FramePose
 from app.report import RATINGS
 from app.report_schema import Report
+from app.rhythm import Latency as DeviceLatency
 from app.sequence import N_LANDMARKS
 
 FRAME_HEADER = struct.Struct("<Id")
@@ -106,6 +107,29 @@ class ImageSize(_Message):
 
 # --- client to server -------------------------------------------------------------------------
 
+MAX_LATENCY_MS = 1000.0
+"""Largest camera or audio delay a device may report, ms (Bluetooth speakers reach 300)."""
+MIN_SPEED = 0.25
+MAX_SPEED = 2.0
+"""Playback speeds of the reference and its music."""
+
+
+class Latency(_Message):
+    """A device's measured delays, for the rhythm's timing (null in ``start``: uncalibrated)."""
+
+    camera_ms: float = Field(
+        ge=0, le=MAX_LATENCY_MS, allow_inf_nan=False,
+        description="The camera's and the pose model's delay, ms: a frame's capture_ms comes "
+                    "this long after the movement it shows.")
+    audio_ms: float = Field(
+        ge=0, le=MAX_LATENCY_MS, allow_inf_nan=False,
+        description="The audio output's delay, ms: a beat is heard this long after the page "
+                    "plays it.")
+
+    def seconds(self) -> DeviceLatency:
+        """The delays as the rhythm measure takes them."""
+        return DeviceLatency(self.camera_ms / 1000.0, self.audio_ms / 1000.0)
+
 
 class StartPractice(_Message):
     """Open a practice session against one reference."""
@@ -117,11 +141,16 @@ class StartPractice(_Message):
         description="The learner mirrors the reference, as in a studio mirror (their left "
                     "copies its right).")
     speed: float = Field(
-        default=1.0, ge=0.25, le=2.0,
+        default=1.0, ge=MIN_SPEED, le=MAX_SPEED,
         description="Reference playback speed the learner follows (0.5, 0.75, 1).")
     mode: InputMode = Field(default="image", description="Frames are JPEG images or landmarks.")
     step: str | None = Field(default=None, max_length=100, description="Loop this step only.")
     fps: float = Field(default=30.0, gt=0, le=120, description="The camera's rough frame rate.")
+    latency: Latency | None = Field(
+        default=None,
+        description="This device's measured camera and audio delays; null (or absent): not "
+                    "calibrated, so the rhythm's words say the timing is uncalibrated rather "
+                    "than blame the learner.")
 
 
 class StartRecording(_Message):
@@ -225,11 +254,21 @@ def landmarks_frame(seq: int, capture_ms: float, image_size: tuple[int, int],
 class Restart(_Message):
     """Start scoring afresh from the beginning of ``step`` (looping it) or of the reference.
 
-    The page sends it when its countdown ends, and to loop one step again and again.
+    The page sends it when its countdown ends, and to loop one step again and again. With
+    ``music_start_ms`` the closing report judges the rhythm against the music's beats.
     """
 
     type: Literal["restart"]
     step: str | None = Field(default=None, max_length=100)
+    music_start_ms: float | None = Field(
+        default=None, allow_inf_nan=False,
+        description="When the music of the practised part (the step's start, or the "
+                    "reference's) started playing, ms, in the clock of the frames' capture_ms; "
+                    "null or absent: no music timing, so no rhythm in the report.")
+    rate: float | None = Field(
+        default=None, ge=MIN_SPEED, le=MAX_SPEED, allow_inf_nan=False,
+        description="The speed the music plays at (0.5: half speed); null or absent: the "
+                    "session's speed.")
 
 
 class Stop(_Message):

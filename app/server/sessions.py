@@ -9,6 +9,7 @@ a :class:`PoseSource`, which owns the session's own pose model in image mode.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import uuid
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from app.accounts import now
+from app.beats import BeatGrid
 from app.errors import UserError
 from app.frames import DecodeError, decode_jpeg
 from app.library import Library, NotFound
@@ -29,6 +31,7 @@ from app.pose import FramePose, PoseEstimator
 from app.progress import PracticeRecord
 from app.recording import moving_span
 from app.report_schema import Report
+from app.rhythm import Latency
 from app.routine import Target, routine_report
 from app.scoring import ScoreOptions
 from app.sequence import PoseSequence, Source
@@ -44,6 +47,8 @@ from app.server.protocol import (
     Trim,
 )
 from app.server.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 Closer = Callable[[str], Awaitable[None]]
 """Tells one session to close, with a reason for the client."""
@@ -189,7 +194,7 @@ class PoseSource:
         """
         if self._first_ms is None:
             self._first_ms = frame.capture_ms
-        t = max((frame.capture_ms - self._first_ms) / 1000.0, self._last_t + 0.001)
+        t = max(self.seconds(frame.capture_ms), self._last_t + 0.001)
         self._last_t = t
         if frame.landmarks is not None:
             return Observation(t, frame.landmarks.pose, frame.landmarks.image_size)
@@ -201,6 +206,13 @@ class PoseSource:
             raise FrameError(str(exc)) from exc
         pose = self._estimator.detect(rgb, t * 1000.0)
         return Observation(t, pose, (rgb.shape[1], rgb.shape[0]))
+
+    def seconds(self, capture_ms: float) -> float:
+        """A time of the client's capture clock (ms) in the session's seconds, counted from the
+        first frame read."""
+        if self._first_ms is None:
+            raise ValueError("no frame has been read yet: the session's clock has no start")
+        return (capture_ms - self._first_ms) / 1000.0
 
     def close(self) -> None:
         if self._estimator is not None:
@@ -221,8 +233,10 @@ class Worker(Protocol):
     def process(self, frame: Frame) -> LiveData:
         """The update for one frame (raises :class:`FrameError` for an unusable frame)."""
 
-    def request_restart(self, step: str | None) -> None:
-        """Start afresh with the next frame (raises UserError for an unknown step)."""
+    def request_restart(self, step: str | None, music_start_ms: float | None = None,
+                        rate: float | None = None) -> None:
+        """Start afresh with the next frame (raises UserError for an unknown step); the music
+        of the part started at ``music_start_ms`` (the frames' capture clock) at ``rate``."""
 
     def closing(self, counts: FrameCounts) -> Summary | Recorded:
         """The session's last message: the summary or the recorded take.
@@ -344,7 +358,8 @@ class RecordingWorker(_Guarded):
         rows = self._take.rows
         return bool(rows) and rows[-1][0] >= self.max_s
 
-    def request_restart(self, step: str | None) -> None:
+    def request_restart(self, step: str | None, music_start_ms: float | None = None,
+                        rate: float | None = None) -> None:
         if step is not None:
             raise UserError("a recording has no steps to loop")
         self._restart = True
@@ -391,10 +406,13 @@ class PracticeWorker(_Guarded):
         The camera's rough frame rate.
     step : str or None
         Loop this step of the reference from the start.
+    latency : Latency or None
+        The device's measured delays (None: uncalibrated), for the rhythm.
     """
 
     def __init__(self, source: PoseSource, target: Target, options: ScoreOptions,
-                 fps_hint: float, step: str | None = None) -> None:
+                 fps_hint: float, step: str | None = None,
+                 latency: Latency | None = None) -> None:
         super().__init__(source)
         reference = target.reference
         self._routine = target.routine
@@ -403,8 +421,9 @@ class PracticeWorker(_Guarded):
         self._sequence = reference.sequence
         self._steps = {s.name: s for s in self._sequence.steps}
         self.step_names = list(self._steps)
-        self.live = LiveSession(reference, options, fps_hint)
-        self._pending: list[str | None] = []
+        self.live = LiveSession(reference, options, fps_hint, beat_grid(self._sequence),
+                                latency)
+        self._pending: list[tuple[str | None, float | None, float | None]] = []
         self._looped: str | None = step
         self._attempt = Take(ATTEMPT_MAX_FRAMES)
         self._started_at = now()
@@ -415,7 +434,8 @@ class PracticeWorker(_Guarded):
     def full(self) -> bool:
         return False
 
-    def request_restart(self, step: str | None) -> None:
+    def request_restart(self, step: str | None, music_start_ms: float | None = None,
+                        rate: float | None = None) -> None:
         if step is not None and step not in self._steps:
             known = ", ".join(repr(name) for name in self._steps) or "none"
             raise UserError(f"this reference has no step {step!r} (its steps: {known})")
@@ -424,16 +444,18 @@ class PracticeWorker(_Guarded):
             if stop == start:
                 raise UserError(f"step {step!r} holds no frame of this reference, so it "
                                  f"cannot be practised")
-        self._pending = [step]
+        self._pending = [(step, music_start_ms, rate)]
 
     def process(self, frame: Frame) -> LiveData:
         with self._using():
+            seen = self.source.read(frame)
             if self._pending:
-                self._looped = self._pending.pop()
-                self.live.reset(*self._frames_of(self._looped))
+                self._looped, music_start_ms, rate = self._pending.pop()
+                music_start_s = (None if music_start_ms is None
+                                 else self.source.seconds(music_start_ms))
+                self.live.reset(*self._frames_of(self._looped), music_start_s, rate)
                 self._attempt.restart()
                 self._started_at = now()
-            seen = self.source.read(frame)
             pose = seen.pose
             if pose is None:
                 update = self.live.push(seen.t, None, None, None, seen.image_size)
@@ -473,6 +495,25 @@ class PracticeWorker(_Guarded):
         return self._sequence.step_frames(self._steps[step])
 
 
+def beat_grid(seq: PoseSequence) -> BeatGrid | None:
+    """The beat grid of a reference's music (``music`` in its ``.pose.json``: ``tempo_bpm``,
+    ``first_beat_s``, ``meter``), or None when it has none; a grid that is not one is logged
+    and left out (the practice goes on without rhythm)."""
+    music = seq.extra.get("music")
+    if not isinstance(music, dict) or not {"tempo_bpm", "first_beat_s", "meter"} <= set(music):
+        return None
+    tempo, first, meter = music["tempo_bpm"], music["first_beat_s"], music["meter"]
+    if not (isinstance(tempo, int | float) and isinstance(first, int | float)
+            and isinstance(meter, int)) or isinstance(meter, bool):
+        logger.warning("the music of %r has no usable beat grid: %r", seq.name, music)
+        return None
+    try:
+        return BeatGrid(float(tempo), float(first), meter)
+    except UserError as exc:
+        logger.warning("the music of %r has no usable beat grid: %s", seq.name, exc)
+        return None
+
+
 def open_worker(opening: StartPractice | StartRecording, library: Library, model_path: Path,
                 settings: Settings) -> Worker:
     """The worker for a session as opened; loads its pose model (image mode).
@@ -492,7 +533,8 @@ def open_worker(opening: StartPractice | StartRecording, library: Library, model
     options = ScoreOptions(mirror=opening.mirror, speed=opening.speed)
     source = PoseSource(opening.mode, model_path, settings.max_frame_pixels)
     try:
-        return PracticeWorker(source, target, options, opening.fps, opening.step)
+        return PracticeWorker(source, target, options, opening.fps, opening.step,
+                              None if opening.latency is None else opening.latency.seconds())
     except BaseException:
         source.close()
         raise
