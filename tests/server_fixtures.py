@@ -31,6 +31,7 @@ from app.server.state import ServerState, open_state
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-instructor-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+TEST_BUSY_LAG_MS = 1000.0
 
 
 def copy_library(dest: Path) -> Path:
@@ -53,6 +54,9 @@ def library_files(folder: Path) -> dict[str, bytes]:
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     poses = copy_library(tmp_path / "poses")
     overrides.setdefault("database_url", f"sqlite:///{tmp_path / 'tutor.db'}")
+    # A test client waits for every answer, and a shed frame is never answered: a machine busy
+    # with other work must not make the server shed. The test of shedding asks for it.
+    overrides.setdefault("busy_lag_ms", TEST_BUSY_LAG_MS)
     return load_settings(poses_dir=poses, instructor_token=TOKEN,
                          token_file=tmp_path / "token", **overrides)
 

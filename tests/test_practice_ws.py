@@ -308,7 +308,7 @@ def test_newest_frame_wins_when_frames_arrive_faster_than_processed(
 
 
 def test_landmark_sessions_shed_frames_while_the_server_is_behind(tmp_path: Path) -> None:
-    with (server_with(tmp_path) as running,
+    with (server_with(tmp_path, busy_lag_ms=100.0) as running,
           opened(running, reference="wing-beat") as (ws, _)):
         messages = landmark_messages(reference(running, "wing-beat"))
 

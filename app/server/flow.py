@@ -193,12 +193,13 @@ class LoopLag:
 
     PERIOD_S = 0.05
     BUSY_S = 0.02
-    """Lateness from which the loop counts as busy."""
+    """Lateness from which the loop counts as busy, unless told otherwise."""
     DECAY = 0.2
     MIN_INTERVAL_S = 1 / 15
     MAX_INTERVAL_S = 0.5
 
-    def __init__(self) -> None:
+    def __init__(self, busy_s: float = BUSY_S) -> None:
+        self.busy_s = busy_s
         self.lag_s = 0.0
         self._task: asyncio.Task[None] | None = None
 
@@ -215,7 +216,7 @@ class LoopLag:
         """0 while the loop keeps up; else the seconds a landmark session waits between
         answered frames: twice the lag, between :attr:`MIN_INTERVAL_S` and
         :attr:`MAX_INTERVAL_S`."""
-        if self.lag_s < self.BUSY_S:
+        if self.lag_s < self.busy_s:
             return 0.0
         return min(self.MAX_INTERVAL_S, max(self.MIN_INTERVAL_S, 2 * self.lag_s))
 

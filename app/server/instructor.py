@@ -8,7 +8,7 @@ from app.server.deps import InstructorDep
 from app.server.errors import error_responses
 
 router = APIRouter(prefix="/api", tags=["instructor"],
-                   responses=error_responses(401))
+                   responses=error_responses(401, 403, 503))
 
 
 @router.get("/instructor", status_code=status.HTTP_204_NO_CONTENT,

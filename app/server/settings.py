@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     max_attempt_bytes: int = Field(4 * 2**20, ge=0)
     """Largest stored attempt (the learner's landmarks, gzipped) kept with a practice for its
     replay; a longer one keeps its report only."""
+    busy_lag_ms: float = Field(20.0, gt=0)
+    """How late the event loop may run before landmark sessions shed frames (each is then
+    answered at most every twice the lateness) until it catches up."""
     min_device_fps: float = Field(12.0, gt=0)
     """Pose estimates per second a learner's device must reach to find the pose itself; a
     slower one sends camera images (which count against ``max_camera_sessions``)."""

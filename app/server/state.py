@@ -75,4 +75,5 @@ def open_state(settings: Settings) -> ServerState:
         jobs=JobRunner(settings.max_jobs),
         store=store,
         browser_pose=find_browser_pose(settings.web_dir),
+        loop_lag=LoopLag(settings.busy_lag_ms / 1000),
     )
