@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.beats import BeatGrid
+from app.errors import UserError
 from app.landmarks import Landmark
 from app.normalise import torso_length
 from app.sequence import N_LANDMARKS
@@ -689,3 +690,46 @@ def _count_line(rhythm: Rhythm, offsets: FloatArray, counts: IntArray) -> str | 
         return None
     shift, number = worst
     return f"you {'rush' if shift < 0 else 'drag'} the {_ORDINALS[number - 1]} count"
+
+
+@dataclass(frozen=True)
+class Delay:
+    """A device's delay measured with clicks: the median time from each click as played to
+    the learner's accent answering it, and how much that varied."""
+
+    delay_ms: float
+    spread_ms: float
+    clicks: int
+    answered: int
+
+
+MIN_CALIBRATION_CLICKS = 6
+"""Answered clicks a calibration needs before its figure is trusted."""
+
+
+def delay_of(accents: Accents, clicks: FloatArray) -> Delay:
+    """The delay between ``clicks`` (seconds, as played) and the accents answering them (in the
+    frames' clock): the median over clicks answered within half their spacing. A learner moving
+    on the clicks lands on them, so what remains is the camera's, the pose model's and the
+    speakers' delay together.
+
+    Raises
+    ------
+    UserError
+        When fewer than :data:`MIN_CALIBRATION_CLICKS` clicks were answered.
+    """
+    clicks = np.sort(np.asarray(clicks, dtype=np.float64))
+    half = 0.5 * float(np.median(np.diff(clicks))) if len(clicks) > 1 else 0.25
+    offsets = []
+    for click in clicks:
+        near = accents.times[np.abs(accents.times - click - half * 0.5) <= half]
+        if near.size:
+            offsets.append(float(near[np.argmin(np.abs(near - click - half * 0.5))] - click))
+    if len(offsets) < MIN_CALIBRATION_CLICKS:
+        raise UserError(f"only {len(offsets)} of {len(clicks)} clicks were answered by a movement "
+                        f"(at least {MIN_CALIBRATION_CLICKS} are needed): move sharply on each "
+                        "click, in full view")
+    values = np.asarray(offsets)
+    median = float(np.median(values))
+    spread = 1.4826 * float(np.median(np.abs(values - median)))
+    return Delay(round(1000 * median, 1), round(1000 * spread, 1), len(clicks), len(offsets))

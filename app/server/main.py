@@ -16,6 +16,7 @@ from app import __version__
 from app.server import (
     accounts,
     browser_pose,
+    calibration,
     config,
     health,
     instructor,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     app.include_router(jobs.router)
     app.include_router(practice.router)
     app.include_router(browser_pose.router)
+    app.include_router(calibration.router)
     app.include_router(accounts.router)
     app.router.routes.append(_PageMount("/", StaticFiles(directory=settings.web_dir, html=True),
                                         name="web"))
