@@ -23,6 +23,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-component-update",
     "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 
 

@@ -35,10 +35,10 @@ TEST_BUSY_LAG_MS = 1000.0
 
 
 def copy_library(dest: Path) -> Path:
-    """The project's starter steps and routines copied into ``dest`` (tests never touch
-    ``poses/``)."""
+    """The project's starter steps (with their music) and routines copied into ``dest`` (tests
+    never touch ``poses/``)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for path in (ROOT / "poses").glob("*.pose.json"):
+    for path in (*(ROOT / "poses").glob("*.pose.json"), *(ROOT / "poses").glob("*.music.*")):
         shutil.copy2(path, dest / path.name)
     shutil.copytree(ROOT / "poses" / "routines", dest / "routines", dirs_exist_ok=True)
     return dest

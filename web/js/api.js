@@ -55,6 +55,7 @@ export const api = {
   references: () => request("GET", "/api/references"),
   reference: (name) => request("GET", `/api/references/${encodeURIComponent(name)}`),
   routines: () => request("GET", "/api/routines"),
+  calibrate: (body) => request("POST", "/api/calibration", body),
   routine: (name) => request("GET", `/api/routines/${encodeURIComponent(name)}`),
   saveRoutine: (name, body) => request("PUT", `/api/routines/${encodeURIComponent(name)}`, body, { auth: true }),
   deleteRoutine: (name) => request("DELETE", `/api/routines/${encodeURIComponent(name)}`, undefined, { auth: true }),

@@ -9,6 +9,8 @@ import { posePreference, setPosePreference } from "./pose.js";
 import { Practice } from "./practice.js";
 import { showAttempts, showClass, showProgress } from "./progress.js";
 import { liveAttempt, Replay, storedAttempt } from "./replay.js";
+import { Calibration } from "./calibrate.js";
+import { clicksOn, musicOn, setClicksOn, setMusicOn } from "./music.js";
 import { setSkeleton } from "./skeleton.js";
 import { setSpeech } from "./speech.js";
 import { showSummary } from "./summary.js";
@@ -34,6 +36,7 @@ function practise(name, step = null) {
 
 let pendingStep = null;
 const replay = new Replay();
+const calibration = new Calibration();
 
 const practice = new Practice({
   onSummary: async (result) => {
@@ -75,6 +78,7 @@ async function route() {
   const turn = ++routed;
   practice.stop();
   replay.close();
+  calibration.stop();
   instructor.stop();
   hideLibrary();
   const hash = location.hash || "#library";
@@ -83,6 +87,10 @@ async function route() {
     const step = pendingStep;
     pendingStep = null;
     await practice.start(decodeURIComponent(hash.slice("#practice/".length)), practiceOptions(step));
+  } else if (hash === "#calibrate") {
+    show("calibrate");
+    $("btn-cal-back").onclick = () => history.back();
+    await calibration.open();
   } else if (hash.startsWith("#replay/")) {
     show("replay");
     await routeReplay(turn, Number(hash.slice("#replay/".length)));
@@ -226,6 +234,14 @@ function wireControls() {
   $("btn-back").addEventListener("click", () => { location.hash = "#library"; });
   $("btn-stop").addEventListener("click", () => practice.finish());
   $("opt-speech").addEventListener("change", (e) => setSpeech(e.target.checked));
+  $("opt-music").checked = musicOn();
+  $("opt-clicks").checked = clicksOn();
+  $("opt-music").addEventListener("change", (e) => {
+    setMusicOn(e.target.checked);
+    if (practice.reference && document.body.dataset.view === "practice") practise(practice.reference.name, $("opt-step").value);
+  });
+  $("opt-clicks").addEventListener("change", (e) => setClicksOn(e.target.checked));
+  $("btn-calibrate").addEventListener("click", () => { location.hash = "#calibrate"; });
   $("opt-pose").value = posePreference();
   $("opt-pose").addEventListener("change", (e) => {
     setPosePreference(e.target.value);

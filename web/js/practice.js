@@ -3,6 +3,7 @@
 import { loadTarget } from "./api.js";
 import { closeCamera, openCamera } from "./camera.js";
 import { isMastered, masteredRounds, poseConfig, scoreState } from "./config.js";
+import { clicksOn, deviceLatency, Music, musicOn } from "./music.js";
 import { choosePose } from "./pose.js";
 import { LiveSocket } from "./session.js";
 import { boxFit, drawSkeleton, fitCanvas, fitTo, ghostPoints, STATE_COLOURS, toScreen } from "./skeleton.js";
@@ -49,6 +50,7 @@ export class Practice {
     this.lastLive = null;
     this.pose = null;
     this.localLandmarks = null;
+    this.music = new Music($("music"));
     this.watchIndex = 0;
     this.watchStop = null;
     this.running = null;
@@ -75,6 +77,14 @@ export class Practice {
     }
     if (signal.aborted) return;
     $("practice-title").textContent = this.reference.title;
+    try {
+      await this.music.load(musicOn() ? this.reference.music ?? null : null);
+    } catch (err) {
+      console.error(err);
+      await this.music.load(null);
+    }
+    if (signal.aborted) return;
+    for (const id of ["opt-music", "opt-clicks"]) $(id).parentElement.hidden = !this.reference.music;
     this.fillSteps();
     this.resetHud();
     try {
@@ -114,7 +124,7 @@ export class Practice {
     // Messages of a socket that is no longer this practice's are dropped.
     const current = (handle) => (m) => this.socket === socket && handle(m);
     const socket = new LiveSocket(
-      { type: "start", reference: this.reference.name, mirror, speed, mode, step: step || null, fps: CAMERA_FPS },
+      { type: "start", reference: this.reference.name, mirror, speed, mode, step: step || null, fps: CAMERA_FPS, latency: deviceLatency() },
       {
         onUpdate: current((m) => this.onUpdate(m)),
         onSummary: current((m) => this.finished(m)),
@@ -205,6 +215,10 @@ export class Practice {
     $("framing").hidden = true;
     const box = $("countdown");
     box.hidden = false;
+    if (this.music.music) {
+      await this.musicalCountIn(box);
+      return;
+    }
     for (let n = COUNTDOWN_S; n > 0; n--) {
       box.textContent = String(n);
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -214,6 +228,31 @@ export class Practice {
     this.resetHud();
     this.socket.restart(this.options.step || null);
     this.phase = "dancing";
+  }
+
+  // "5, 6, 7, 8" on the beat, then the music plays from the part's start and scoring starts
+  // afresh, told when the music started (the rhythm is judged against its beats).
+  async musicalCountIn(box) {
+    this.music.stop();
+    const speed = this.options.speed;
+    const started = await this.music.start(this.partSeconds(), speed, {
+      clicks: clicksOn(),
+      onCount: (word) => { if (this.phase === "countdown") box.textContent = word; },
+    });
+    if (this.phase !== "countdown") {
+      this.music.stop();
+      return;
+    }
+    box.hidden = true;
+    this.resetHud();
+    this.socket.restart(this.options.step || null, { music_start_ms: started, rate: speed });
+    this.phase = "dancing";
+  }
+
+  // Seconds of the reference practised: the looped step's, else the whole (not looped).
+  partSeconds() {
+    const step = this.reference.steps.find((s) => s.name === this.options.step);
+    return step ? [step.start_s, step.end_s] : [0, Infinity];
   }
 
   // Loop another step (or the whole sequence): a countdown, then scoring starts afresh there.
@@ -295,7 +334,12 @@ export class Practice {
     const landmarks = this.pose?.mode === "landmarks" ? this.localLandmarks : live.landmarks;
     const learner = landmarks ? toScreen(landmarks, width, height, true) : null;
     this.lastLearner = learner;
-    const index = this.watchStop ? this.watchIndex : Math.round(live.ref_position ?? 0);
+    // With music the ghost follows the music's clock (where the learner should be); without,
+    // where the learner is.
+    const index = this.watchStop ? this.watchIndex
+      : this.music.playing ? Math.round(this.music.time * this.reference.fps)
+        : Math.round(live.ref_position ?? 0);
+    this.canvas.dataset.ghostFrame = String(index);
     this.drawGhost(index, learner, width, height);
     if (learner) drawSkeleton(this.ctx, learner, { limbStates: live.limbs, width: Math.max(4, width / 160) });
   }
@@ -364,6 +408,7 @@ export class Practice {
   // Every way out of a practice ends here: a start still under way is aborted, the socket
   // closed and the camera's tracks stopped.
   release() {
+    this.music.stop();
     this.running?.abort();
     this.running = null;
     clearTimeout(this.summaryTimer);

@@ -155,8 +155,10 @@ export class LiveSocket {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
-  restart(step = null) {
-    this.send({ type: "restart", step });
+  // Score afresh from `step` (or the start); `music` ({music_start_ms, rate}) says when its
+  // music started playing, for the rhythm.
+  restart(step = null, music = {}) {
+    this.send({ type: "restart", step, ...music });
   }
 
   stop() {
