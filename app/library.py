@@ -7,6 +7,9 @@ new reference from one recorded take, for the command line and the API alike.
 A reference may hold several takes of the same movement: the main ``frames`` are the first
 take and ``takes`` the others; :meth:`Library.reference` derives the mean movement and how much
 the takes vary, which the scorer tolerates.
+A step may carry music (:mod:`app.music`): its audio beside it as ``NAME.music.EXT`` and its
+beat grid in its document; :meth:`Library.attach_music`, :meth:`Library.set_beat_grid` and
+:meth:`Library.remove_music` change it, and deleting the step deletes its audio.
 
 Safety: names are slugs, so no name can reach outside the folder; every write goes through
 :func:`app.atomic.atomic_write_bytes` under one lock, so a crash leaves the old file or the new
@@ -24,11 +27,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from app import music as music_file
 from app import routine as routine_file
 from app import sequence
 from app.atomic import atomic_write_bytes, remove_stale_temporaries
+from app.beats import BeatGrid
 from app.errors import UserError
 from app.metadata import MetadataError, ReferenceMetadata
+from app.music import Music, MusicError
 from app.recording import pause_steps
 from app.reference import Reference
 from app.routine import Routine, RoutineFormatError, Target, build_reference
@@ -66,6 +72,10 @@ class InvalidReference(LibraryError):
 
 class BrokenRoutine(LibraryError):
     """A routine's file breaks the format or names a step the library does not have."""
+
+
+class NoMusic(LibraryError):
+    """The step has no music (or its audio file is gone)."""
 
 
 @dataclass(frozen=True)
@@ -387,8 +397,16 @@ class Library:
             if path.exists() and not overwrite:
                 raise AlreadyExists(f"reference {seq.name!r} already exists; delete it first "
                                     f"or overwrite it")
-            self._save(path, seq)
+            self._save(path, music_file.with_music(seq, self._kept_music(seq.name)))
         return ReferenceInfo.of(seq)
+
+    def _kept_music(self, name: str) -> Music | None:
+        """The music a step of ``name`` has now, which a new version of it keeps: music
+        belongs to the step, never to a document sent in."""
+        try:
+            return self.music(name)
+        except (NotFound, BrokenReference):
+            return None
 
     def create_from_take(self, name: str, take: PoseSequence, metadata: ReferenceMetadata,
                          steps: tuple[Step, ...] | None = None, *,
@@ -453,6 +471,85 @@ class Library:
             except FileNotFoundError:
                 raise NotFound(f"no reference named {name!r} in {self.root}") from None
             self._cache.pop(path, None)
+            self._remove_audio(name)
+
+    def music(self, name: str) -> Music | None:
+        """The step's music, or None when it has none or its audio file is missing.
+
+        Raises
+        ------
+        InvalidName, NotFound, BrokenReference
+        """
+        music = music_file.music_of(self.get(name))
+        return music if music is not None and self.audio_path(music).is_file() else None
+
+    def audio_path(self, music: Music) -> Path:
+        """Where a step's music file is."""
+        return self.root / music.file
+
+    def attach_music(self, name: str, data: bytes, label: str, *,
+                     meter: int = music_file.DEFAULT_METER,
+                     grid: BeatGrid | None = None) -> Music:
+        """Give a step music: ``data`` checked (:func:`app.music.check_audio`, ``label``
+        naming it in errors), stored beside the step, with ``grid`` or else the grid the beat
+        tracker finds in it (the step's tempo guiding it). Replaces music the step had.
+
+        Raises
+        ------
+        InvalidName, NotFound, BrokenReference, MusicError, AudioTooLarge
+        """
+        tempo = self.info(name).metadata.tempo_bpm
+        info = music_file.check_audio(data, label)
+        if grid is None:
+            grid = music_file.find_beat_grid(data, meter, tempo_hint=tempo, name=label)
+        music = Music(music_file.file_name(name, info.extension), grid)
+        with self._lock:
+            seq = self.get(name)
+            atomic_write_bytes(self.audio_path(music), data)
+            self._save(self.path_of(name), music_file.with_music(seq, music))
+            self._remove_audio(name, keep=music.file)
+        return music
+
+    def set_beat_grid(self, name: str, grid: BeatGrid) -> Music:
+        """Correct the beat grid of a step's music by hand (typed or tapped).
+
+        Raises
+        ------
+        InvalidName, NotFound, BrokenReference, NoMusic
+        """
+        with self._lock:
+            seq = self.get(name)
+            music = self._music_or_refuse(name)
+            music = replace(music, grid=grid)
+            self._save(self.path_of(name), music_file.with_music(seq, music))
+        return music
+
+    def remove_music(self, name: str) -> None:
+        """Take a step's music away: its grid from the document and its audio file.
+
+        Raises
+        ------
+        InvalidName, NotFound, BrokenReference, NoMusic
+        """
+        with self._lock:
+            seq = self.get(name)
+            if music_file.music_of(seq) is None:
+                raise NoMusic(f"reference {name!r} has no music")
+            self._save(self.path_of(name), music_file.with_music(seq, None))
+            self._remove_audio(name)
+
+    def _music_or_refuse(self, name: str) -> Music:
+        music = self.music(name)
+        if music is None:
+            raise NoMusic(f"reference {name!r} has no music; attach an audio file first")
+        return music
+
+    def _remove_audio(self, name: str, keep: str = "") -> None:
+        """Delete the step's music files (but ``keep``)."""
+        for extension in music_file.MEDIA_TYPES:
+            audio = self.root / music_file.file_name(name, extension)
+            if audio.name != keep:
+                audio.unlink(missing_ok=True)
 
     def _load(self, path: Path) -> PoseSequence:
         """Parse (or reuse the cached parse of) one file and check it belongs here."""
@@ -476,12 +573,13 @@ class Library:
             _check_movement(seq, "the reference")
             check_steps(seq.steps, seq.duration_s)
             ReferenceMetadata.of(seq)
+            music_file.music_of(seq)
         except SequenceFormatError as exc:
             reason = str(exc).removeprefix(f"{path}: ")
             raise BrokenReference(reason) from exc
         except BrokenReference:
             raise
-        except (LibraryError, MetadataError) as exc:
+        except (LibraryError, MetadataError, MusicError) as exc:
             raise BrokenReference(str(exc)) from exc
         self._cache[path] = (key, seq)
         return seq

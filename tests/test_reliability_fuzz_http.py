@@ -34,8 +34,12 @@ EXCLUDED_CHECKS: dict[str, list[CheckFunction]] = {
     "POST /api/references/{name}/takes": [positive_data_acceptance],
     # a part must end after it starts and within the reference, relations between values;
     "PATCH /api/references/{name}": [positive_data_acceptance],
-    # the file must be a video or a .pose.json document, which the schema can only call bytes.
+    # the file must be a video or a .pose.json document, which the schema can only call bytes;
     "POST /api/jobs": [positive_data_acceptance],
+    # music must be whole WAV, Ogg or MP3 audio, bytes to the schema too;
+    "PUT /api/references/{name}/music": [positive_data_acceptance],
+    # taps must be a beat apart, and a grid is typed or tapped, not both.
+    "PATCH /api/references/{name}/music": [positive_data_acceptance],
 }
 LEAKS = ("Traceback", "site-packages", "/work/", "/tmp/", 'File "')
 

@@ -1,4 +1,5 @@
-"""``dance-tutor library``: list, show, edit, delete and check references; regenerate steps."""
+"""``dance-tutor library``: list, show, edit, delete and check references; regenerate steps;
+give a step music."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from app.errors import UserError
 from app.metadata import DIFFICULTIES
+from app.music import MAX_AUDIO_BYTES, MAX_AUDIO_S
 
 SOURCE_FOLDER = "source"
 
@@ -76,6 +78,41 @@ def register(subparsers: Any) -> None:
                    help='sub-steps by start time, like "lift@0,beat@1.5"')
     poses_argument(p)
     p.set_defaults(handler=run_edit)
+
+    p = sub.add_parser(
+        "music", help="give a step music, correct its beat grid, or take it away",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="A step's music is an audio file beside it (WAV, Ogg/Vorbis, Ogg/Opus or "
+                    f"MP3, at most {MAX_AUDIO_BYTES // 2**20} MiB and {MAX_AUDIO_S / 60:g} "
+                    "minutes)\nand its beat grid: the tempo, the time of the first beat "
+                    "(count 1) and the beats a bar, in the music's seconds.",
+        epilog="examples:\n"
+               "  dance-tutor library music wing-beat song.mp3            attach; the grid is "
+               "found in the music\n"
+               "  dance-tutor library music wing-beat song.mp3 --meter 3  ... three beats a "
+               "bar\n"
+               "  dance-tutor library music wing-beat song.ogg --tempo 60 --first-beat 0.5\n"
+               "  dance-tutor library music wing-beat --taps 0.52,1.50,2.49,3.51\n"
+               "                                           correct the grid: the times you "
+               "tapped, the first on count 1\n"
+               "  dance-tutor library music wing-beat --tempo 61 --first-beat 0.48\n"
+               "  dance-tutor library music wing-beat                     show the music\n"
+               "  dance-tutor library music wing-beat --remove")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("file", nargs="?", type=Path, metavar="FILE",
+                   help="the audio to attach (it replaces the step's music)")
+    p.add_argument("--meter", type=int, metavar="N",
+                   help="beats a bar (default: as it was, else 4)")
+    p.add_argument("--tempo", type=float, metavar="BPM",
+                   help="the beat grid's tempo, with --first-beat (default: found in the "
+                        "music)")
+    p.add_argument("--first-beat", type=float, metavar="S",
+                   help="seconds from the start of the music to its first beat, with --tempo")
+    p.add_argument("--taps", metavar="T1,T2,...",
+                   help="the grid through these times (seconds, one a beat, at least 4)")
+    p.add_argument("--remove", action="store_true", help="take the step's music away")
+    poses_argument(p)
+    p.set_defaults(handler=run_music)
 
     p = sub.add_parser("delete", help="delete a reference")
     p.add_argument("name", metavar="NAME")
@@ -151,7 +188,8 @@ def run_routine(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    info = open_library(args).info(args.name)
+    library = open_library(args)
+    info = library.info(args.name)
     meta = info.metadata
     print(f"{meta.title} ({info.name})")
     print(f"  {meta.difficulty or 'no difficulty'}, "
@@ -162,7 +200,63 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"  {meta.description}")
     for step in info.steps:
         print(f"  {step.start_s:5.2f}-{step.end_s:5.2f} s  {step.name}")
+    music = library.music(args.name)
+    if music is not None:
+        print(f"  music: {_describe(music)}")
     return 0
+
+
+def run_music(args: argparse.Namespace) -> int:
+    from app.beats import BeatGrid
+    from app.music import DEFAULT_METER, grid_from_taps, read_audio
+
+    library = open_library(args)
+    typed = args.tempo is not None, args.first_beat is not None
+    if typed[0] != typed[1]:
+        raise UserError("give --tempo and --first-beat together")
+    if args.remove and (args.file or args.taps or any(typed) or args.meter):
+        raise UserError("--remove takes no file, grid or meter")
+    if args.taps is not None and (args.file or any(typed)):
+        raise UserError("give --taps alone (with --meter), not with a file, --tempo or "
+                        "--first-beat")
+    if args.remove:
+        library.remove_music(args.name)
+        print(f"removed the music of {args.name}")
+        return 0
+    current = library.music(args.name)
+    meter = args.meter or (current.grid.meter if current else DEFAULT_METER)
+    grid = BeatGrid(args.tempo, args.first_beat, meter) if all(typed) else None
+    if args.file is not None:
+        data = read_audio(args.file, str(args.file))
+        music = library.attach_music(args.name, data, str(args.file), meter=meter, grid=grid)
+        how = "as given" if grid else "found in the music"
+        print(f"{args.name}: {_describe(music)} ({how})")
+        return 0
+    if args.taps is not None:
+        grid = grid_from_taps(_taps(args.taps), meter)
+    elif grid is None and args.meter is not None and current is not None:
+        grid = BeatGrid(current.grid.tempo_bpm, current.grid.first_beat_s, meter)
+    if grid is not None:
+        print(f"{args.name}: {_describe(library.set_beat_grid(args.name, grid))}")
+    elif current is None:
+        print(f"{args.name} has no music")
+    else:
+        print(f"{args.name}: {_describe(current)}")
+    return 0
+
+
+def _taps(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--taps {text!r} must be seconds separated by commas, like "
+                        f"'0.52,1.50,2.49,3.51'") from None
+
+
+def _describe(music: Any) -> str:
+    grid = music.grid
+    return (f"{music.file}, {grid.tempo_bpm:.2f} BPM, first beat at {grid.first_beat_s:.3f} s, "
+            f"{grid.meter} beats a bar")
 
 
 def run_edit(args: argparse.Namespace) -> int:
