@@ -473,6 +473,20 @@ class Library:
             self._cache.pop(path, None)
             self._remove_audio(name)
 
+    def delete_routine(self, name: str) -> None:
+        """Remove a routine (its steps stay).
+
+        Raises
+        ------
+        InvalidName, NotFound
+        """
+        path = self.routine_path(name)
+        with self._lock:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                raise NotFound(f"no routine named {name!r} in {self.routines_dir}") from None
+
     def music(self, name: str) -> Music | None:
         """The step's music, or None when it has none or its audio file is missing.
 

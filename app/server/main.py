@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, state: ServerState | None = Non
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.allowed_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "X-Instructor-Token", "Content-Type", CSRF_HEADER],
             allow_credentials=True,
         )

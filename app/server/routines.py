@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, Field
 
 from app.library import ReferenceInfo
-from app.routine import Routine
-from app.server.deps import StateDep
-from app.server.references import Name, ReferenceDetail, ReferencePublic, detail_of, target_or_404
+from app.routine import (
+    DEFAULT_TRANSITION_S,
+    MAX_ENTRIES,
+    MAX_TRANSITION_S,
+    Routine,
+    RoutineEntry,
+)
+from app.server.deps import InstructorDep, StateDep
+from app.server.errors import error_responses
+from app.server.references import (
+    Name,
+    ReferenceDetail,
+    ReferencePublic,
+    detail_of,
+    library_errors,
+    target_or_404,
+)
 
-router = APIRouter(prefix="/api/routines", tags=["routines"])
+router = APIRouter(prefix="/api/routines", tags=["routines"],
+                   responses=error_responses(400, 401, 403, 404, 409, 422, 503))
 
 
 class RoutinePublic(BaseModel):
@@ -46,7 +61,7 @@ class RoutineDetail(ReferenceDetail):
     routine: RoutinePublic
 
 
-@router.get("/{name}", responses={404: {"description": "No such routine."}})
+@router.get("/{name}")
 def get_routine(state: StateDep, name: Name) -> RoutineDetail:
     """One routine with its frames (for the ghost skeleton of a practice of the whole)."""
     target = target_or_404(state, name)
@@ -59,3 +74,32 @@ def get_routine(state: StateDep, name: Name) -> RoutineDetail:
                 "description": routine.description})
     return RoutineDetail(**detail_of(seq, public).model_dump(),
                          routine=RoutinePublic.of(routine))
+
+
+class RoutineWrite(BaseModel):
+    """A routine as an instructor makes or changes it: steps of the library in order."""
+
+    title: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=2000)
+    steps: list[RoutineEntry] = Field(min_length=1, max_length=MAX_ENTRIES,
+                                      description="Each a library step and how many times in "
+                                                  "a row it is danced.")
+    transition_s: float = Field(default=DEFAULT_TRANSITION_S, ge=0.0, le=MAX_TRANSITION_S)
+
+
+@router.put("/{name}", dependencies=[InstructorDep])
+def put_routine(state: StateDep, name: Name, body: RoutineWrite) -> RoutinePublic:
+    """Make or replace a routine (instructor); one naming a missing step is refused."""
+    routine = Routine(name=name, title=body.title.strip(), description=body.description.strip(),
+                      transition_s=body.transition_s, entries=tuple(body.steps))
+    with library_errors(name):
+        state.library.save_routine(routine)
+    return RoutinePublic.of(routine)
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[InstructorDep])
+def delete_routine(state: StateDep, name: Name) -> Response:
+    """Remove a routine (instructor); its steps stay in the library."""
+    with library_errors(name):
+        state.library.delete_routine(name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
