@@ -31,8 +31,8 @@ WRONG_TOKENS: list[dict[str, str]] = [
     {"X-Instructor-Token": ""},
     {"X-Instructor-Token": TOKEN.upper()},
 ]
-OPEN_WRITES = {("POST", "/api/jobs")}
-"""Scoring an attempt writes nothing to the library and is open to learners."""
+OPEN_WRITES = {("POST", "/api/jobs"), ("POST", "/api/calibration")}
+"""Scoring an attempt and measuring a device's delay write nothing and are open to learners."""
 ACCOUNTS_TAG = "accounts"
 """Account and progress routes answer per role, not per token: every one of them is in the
 role matrix of ``tests/test_server_accounts.py``."""

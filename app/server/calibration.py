@@ -18,7 +18,7 @@ from app.rhythm import accents_of, delay_of
 from app.server.errors import error_responses, sentence
 from app.server.protocol import ImageSize, Points4
 
-router = APIRouter(prefix="/api", tags=["rhythm"], responses=error_responses(422))
+router = APIRouter(prefix="/api", tags=["rhythm"], responses=error_responses(400, 413, 422))
 
 MAX_FRAMES = 60 * 60
 MAX_CLICKS = 200
