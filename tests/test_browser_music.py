@@ -8,10 +8,11 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from tests.server_fixtures import ServerProcess, copy_library, running_server
+from tests.server_fixtures import TOKEN, ServerProcess, copy_library, running_server
 from tests.test_browser import (
     SCORE_SHOWN,
     SLOW_DEVICE_FPS,
@@ -92,4 +93,36 @@ def test_the_calibration_keeps_its_figure_for_the_device(
     stored = json.loads(page.evaluate("localStorage.getItem('dance-tutor.latency')"))
     assert stored["camera_ms"] >= 0 and stored["audio_ms"] >= 0
     shot(page, "calibration")
+    assert errors == []
+
+
+def test_an_instructor_attaches_music_and_types_its_grid_in_the_page(
+    browser: BrowserContext, server: ServerProcess, tmp_path: Path  # noqa: F811
+) -> None:
+    import soundfile
+
+    from app import dombra
+    from app.beats import BeatGrid
+
+    track = tmp_path / "kuy.wav"
+    soundfile.write(track, dombra.render(BeatGrid(90.0, 0.5, 4), 16), dombra.SAMPLE_RATE)
+    page, errors = open_page(browser, f"{server.url}/#instructor")
+    page.fill("#token-input", TOKEN)
+    page.click("#token-form button[type=submit]")
+    page.wait_for_selector("#music-editor:not([hidden])", timeout=TIMEOUT_MS)
+    page.select_option("#music-step", "talons")
+    page.set_input_files("#music-file", str(track))
+    page.click("#music-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('music-status').textContent"
+                           ".startsWith('Saved')", timeout=TIMEOUT_MS)
+    found = httpx.get(f"{server.url}/api/references/talons").json()["music"]
+    assert abs(found["tempo_bpm"] - 90.0) < 1 and abs(found["first_beat_s"] - 0.5) < 0.03
+    page.fill("#grid-tempo", "92")
+    page.fill("#grid-first", "0.25")
+    page.click("#btn-grid-save")
+    page.wait_for_function("() => document.getElementById('music-status').textContent"
+                           ".includes('92 BPM')", timeout=TIMEOUT_MS)
+    typed = httpx.get(f"{server.url}/api/references/talons").json()["music"]
+    assert (typed["tempo_bpm"], typed["first_beat_s"]) == (92.0, 0.25)
+    shot(page, "instructor-music")
     assert errors == []

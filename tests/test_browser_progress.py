@@ -174,3 +174,39 @@ def test_the_whole_dance_is_practised_as_a_routine_with_a_score_per_step(
     assert text(page, "#btn-next").startswith("Practise “"), "the weakest step is offered next"
     shot(page, "summary-of-the-routine")
     assert errors == []
+
+
+def test_the_learner_can_keep_their_own_video_on_the_device_for_the_replay(
+    browser: BrowserContext, home: ServerProcess  # noqa: F811
+) -> None:
+    page, errors = open_page(browser, f"{home.url}/#library")
+    page.wait_for_selector(".card canvas", timeout=TIMEOUT_MS)
+    assert not page.is_checked("#opt-video"), "off by default"
+    page.evaluate("location.hash = '#practice/wing-spread'")
+    page.wait_for_selector("#view-practice:not([hidden])", timeout=TIMEOUT_MS)
+    page.check("#opt-video")
+    page.wait_for_function(SCORE_SHOWN, timeout=TIMEOUT_MS)
+    page.wait_for_timeout(3000)
+    page.click("#btn-stop")
+    page.wait_for_selector("#view-summary:not([hidden])", timeout=TIMEOUT_MS)
+    page.click("#btn-replay")
+    page.wait_for_selector("#replay-video-box:not([hidden])", timeout=TIMEOUT_MS)
+    assert "never sent to the tutor" in text(page, "#replay-video-box")
+    page.wait_for_function("() => document.getElementById('replay-video').readyState >= 1",
+                           timeout=TIMEOUT_MS)
+    page.fill("#replay-scrubber", "20")
+    page.dispatch_event("#replay-scrubber", "input")
+    page.wait_for_function("() => document.getElementById('replay-video').currentTime > 0",
+                           timeout=TIMEOUT_MS)
+    shot(page, "replay-with-own-video")
+    kept = page.evaluate("""() => new Promise((resolve) => {
+      const request = indexedDB.open("dance-tutor", 1);
+      request.onsuccess = () => {
+        const keys = request.result.transaction("videos").objectStore("videos").getAllKeys();
+        keys.onsuccess = () => resolve(keys.result);
+      };
+    })""")
+    assert len(kept) == 1
+    page.click("#btn-video-delete")
+    page.wait_for_selector("#replay-video-box", state="hidden", timeout=TIMEOUT_MS)
+    assert errors == []

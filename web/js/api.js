@@ -28,13 +28,14 @@ export function setCsrf(token) {
 
 async function request(method, path, body, { auth = false } = {}) {
   const headers = {};
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   if (auth) headers.Authorization = `Bearer ${instructorToken() ?? ""}`;
   if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
   const response = await fetch(path, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined || form ? body : JSON.stringify(body),
   });
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
@@ -56,6 +57,14 @@ export const api = {
   reference: (name) => request("GET", `/api/references/${encodeURIComponent(name)}`),
   routines: () => request("GET", "/api/routines"),
   calibrate: (body) => request("POST", "/api/calibration", body),
+  putMusic: (name, file, meter) => {
+    const form = new FormData();
+    form.append("file", file);
+    form.append("meter", String(meter));
+    return request("PUT", `/api/references/${encodeURIComponent(name)}/music`, form, { auth: true });
+  },
+  patchMusic: (name, grid) => request("PATCH", `/api/references/${encodeURIComponent(name)}/music`, grid, { auth: true }),
+  deleteMusic: (name) => request("DELETE", `/api/references/${encodeURIComponent(name)}/music`, undefined, { auth: true }),
   routine: (name) => request("GET", `/api/routines/${encodeURIComponent(name)}`),
   saveRoutine: (name, body) => request("PUT", `/api/routines/${encodeURIComponent(name)}`, body, { auth: true }),
   deleteRoutine: (name) => request("DELETE", `/api/routines/${encodeURIComponent(name)}`, undefined, { auth: true }),

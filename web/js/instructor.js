@@ -2,6 +2,7 @@
 
 import { api, ApiError, forgetReference, instructorToken, setInstructorToken } from "./api.js";
 import { isTeacher } from "./account.js";
+import { MusicEditor } from "./musiceditor.js";
 import { RoutineEditor } from "./routines.js";
 import { closeCamera, openCamera } from "./camera.js";
 import { poseConfig } from "./config.js";
@@ -33,6 +34,7 @@ export class Instructor {
   constructor({ onSaved }) {
     this.onSaved = onSaved;
     this.routines = new RoutineEditor({ onSaved: () => {} });
+    this.music = new MusicEditor();
     this.video = $("rec-camera");
     this.canvas = $("rec-overlay");
     this.ctx = this.canvas.getContext("2d");
@@ -73,6 +75,7 @@ export class Instructor {
     $("token-form").hidden = false;
     $("recorder").hidden = true;
     $("routine-editor").hidden = true;
+    $("music-editor").hidden = true;
     setStatus("token-status", message, Boolean(message));
   }
 
@@ -90,6 +93,8 @@ export class Instructor {
     $("token-form").hidden = true;
     $("recorder").hidden = false;
     $("routine-editor").hidden = false;
+    $("music-editor").hidden = false;
+    this.music.open(this.steps);
     await Promise.all([this.connect(), this.routines.open(this.steps)]);
   }
 

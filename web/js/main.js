@@ -11,6 +11,7 @@ import { showAttempts, showClass, showProgress } from "./progress.js";
 import { liveAttempt, Replay, storedAttempt } from "./replay.js";
 import { Calibration } from "./calibrate.js";
 import { clicksOn, musicOn, setClicksOn, setMusicOn } from "./music.js";
+import { keptVideos, setVideoOn, videoOn } from "./videos.js";
 import { setSkeleton } from "./skeleton.js";
 import { setSpeech } from "./speech.js";
 import { showSummary } from "./summary.js";
@@ -46,6 +47,8 @@ const practice = new Practice({
     if (!steps.length) steps = await api.references().catch(() => []);
     if (turn !== routed || document.body.dataset.view !== "practice") return;
     show("summary");
+    const videoKey = result.kept?.practice ?? "last";
+    if (result.video) keptVideos.put(videoKey, result.video).catch((err) => console.error("The video could not be kept:", err));
     const index = steps.findIndex((s) => s.name === result.reference.name);
     const next = index >= 0 ? steps[index + 1] : undefined;
     showSummary(result, {
@@ -58,7 +61,8 @@ const practice = new Practice({
       // The summary is not a page of its own: its replay opens in place and goes back to it.
       onReplay: () => {
         show("replay");
-        replay.open(liveAttempt(result.recorded, result.aspect, result.reference, result.report, result.mirror), `${result.reference.title}: your last try`);
+        replay.open(liveAttempt(result.recorded, result.aspect, result.reference, result.report, result.mirror), `${result.reference.title}: your last try`,
+          result.video, () => keptVideos.delete(videoKey));
         $("btn-replay-back").onclick = () => {
           replay.close();
           show("summary");
@@ -190,7 +194,10 @@ async function routeReplay(turn, id) {
     const reference = await loadTarget(name);
     if (turn !== routed) return;
     const whose = learner === currentUser()?.name ? "" : `${learner}: `;
-    replay.open(storedAttempt(document, reference, report), `${whose}${reference.title}, ${new Date(finished).toLocaleString()}`);
+    const video = whose ? undefined : await keptVideos.get(id);
+    if (turn !== routed) return;
+    replay.open(storedAttempt(document, reference, report), `${whose}${reference.title}, ${new Date(finished).toLocaleString()}`,
+      video ?? null, () => keptVideos.delete(id));
   } catch (err) {
     $("replay-moment").textContent = `This attempt cannot be replayed: ${err.message}`;
   }
@@ -234,6 +241,8 @@ function wireControls() {
   $("btn-back").addEventListener("click", () => { location.hash = "#library"; });
   $("btn-stop").addEventListener("click", () => practice.finish());
   $("opt-speech").addEventListener("change", (e) => setSpeech(e.target.checked));
+  $("opt-video").checked = videoOn();
+  $("opt-video").addEventListener("change", (e) => setVideoOn(e.target.checked));
   $("opt-music").checked = musicOn();
   $("opt-clicks").checked = clicksOn();
   $("opt-music").addEventListener("change", (e) => {

@@ -5,6 +5,7 @@ import { closeCamera, openCamera } from "./camera.js";
 import { isMastered, masteredRounds, poseConfig, scoreState } from "./config.js";
 import { clicksOn, deviceLatency, Music, musicOn } from "./music.js";
 import { choosePose } from "./pose.js";
+import { VideoRecorder, videoOn } from "./videos.js";
 import { LiveSocket } from "./session.js";
 import { boxFit, drawSkeleton, fitCanvas, fitTo, ghostPoints, STATE_COLOURS, toScreen } from "./skeleton.js";
 import { say } from "./speech.js";
@@ -227,7 +228,7 @@ export class Practice {
     box.hidden = true;
     this.resetHud();
     this.socket.restart(this.options.step || null);
-    this.phase = "dancing";
+    this.startDancing();
   }
 
   // "5, 6, 7, 8" on the beat, then the music plays from the part's start and scoring starts
@@ -246,7 +247,16 @@ export class Practice {
     box.hidden = true;
     this.resetHud();
     this.socket.restart(this.options.step || null, { music_start_ms: started, rate: speed });
+    this.startDancing();
+  }
+
+  // Scoring runs from here; with the learner's consent their camera video is recorded too, to
+  // be kept on this device only.
+  startDancing() {
     this.phase = "dancing";
+    this.recorder?.stop();
+    this.recorder = videoOn() && this.video.srcObject ? new VideoRecorder(this.video.srcObject) : null;
+    this.recorder?.start();
   }
 
   // Seconds of the reference practised: the looped step's, else the whole (not looped).
@@ -391,10 +401,14 @@ export class Practice {
     this.summaryTimer = setTimeout(() => this.showError("The summary did not arrive."), SUMMARY_TIMEOUT_MS);
   }
 
-  finished(message) {
+  async finished(message) {
     this.phase = "done";
+    const recorder = this.recorder;
+    this.recorder = null;
+    const blob = await recorder?.stop();
+    const video = blob ? { blob, offsetS: (recorder.startedMs - (this.socket?.firstCaptureMs ?? recorder.startedMs)) / 1000 } : null;
     const aspect = this.video.videoWidth / this.video.videoHeight || 4 / 3;
-    const result = { report: message.report, frames: message.frames, kept: message.kept ?? null, timeline: this.timeline, recorded: this.recorded, aspect, mirror: this.options.mirror, reference: this.reference, step: this.options.step };
+    const result = { report: message.report, frames: message.frames, kept: message.kept ?? null, timeline: this.timeline, recorded: this.recorded, video, aspect, mirror: this.options.mirror, reference: this.reference, step: this.options.step };
     this.stop();
     this.onSummary(result);
   }
@@ -409,6 +423,8 @@ export class Practice {
   // closed and the camera's tracks stopped.
   release() {
     this.music.stop();
+    this.recorder?.stop();
+    this.recorder = null;
     this.running?.abort();
     this.running = null;
     clearTimeout(this.summaryTimer);

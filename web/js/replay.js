@@ -55,9 +55,12 @@ export class Replay {
     $("replay-speed").onchange = () => { if (this.playing) this.play(); };
   }
 
-  open(attempt, title) {
+  // `video` ({blob, offsetS}, optional): the learner's own camera video, played in step;
+  // `onDeleteVideo` removes it from this device.
+  open(attempt, title, video = null, onDeleteVideo = null) {
     this.close();
     this.attempt = attempt;
+    this.showVideo(video, onDeleteVideo);
     $("replay-title").textContent = title;
     const scrubber = $("replay-scrubber");
     scrubber.max = String(Math.max(0, attempt.frames.length - 1));
@@ -80,6 +83,30 @@ export class Replay {
     });
     $("replay-chapters").replaceChildren(...(chapters.length ? chapters : [Object.assign(document.createElement("li"), { textContent: "No moment stood out." })]));
     this.refit();
+  }
+
+  showVideo(video, onDeleteVideo) {
+    const player = $("replay-video");
+    this.videoOffset = video?.offsetS ?? 0;
+    $("replay-video-box").hidden = !video;
+    if (!video) return;
+    this.videoUrl = URL.createObjectURL(video.blob);
+    player.src = this.videoUrl;
+    player.classList.toggle("mirrored", this.attempt.mirror);
+    $("btn-video-delete").onclick = async () => {
+      await onDeleteVideo?.();
+      this.pause();
+      player.removeAttribute("src");
+      $("replay-video-box").hidden = true;
+    };
+  }
+
+  // The video at frame `index`'s moment.
+  syncVideo() {
+    const player = $("replay-video");
+    if ($("replay-video-box").hidden || !this.attempt) return;
+    const at = this.attempt.frames[this.index].t - this.videoOffset;
+    if (Math.abs(player.currentTime - at) > 0.15) player.currentTime = Math.max(0, at);
   }
 
   // Seconds from the attempt's first frame to frame `index`.
@@ -109,6 +136,7 @@ export class Replay {
     this.index = Math.min(Math.max(0, Math.round(index)), this.attempt.frames.length - 1);
     $("replay-scrubber").value = String(this.index);
     this.draw();
+    if (!this.playing) this.syncVideo();
   }
 
   play() {
@@ -121,6 +149,11 @@ export class Replay {
     const startedAt = performance.now();
     this.playing = true;
     $("replay-play").textContent = "Pause";
+    if (!$("replay-video-box").hidden) {
+      this.syncVideo();
+      $("replay-video").playbackRate = speed;
+      $("replay-video").play().catch(() => {});
+    }
     const tick = (now) => {
       const t = startT + ((now - startedAt) / 1000) * speed;
       let i = this.index;
@@ -134,6 +167,7 @@ export class Replay {
 
   pause() {
     cancelAnimationFrame(this.raf);
+    $("replay-video").pause();
     this.playing = false;
     $("replay-play").textContent = "Play";
   }
@@ -171,6 +205,9 @@ export class Replay {
   close() {
     this.pause();
     this.attempt = null;
+    if (this.videoUrl) URL.revokeObjectURL(this.videoUrl);
+    this.videoUrl = null;
+    $("replay-video-box").hidden = true;
     this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     $("replay-chapters").replaceChildren();
     $("replay-moment").textContent = "";

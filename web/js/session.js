@@ -78,6 +78,8 @@ export class LiveSocket {
     this.handlers = handlers;
     this.ws = null;
     this.seq = 0;
+    // The first frame's capture time: the session's clock (a live update's `t`) counts from it.
+    this.firstCaptureMs = null;
     this.inFlight = new Map();
     this.latencies = [];
     this.serverMs = null;
@@ -213,6 +215,7 @@ export class LiveSocket {
       const frame = await grabber.grab();
       if (!this.streaming) break;
       const seq = this.seq++;
+      if (seq === 0) this.firstCaptureMs = frame.captureMs;
       this.lastSent = performance.now();
       this.grabMs = smooth(this.grabMs, this.lastSent - frame.captureMs);
       this.inFlight.set(seq, this.lastSent);
