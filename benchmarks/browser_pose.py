@@ -77,9 +77,18 @@ STALL_MS = 1000.0
 never came (web/js/session.js ``IN_FLIGHT_TIMEOUT_MS``)."""
 SCORE_SHOWN = "() => /^\\d+$/.test(document.getElementById('score').textContent)"
 
-# The landmarker as web/js/pose.js makes it; `make(pose, modelUrl)` in the page.
+# The landmarker as web/js/pose-worker.js makes it (tasks-vision's classic bundle), here on the
+# page's own thread; `make(pose, modelUrl)` in the page.
 MAKE_LANDMARKER = """async (pose, modelUrl) => {
-  const { FilesetResolver, PoseLandmarker } = await import(pose.bundle);
+  if (!window.Vision) {
+    await new Promise((resolve, reject) => {
+      const script = Object.assign(document.createElement("script"), { src: pose.bundle });
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
+    });
+  }
+  const { FilesetResolver, PoseLandmarker } = window.Vision;
   const fileset = await FilesetResolver.forVisionTasks(pose.wasm);
   return PoseLandmarker.createFromOptions(fileset, {
     baseOptions: { modelAssetPath: modelUrl, delegate: "CPU" },
@@ -159,15 +168,19 @@ PAGE_PROBE = """(() => {
       super.send(data);
     }
   };
-  import(BUNDLE).then(({ PoseLandmarker }) => {
-    const detect = PoseLandmarker.prototype.detectForVideo;
-    PoseLandmarker.prototype.detectForVideo = function (...args) {
-      const start = performance.now();
-      const result = detect.apply(this, args);
-      bench.inference.push([start, performance.now() - start]);
-      return result;
-    };
-  });
+  // The page's model runs in a worker, which reports each frame's inference time.
+  const NativeWorker = window.Worker;
+  window.Worker = class extends NativeWorker {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        if (event.data?.type === "pose") {
+          const took = event.data.inferenceMs;
+          bench.inference.push([performance.now() - took, took]);
+        }
+      });
+    }
+  };
 })()"""
 
 # The browser's landmarker on the benchmark's own frames, served to the page as raw RGBA.
@@ -289,7 +302,7 @@ def _page_run(context: BrowserContext, url: str, pose: dict[str, Any],
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.add_init_script(PAGE_PROBE.replace("BUNDLE", json.dumps(pose["bundle"])))
+    tab.add_init_script(PAGE_PROBE)
     try:
         tab.goto(f"{url}/#practice/{REFERENCE}")
         tab.wait_for_function(
