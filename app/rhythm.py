@@ -312,7 +312,9 @@ def _speed(t: FloatArray, points: FloatArray, weights: FloatArray,
         if sigma > 0:
             half = max(1, math.ceil(3.0 * sigma / dt))
             kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * dt / sigma) ** 2)
-            smoothed = np.stack([np.convolve(resampled[:, c], kernel, mode="same")
+            # "full" cut to the signal's own length: "same" gives the kernel's length when the
+            # kernel is the longer (a short stretch of frames between gaps).
+            smoothed = np.stack([np.convolve(resampled[:, c], kernel)[half:half + len(grid)]
                                  for c in range(resampled.shape[1])], axis=1)
         shaped = smoothed.reshape(len(grid), len(_MOVING), 3)
         weight = shaped[..., 2]

@@ -377,3 +377,14 @@ def test_the_practice_websocket_reports_the_rhythm(music_server: LiveServer) -> 
     assert rhythm["calibrated"] is True
     assert abs(rhythm["offset_ms"] - 60.0) <= TOLERANCE_MS
     assert rhythm["beats"] >= 14
+
+
+def test_a_short_stretch_between_gaps_is_smoothed_to_its_own_length() -> None:
+    """Six frames between two gaps: the smoothing kernel is longer than the stretch (a live
+    session of 200 learners failed here on a learner who stepped in and out of view)."""
+    from app.rhythm import _speed
+
+    t = np.arange(6) / 30.0
+    points = np.random.default_rng(0).random((6, 33, 2))
+    grid, speeds = _speed(t, points, np.ones((6, 33)), (0.2, 0.04), 1 / 60)
+    assert all(len(speed) == len(grid) for speed in speeds)
