@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pytest
 
+from app.accounts import Account, add_user
+from app.db.engine import Database, open_database
 from app.landmarks import Limb
 from app.progress import PracticeRecord
 from app.scoring import score
@@ -76,3 +80,21 @@ def record(at: datetime = BASE, reference: str = REFERENCE,
         report=report_ if report_ is not None else report(),
         attempt=attempt if attempt is not None else squats_part())
     return replace(kept, **changes)
+
+
+PASSWORD = "wing-beat at dawn"
+"""The password of the learner ``amina``."""
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A fresh database, SQLite or PostgreSQL (the ``database_url`` fixture's two)."""
+    database = open_database(database_url)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def amina(db: Database) -> Account:
+    """A learner of the fresh database."""
+    return add_user(db, "amina", "learner", PASSWORD)

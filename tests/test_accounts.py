@@ -4,7 +4,6 @@ and deleting a user with everything of theirs."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,26 +30,15 @@ from app.accounts import (
     resolve,
     set_password,
 )
-from app.db.engine import Database, open_database
+from app.db.engine import Database
 from app.db.models import LoginSession, LoginThrottle, Practice, User
 from app.errors import UserError
 from app.progress import store_practice
-from tests.practice_fixtures import BASE, MAX_ATTEMPT_BYTES, record
+from tests.practice_fixtures import BASE, MAX_ATTEMPT_BYTES, PASSWORD, amina, db, record
 
-PASSWORD = "wing-beat at dawn"
+__all__ = ["amina", "db"]  # pytest fixtures this module uses
+
 OTHER_PASSWORD = "landing softly 2"
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = open_database(database_url)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def amina(db: Database) -> Account:
-    return add_user(db, "amina", "learner", PASSWORD)
 
 
 def refused(db: Database, name: str, password: str, at: object) -> str:

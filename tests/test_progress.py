@@ -7,7 +7,6 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -34,21 +33,19 @@ from app.progress import (
     practices_csv,
     store_practice,
 )
-from tests.practice_fixtures import BASE, MAX_ATTEMPT_BYTES, record, report, squats_part
+from tests.practice_fixtures import (
+    BASE,
+    MAX_ATTEMPT_BYTES,
+    amina,
+    db,
+    record,
+    report,
+    squats_part,
+)
+
+__all__ = ["amina", "db"]  # pytest fixtures this module uses
 
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = open_database(database_url)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def amina(db: Database) -> Account:
-    return add_user(db, "amina", "learner", "wing-beat at dawn")
 
 
 @pytest.fixture
