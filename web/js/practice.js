@@ -248,6 +248,19 @@ export class Practice {
     this.resetHud();
     this.socket.restart(this.options.step || null, { music_start_ms: started, rate: speed });
     this.startDancing();
+    this.followMusic();
+  }
+
+  // While the music plays the ghost is redrawn every animation frame at the music's time,
+  // not only when a pose arrives (a dozen times a second on a slow device).
+  followMusic() {
+    cancelAnimationFrame(this.musicFrame);
+    const tick = () => {
+      if (!this.music.playing || this.phase !== "dancing") return;
+      if (this.lastLive && !this.watchStop) this.draw(this.lastLive);
+      this.musicFrame = requestAnimationFrame(tick);
+    };
+    this.musicFrame = requestAnimationFrame(tick);
   }
 
   // Scoring runs from here; with the learner's consent their camera video is recorded too, to
@@ -422,6 +435,7 @@ export class Practice {
   // Every way out of a practice ends here: a start still under way is aborted, the socket
   // closed and the camera's tracks stopped.
   release() {
+    cancelAnimationFrame(this.musicFrame);
     this.music.stop();
     this.recorder?.stop();
     this.recorder = null;
