@@ -55,7 +55,6 @@ const practice = new Practice({
       onAgain: () => practise(result.reference.name, result.step),
       onLoop: (step) => practise(result.reference.name, step),
       onNext: next ? () => practise(next.name) : null,
-      onPart: (step) => practise(step),
       onLibrary: () => { location.hash = "#library"; },
       onProgress: () => { location.hash = "#progress"; },
       // The summary is not a page of its own: its replay opens in place and goes back to it.

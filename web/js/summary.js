@@ -58,7 +58,7 @@ function partRows(parts) {
   });
 }
 
-export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProgress, onReplay, onPart }) {
+export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProgress, onReplay }) {
   // The view is visible by now, so the chart can be sized to it.
   const report = result.report;
   $("summary-title").textContent = `${result.reference.title}${result.step ? ` — ${result.step}` : ""}`;
@@ -99,12 +99,12 @@ export function showSummary(result, { onAgain, onLoop, onNext, onLibrary, onProg
   const next = $("btn-next");
   const mastered = hasReport && isMastered(report.score);
   if (parts.length) {
-    // A routine: practise its weakest step on its own next.
+    // A routine: its weakest step next, looped within the routine.
     const weakest = [...parts].sort((a, b) => a.score - b.score)[0];
     next.hidden = isMastered(weakest.score);
     next.className = "primary";
-    next.textContent = `Practise “${weakest.name}” next →`;
-    next.onclick = () => onPart(weakest.step);
+    next.textContent = `Practise “${weakest.name}” next, looped →`;
+    next.onclick = () => onLoop(weakest.name);
     loop.hidden = true;
   } else {
     next.hidden = !onNext;
