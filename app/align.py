@@ -49,8 +49,11 @@ IntArray = npt.NDArray[np.int64]
 
 COST_CAP = 9.0
 """A feature adds at most this (three tolerances, squared) to a pair's cost."""
-SKIP_COST = 4.0
-"""Cost of each reference frame left out at the ends, as if it were badly wrong."""
+SKIP_COST = 3.0
+"""Cost of each reference frame left out at the ends, here and in the report alike
+(:meth:`app.matches.Matches.penalised`): about the square of the error that scores 50 (1.7
+tolerances), so a frame left out counts as one danced half right, and the path leaves a frame
+out only when matching it would be judged worse."""
 EMPTY_COST = SKIP_COST
 """Cost of a pair with no feature visible in both frames: as much as leaving the reference
 frame out, so a path never prefers frames that show nobody (or nothing the reference shows)

