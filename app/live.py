@@ -63,10 +63,8 @@ from app.smoothing import LandmarkSmoother
 from app.visibility import (
     BODY_PART_MATRIX,
     BODY_PARTS,
-    JITTER_EDGES,
-    jitter_counts,
+    JitterMeter,
     jitter_of,
-    jitter_points,
     landmark_jitter,
     landmark_weights,
 )
@@ -309,11 +307,7 @@ class LiveSession:
         self._parts = np.ones(len(BODY_PARTS))
         self._part_hidden = np.zeros(len(BODY_PARTS))
         self._present_frames = 0
-        self._jitter_counts = np.zeros(len(JITTER_EDGES) + 1)
-        self._recent_jitter = np.zeros(len(JITTER_EDGES) + 1)
-        self._jitter_frames: list[tuple[float, FloatArray, npt.NDArray[np.bool_]]] = []
-        self._torso_sum = 0.0
-        self._torso_count = 0
+        self._jitter = JitterMeter(JITTER_MEMORY_S)
         self._absent_since: float | None = None
         self._last_t: float | None = None
         self._t0: float | None = None
@@ -354,7 +348,7 @@ class LiveSession:
         self._absent_since = None
         vis = np.ones(N_LANDMARKS) if visibility is None else visibility
         aspect = image_size[0] / image_size[1]
-        self._measure_jitter(t, image_xyz, vis, aspect)
+        self._jitter.add(t, image_xyz, vis, aspect)
         if self.beats is not None:
             self._accents.add(t, image_xyz, vis, aspect)
         image, world = self._smoother(t, image_xyz, aspect, world_xyz)
@@ -405,7 +399,7 @@ class LiveSession:
                   and self._ref_parts[part] >= 0.5]
         report = build_report(self.reference, matches, Timing(offset, self._tempo),
                               self.options, hidden, self._space,
-                              seen_poorly(jitter_of(self._jitter_counts), self._ref_jitter))
+                              seen_poorly(jitter_of(self._jitter.counts), self._ref_jitter))
         return replace(report, rhythm=self._rhythm())
 
     # --- internals --------------------------------------------------------------------------
@@ -457,30 +451,8 @@ class LiveSession:
             if array is not None and array.shape != shape:
                 raise ValueError(f"{label} has shape {array.shape}, expected {shape}")
 
-    def _measure_jitter(self, t: float, image_xyz: FloatArray, visibility: FloatArray,
-                        aspect: float) -> None:
-        """Add the raw frame's accelerations to the jitter histogram (as
-        :func:`~app.visibility.landmark_jitter` measures a whole attempt), the torso's scale
-        being the mean of the frames seen so far."""
-        xy, seen, torso = jitter_points(image_xyz[None], visibility[None], np.ones(1, dtype=bool),
-                                        aspect)
-        if math.isfinite(float(torso[0])):
-            self._torso_sum += float(torso[0])
-            self._torso_count += 1
-        frames = self._jitter_frames
-        frames.append((t, xy[0], seen[0]))
-        if len(frames) > 3:
-            frames.pop(0)
-        if len(frames) == 3 and self._torso_count:
-            counts = jitter_counts(
-                np.stack([f[1] for f in frames]), np.stack([f[2] for f in frames]),
-                np.array([f[0] for f in frames]), self._torso_sum / self._torso_count)
-            self._jitter_counts += counts
-            self._recent_jitter *= math.exp(-(frames[2][0] - frames[1][0]) / JITTER_MEMORY_S)
-            self._recent_jitter += counts
-
     def _nobody(self, t: float) -> LiveUpdate:
-        self._jitter_frames.clear()
+        self._jitter.gap()
         if self._absent_since is None:
             self._absent_since = t
         hint = _NOBODY_HINT if t - self._absent_since >= 0.5 else None
@@ -552,8 +524,8 @@ class LiveSession:
         for k, part in enumerate(BODY_PARTS):
             if self._parts[k] < 0.5 and self._ref_parts[part] >= 0.5:
                 return _HINTS[part]
-        if (self._recent_jitter.sum() >= MIN_JITTER_EVIDENCE
-                and seen_poorly(jitter_of(self._recent_jitter), self._ref_jitter)):
+        if (self._jitter.recent.sum() >= MIN_JITTER_EVIDENCE
+                and seen_poorly(jitter_of(self._jitter.recent), self._ref_jitter)):
             return _POORLY_SEEN_HINT
         return None
 

@@ -9,6 +9,9 @@ picture the pose model could only guess at.
 
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -86,32 +89,6 @@ JITTER_EDGES: FloatArray = np.geomspace(1.0, 1e4, 97)
 """Bin edges of the acceleration histogram (torso lengths per second squared), 10 % apart."""
 
 
-def jitter_points(image_xyz: FloatArray, visibility: FloatArray, present: npt.NDArray[np.bool_],
-                  aspect: float) -> tuple[FloatArray, npt.NDArray[np.bool_], FloatArray]:
-    """Isotropic image points of (n, 33, 3) image landmarks for :func:`jitter_counts`: (n, k, 2)
-    points of :data:`JITTER_LANDMARKS`, (n, k) whether each was seen, and (n,) each frame's
-    torso length (NaN where the torso was not seen)."""
-    xyz, weights = raw_points(image_xyz, visibility, None, aspect, "image")
-    torso = np.linalg.norm(xyz[:, SHOULDERS].mean(axis=1) - xyz[:, HIPS].mean(axis=1), axis=-1)
-    core = np.minimum(weights[:, SHOULDERS].min(axis=1), weights[:, HIPS].min(axis=1))
-    torso = np.where(present & (core > 0) & (torso > 1e-6), torso, np.nan)
-    seen = (weights[:, JITTER_LANDMARKS] > 0) & present[:, None]
-    return xyz[:, JITTER_LANDMARKS, :2], seen, torso
-
-
-def jitter_counts(xy: FloatArray, seen: npt.NDArray[np.bool_], t: FloatArray,
-                  torso: float) -> FloatArray:
-    """Histogram (:data:`JITTER_EDGES`) of the accelerations, in ``torso`` lengths per second
-    squared, of points seen on three consecutive frames, from :func:`jitter_points` of frames
-    at seconds ``t`` (n >= 3)."""
-    dt = np.diff(t)
-    step = np.maximum(dt[1:], dt[:-1])[:, None]
-    acceleration = np.linalg.norm(xy[2:] - 2.0 * xy[1:-1] + xy[:-2], axis=-1) / step ** 2
-    both = seen[2:] & seen[1:-1] & seen[:-2]
-    return np.bincount(np.searchsorted(JITTER_EDGES, acceleration[both] / torso),
-                       minlength=len(JITTER_EDGES) + 1).astype(np.float64)
-
-
 def jitter_of(counts: FloatArray) -> float:
     """The 90th percentile of a :func:`jitter_counts` histogram (0 when empty), to a bin."""
     total = float(counts.sum())
@@ -128,12 +105,106 @@ def landmark_jitter(seq: PoseSequence) -> float:
 
     Dancing moves the points smoothly; a dim, blurred or tiny picture makes the model's
     guesses jump from frame to frame, often by a large part of the body. A live session
-    measures the same from the frames it is given (:func:`jitter_points`,
-    :func:`jitter_counts`, :func:`jitter_of`).
+    measures the same from the frames it is given (:class:`JitterMeter`, :func:`jitter_of`).
     """
-    if len(seq) < 3:
+    xyz, weights = raw_points(seq.image_xyz, seq.visibility, None, seq.aspect, "image")
+    torso = np.linalg.norm(xyz[:, SHOULDERS].mean(axis=1) - xyz[:, HIPS].mean(axis=1), axis=-1)
+    core = np.minimum(weights[:, SHOULDERS].min(axis=1), weights[:, HIPS].min(axis=1))
+    seen = seq.present & (core > 0) & (torso > 1e-6)
+    if len(seq) < 3 or not seen.any():
         return 0.0
-    xy, seen, torso = jitter_points(seq.image_xyz, seq.visibility, seq.present, seq.aspect)
-    if not np.isfinite(torso).any():
-        return 0.0
-    return jitter_of(jitter_counts(xy, seen, seq.t, float(np.nanmedian(torso))))
+    meter = JitterMeter(1.0, scale=float(np.median(torso[seen])))
+    for k in range(len(seq)):
+        if seq.present[k]:
+            meter.add_points(float(seq.t[k]), xyz[k], weights[k])
+        else:
+            meter.gap()
+    return jitter_of(meter.counts)
+
+
+class JitterMeter:
+    """:func:`landmark_jitter` measured frame by frame, in bounded memory (a live session).
+
+    ``counts`` is the histogram (:data:`JITTER_EDGES`) of every acceleration so far, in torso
+    lengths per second squared: ``scale``, or the mean torso of the frames seen so far when
+    None; ``recent`` the same with each count fading by ``e`` every ``memory_s`` seconds. One
+    frame costs a few microseconds.
+    """
+
+    def __init__(self, memory_s: float, scale: float | None = None) -> None:
+        if not memory_s > 0:
+            raise ValueError(f"memory_s must be positive, got {memory_s}")
+        if scale is not None and not scale > 0:
+            raise ValueError(f"scale must be positive or None, got {scale}")
+        self.memory_s = memory_s
+        self.scale = 0.0 if scale is None else scale
+        self.counts = np.zeros(len(JITTER_EDGES) + 1)
+        self.recent = np.zeros(len(JITTER_EDGES) + 1)
+        self._xy = np.zeros((3, len(JITTER_LANDMARKS), 2))
+        self._seen = np.zeros((3, len(JITTER_LANDMARKS)), dtype=np.bool_)
+        self._t = np.zeros(3)
+        # frames held (0-3), torso lengths summed, torso lengths counted
+        self._state = np.zeros(3)
+
+    def add(self, t: float, image_xyz: FloatArray, visibility: FloatArray,
+            aspect: float) -> None:
+        """One frame's (33, 3) image landmarks and (33,) visibility at ``t`` seconds."""
+        xyz, weights = raw_points(image_xyz[None], visibility[None], None, aspect, "image")
+        self.add_points(t, xyz[0], weights[0])
+
+    def add_points(self, t: float, xyz: FloatArray, weights: FloatArray) -> None:
+        """One frame's (33, 3) points and (33,) weights from :func:`raw_points` (image space)."""
+        _jitter_kernel(xyz, weights, t, math.exp(-1.0 / self.memory_s), self.scale, self._xy,
+                       self._seen, self._t, self._state, self.counts, self.recent)
+
+    def gap(self) -> None:
+        """Nobody was seen: accelerations start again from the next three frames."""
+        self._state[0] = 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _jitter_kernel(xyz: FloatArray, weights: FloatArray, t: float, decay_per_s: float,
+                   fixed_scale: float, ring_xy: FloatArray, ring_seen: npt.NDArray[np.bool_],
+                   ring_t: FloatArray, state: FloatArray, counts: FloatArray,
+                   recent: FloatArray) -> None:  # pragma: no cover
+    """:meth:`JitterMeter.add` from the frame's raw points and weights (:func:`raw_points`)."""
+    torso = 0.0
+    for axis in range(3):
+        shoulder = 0.5 * (xyz[SHOULDERS[0], axis] + xyz[SHOULDERS[1], axis])
+        hip = 0.5 * (xyz[HIPS[0], axis] + xyz[HIPS[1], axis])
+        torso += (shoulder - hip) ** 2
+    torso = math.sqrt(torso)
+    core = min(weights[SHOULDERS[0]], weights[SHOULDERS[1]], weights[HIPS[0]],
+               weights[HIPS[1]])
+    if core > 0 and torso > 1e-6:
+        state[1] += torso
+        state[2] += 1.0
+    held = int(state[0])
+    if held == 3:
+        ring_xy[:2] = ring_xy[1:].copy()
+        ring_seen[:2] = ring_seen[1:].copy()
+        ring_t[:2] = ring_t[1:].copy()
+    slot = min(held, 2)
+    for k in range(JITTER_LANDMARKS.shape[0]):
+        landmark = JITTER_LANDMARKS[k]
+        ring_xy[slot, k, 0] = xyz[landmark, 0]
+        ring_xy[slot, k, 1] = xyz[landmark, 1]
+        ring_seen[slot, k] = weights[landmark] > 0
+    ring_t[slot] = t
+    state[0] = min(held + 1, 3)
+    if state[0] < 3 or (fixed_scale == 0 and state[2] == 0):
+        return
+    scale = fixed_scale if fixed_scale > 0 else state[1] / state[2]
+    step = max(ring_t[2] - ring_t[1], ring_t[1] - ring_t[0])
+    fade = decay_per_s ** (ring_t[2] - ring_t[1])
+    for b in range(recent.shape[0]):
+        recent[b] *= fade
+    for k in range(JITTER_LANDMARKS.shape[0]):
+        if not (ring_seen[0, k] and ring_seen[1, k] and ring_seen[2, k]):
+            continue
+        ax = ring_xy[2, k, 0] - 2.0 * ring_xy[1, k, 0] + ring_xy[0, k, 0]
+        ay = ring_xy[2, k, 1] - 2.0 * ring_xy[1, k, 1] + ring_xy[0, k, 1]
+        acceleration = math.sqrt(ax * ax + ay * ay) / step ** 2 / scale
+        b = np.searchsorted(JITTER_EDGES, acceleration)
+        counts[b] += 1.0
+        recent[b] += 1.0
