@@ -99,6 +99,9 @@ class SessionResult:
     mode: str
     server: int = 0
     """Which server process the session was opened on (counted from 0)."""
+    captured: int = 0
+    """Landmark mode: camera frames at 30 fps; those sooner than the tutor's pace after the
+    last one sent are not sent, as the page does."""
     sent: int = 0
     updates: int = 0
     processed: int = 0
@@ -106,7 +109,9 @@ class SessionResult:
     latencies_ms: list[float] = field(default_factory=list)
     processing_ms: list[float] = field(default_factory=list)
     lag_ms: list[float] = field(default_factory=list)
-    """Landmark mode: how late each frame was sent against its 30 fps schedule."""
+    """Landmark mode: how late each frame was captured against its 30 fps schedule."""
+    pace_ms: list[float] = field(default_factory=list)
+    """The pace each update asked for (``timing.pace_ms``)."""
     errors: list[str] = field(default_factory=list)
     held: bool = False
     streamed_s: float = 0.0
@@ -226,6 +231,7 @@ async def _receive(ws: ClientConnection, result: SessionResult, sent_at: dict[in
                 result.latencies_ms.append(
                     (time.perf_counter() - sent_at.pop(message["seq"])) * 1000)
                 result.processing_ms.append(message["timing"]["processing_ms"])
+                result.pace_ms.append(message["timing"]["pace_ms"])
                 result.processed = message["frames"]["processed"]
                 result.dropped = message["frames"]["dropped"]
                 answered.set()
@@ -248,16 +254,21 @@ async def landmark_session(url: str, bodies: Bodies, stop_at: float,
     receiver = asyncio.create_task(_receive(ws, result, sent_at, asyncio.Event()))
     begin = time.perf_counter()
     seq = ticks = 0
+    last_sent = -math.inf
     while (now := time.perf_counter()) < stop_at and not receiver.done():
         result.lag_ms.append((now - begin - ticks / LANDMARK_FPS) * 1000)
-        sent_at[seq] = now
-        body = bodies[seq % len(bodies)]
-        if callable(body):
-            await ws.send(body(seq, now * 1000))
-        else:
-            await ws.send(f'{{"seq": {seq}, "capture_ms": {now * 1000:.3f}, {body}}}')
-        result.sent += 1
-        seq += 1
+        result.captured += 1
+        pace_s = result.pace_ms[-1] / 1000 if result.pace_ms else 0.0
+        if now - last_sent >= pace_s:
+            last_sent = now
+            sent_at[seq] = now
+            body = bodies[ticks % len(bodies)]
+            if callable(body):
+                await ws.send(body(seq, now * 1000))
+            else:
+                await ws.send(f'{{"seq": {seq}, "capture_ms": {now * 1000:.3f}, {body}}}')
+            result.sent += 1
+            seq += 1
         ticks += 1
         if begin + ticks / LANDMARK_FPS < time.perf_counter():
             # Behind schedule: a camera skips the frames it missed, it never bursts.
@@ -500,16 +511,23 @@ def describe(report: LoadReport) -> list[str]:
         processing = [v for s in group for v in s.processing_ms]
         sent_rate, processed_rate = (per_second(group, attrgetter(count))
                                      for count in ("sent", "processed"))
+        captured = (f"{sum(s.captured for s in group)} captured at 30 fps "
+                    f"({per_second(group, attrgetter('captured')):.0f}/s), "
+                    if mode == "landmarks" else "")
         lines.append(
             f"{mode:9s}: {sum(s.held for s in group)}/{len(group)} sessions held, "
-            f"{sent} frames sent ({sent_rate:.0f}/s), {processed} processed "
+            f"{captured}{sent} frames sent ({sent_rate:.0f}/s), {processed} processed "
             f"({processed_rate:.0f}/s), "
             f"{sum(s.dropped for s in group)} dropped, {sent - sum(s.updates for s in group)} "
             f"unanswered; latency {_percentiles(report.latencies(mode))}; server processing "
             f"per frame {_percentiles(processing)}"
         )
     if report.of("landmarks"):
-        lines.append(f"client lag (landmark frame sent after its 30 fps due time): "
+        group = report.of("landmarks")
+        paces = [v for s in group for v in s.pace_ms]
+        lines.append(f"pace asked by the tutor: {_percentiles(paces)}; answered per learner "
+                     f"{per_second(group, attrgetter('updates')) / len(group):.1f}/s")
+        lines.append(f"client lag (landmark frame captured after its 30 fps due time): "
                      f"{_percentiles(report.lags())}")
     for k, rss in enumerate(report.rss_kb):
         if rss:

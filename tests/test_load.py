@@ -28,7 +28,9 @@ def test_many_sessions_at_once_are_all_served_without_errors() -> None:
         assert session.held, session
         assert session.updates > 0 and session.processed > 0, session
     landmarks = report.of("landmarks")
-    assert sum(s.sent for s in landmarks) >= SESSIONS * SECONDS * 30 * 0.9
+    assert sum(s.captured for s in landmarks) >= SESSIONS * SECONDS * 30 * 0.9
+    # the clients keep to the pace the tutors ask, so nearly every frame sent is answered
+    assert sum(s.updates for s in landmarks) >= 0.9 * sum(s.sent for s in landmarks)
     assert {s.server for s in report.sessions} == set(range(PROCESSES))
     assert len(report.rss_kb) == PROCESSES and all(report.rss_kb), \
         "a server's memory was never sampled"

@@ -7,7 +7,15 @@ import time
 
 import pytest
 
-from app.server.flow import FrameGate, LoopLag, Mailbox, Pacer, TokenBucket, Verdict
+from app.server.flow import (
+    FrameBudget,
+    FrameGate,
+    LoopLag,
+    Mailbox,
+    Pacer,
+    TokenBucket,
+    Verdict,
+)
 
 
 def test_mailbox_newest_item_wins_and_reports_the_displaced_one() -> None:
@@ -170,3 +178,25 @@ def test_loop_lag_measures_a_blocked_loop_and_recovers() -> None:
     blocked, later = asyncio.run(scenario())
     assert blocked >= 0.1
     assert later < LoopLag.BUSY_S
+
+
+def _burn_cpu(seconds: float) -> None:
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
+def test_the_pace_spreads_the_loops_measured_time_over_the_sessions() -> None:
+    """About 1 ms of the loop's CPU per frame: 200 sessions are asked for a frame every
+    200 x 1 / 0.7 ms; ten are asked for nothing (every camera frame fits)."""
+    pace = FrameBudget()
+    assert pace.interval_s(200) == 0.0, "nothing measured yet"
+    started = time.monotonic()
+    while time.monotonic() - started < FrameBudget.WINDOW_S:
+        pace.frame()
+        _burn_cpu(0.001)
+    interval = pace.interval_s(200)
+    assert 0.8e-3 <= pace.cost_s <= 1.5e-3
+    assert interval == pytest.approx(200 * pace.cost_s / FrameBudget.BUSY_SHARE)
+    assert pace.interval_s(10) == 0.0
+    assert pace.interval_s(2000) == FrameBudget.MAX_INTERVAL_S

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -226,3 +227,53 @@ class LoopLag:
             due = loop.time() + self.PERIOD_S
             await asyncio.sleep(self.PERIOD_S)
             self.note(loop.time() - due)
+
+
+class FrameBudget:
+    """How far apart each landmarks session should send its frames, so one server answers a
+    whole class promptly.
+
+    Every landmarks frame costs the event loop's thread some CPU time: receiving it, scoring
+    it, answering it. :meth:`interval_s` measures that cost (the loop thread's CPU time per
+    frame over the last :attr:`WINDOW_S`) and spreads the loop's time over the sessions open:
+    with ``n`` of them, frames ``n x cost / BUSY_SHARE`` apart keep the loop busy at most
+    :attr:`BUSY_SHARE` of the time, so no frame waits behind a queue of others. A class of
+    twenty gets every camera frame scored; 200 learners on one process share it. The tutor says
+    the interval in every update (``timing.pace_ms``); the page still finds and draws the
+    pose on every camera frame and sends only as often as asked.
+
+    Only the loop's own thread is timed (``time.thread_time``): the pose model of image
+    sessions runs in other threads and on other cores.
+    """
+
+    BUSY_SHARE = 0.7
+    WINDOW_S = 1.0
+    MAX_INTERVAL_S = 0.5
+    """The longest interval asked: two frames a second still follow a step."""
+    CAMERA_INTERVAL_S = 1 / 30
+    """Intervals shorter than a camera's frames are not asked for (0: send every frame)."""
+
+    def __init__(self) -> None:
+        self.cost_s = 0.0
+        self._frames = 0
+        self._since = time.monotonic()
+        self._cpu = time.thread_time()
+
+    def frame(self) -> None:
+        """A landmarks frame arrived (call from the event loop's thread)."""
+        self._frames += 1
+
+    def interval_s(self, sessions: int) -> float:
+        """The seconds each of ``sessions`` landmarks sessions should leave between frames, 0
+        while every camera frame can be answered (call from the event loop's thread)."""
+        now = time.monotonic()
+        if now - self._since >= self.WINDOW_S:
+            cpu = time.thread_time()
+            if self._frames:
+                cost = (cpu - self._cpu) / self._frames
+                self.cost_s = cost if self.cost_s == 0.0 else 0.5 * (self.cost_s + cost)
+            self._frames = 0
+            self._since = now
+            self._cpu = cpu
+        interval = sessions * self.cost_s / self.BUSY_SHARE
+        return 0.0 if interval < self.CAMERA_INTERVAL_S else min(self.MAX_INTERVAL_S, interval)

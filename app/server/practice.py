@@ -325,17 +325,26 @@ class _Session:
                 self.pacer.arrived(frame.arrived)
                 if self.mailbox.put(frame) is not None:
                     self.gate.superseded()
-            elif frame.arrived < self.shed_until:
-                self.gate.shed()
             else:
-                self.shed_until = frame.arrived + self.state.loop_lag.shed_interval()
-                await self._answer(worker, frame)
+                self.state.frame_budget.frame()
+                if frame.arrived < self.shed_until:
+                    self.gate.shed()
+                else:
+                    self.shed_until = frame.arrived + max(
+                        self.state.loop_lag.shed_interval(), 0.5 * self._pace_s())
+                    await self._answer(worker, frame)
         elif (verdict is Verdict.RATE_LIMITED
               and frame.arrived - self.last_rate_notice >= RATE_NOTICE_INTERVAL_S):
             self.last_rate_notice = frame.arrived
             await self._notice("rate_limited", f"Frames are arriving faster than "
                                                f"{self.settings.max_frame_rate:g} per second; "
                                                f"the extra ones are dropped.")
+
+    def _pace_s(self) -> float:
+        """The interval a landmarks session is asked to keep between frames
+        (:class:`~app.server.flow.FrameBudget`)."""
+        sessions = self.state.sessions
+        return self.state.frame_budget.interval_s(sessions.open_count - sessions.camera_count)
 
     async def _process(self, worker: Worker) -> None:
         """Answer camera frames from the mailbox, one at a time, until the session ends."""
@@ -363,7 +372,8 @@ class _Session:
             frame.seq,
             {"capture_ms": frame.capture_ms,
              "queued_ms": round((started - frame.arrived) * 1000, 2),
-             "processing_ms": round((self.free_since - started) * 1000, 2)},
+             "processing_ms": round((self.free_since - started) * 1000, 2),
+             "pace_ms": round(self._pace_s() * 1000, 1) if frame.jpeg is None else 0.0},
             self.gate.counts, live))
         if worker.full:
             self.ended = True

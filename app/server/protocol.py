@@ -325,6 +325,10 @@ class Timing(_Message):
     capture_ms: float = Field(description="The client's capture time, echoed.")
     queued_ms: float = Field(description="Waiting for the previous frame to finish.")
     processing_ms: float = Field(description="Decoding, pose model and scoring.")
+    pace_ms: float = Field(0.0, description="Landmarks mode: send the next frames at least "
+                                            "this many ms apart, so the tutor can answer every "
+                                            "learner promptly (0: as often as the camera "
+                                            "gives them). Faster ones may go unanswered.")
 
 
 class LimbStatePayload(_Message):

@@ -13,6 +13,7 @@ import logging
 import math
 import threading
 import uuid
+from array import array
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from app.report_schema import Report
 from app.rhythm import Latency
 from app.routine import Target, routine_report
 from app.scoring import ScoreOptions
-from app.sequence import PoseSequence, Source
+from app.sequence import N_LANDMARKS, PoseSequence, Source
 from app.server.protocol import (
     ClientPose,
     FrameCounts,
@@ -282,23 +283,36 @@ class Take:
     At most ``max_frames`` are kept (None: as many as come); past them :attr:`full` is true
     and frames are dropped. An attempt's frames carry the reference frame the live aligner had
     reached (``reference_frames`` in the document, for the replay's two skeletons side by side).
+    Each frame is kept as 231 float32 values (image landmarks, visibility, world landmarks;
+    NaN for nobody or no world landmarks): under a kilobyte, so a class's attempts stay small.
     """
+
+    _WIDTH = N_LANDMARKS * 7
 
     def __init__(self, max_frames: int | None = None) -> None:
         self.max_frames = max_frames
-        self.rows: list[tuple[float, FramePose | None]] = []
-        self.reference_frames: list[float] = []
         self.image_size = (1, 1)
-        self._start_t: float | None = None
+        self.restart()
+
+    @property
+    def frames(self) -> int:
+        return len(self._t)
+
+    @property
+    def elapsed_s(self) -> float:
+        """The time of the last frame kept in the take (0 when none)."""
+        return self._t[-1] if self._t else 0.0
 
     @property
     def full(self) -> bool:
-        return self.max_frames is not None and len(self.rows) >= self.max_frames
+        return self.max_frames is not None and self.frames >= self.max_frames
 
     def restart(self) -> None:
-        self._start_t = None
-        self.rows = []
-        self.reference_frames = []
+        self._start_t: float | None = None
+        self._t = array("d")
+        self._values = array("f")
+        self.reference_frames: list[float] = []
+        self.anybody = False
 
     def add(self, t: float, pose: FramePose | None, image_size: tuple[int, int],
             reference_frame: float | None = None) -> float:
@@ -308,29 +322,37 @@ class Take:
         elapsed = t - self._start_t
         self.image_size = image_size
         if not self.full:
-            self.rows.append((elapsed, pose))
+            self._t.append(elapsed)
+            row = np.full(self._WIDTH, np.nan, dtype=np.float32)
+            if pose is not None:
+                row[:3 * N_LANDMARKS] = pose.image_xyz.ravel()
+                row[3 * N_LANDMARKS:4 * N_LANDMARKS] = pose.visibility
+                row[4 * N_LANDMARKS:] = pose.world_xyz.ravel()
+                self.anybody = True
+            self._values.frombytes(row.tobytes())
             if reference_frame is not None:
                 self.reference_frames.append(round(reference_frame, 2))
         return elapsed
 
-    @property
-    def anybody(self) -> bool:
-        return any(pose is not None for _, pose in self.rows)
-
     def sequence(self) -> PoseSequence:
-        t = np.array([row[0] for row in self.rows])
-        poses = [row[1] for row in self.rows]
+        t = np.frombuffer(self._t, dtype=np.float64)
+        rows = np.frombuffer(self._values, dtype=np.float32).reshape(-1, self._WIDTH)
+        rows = rows.astype(np.float64)
+        image = rows[:, :3 * N_LANDMARKS].reshape(-1, N_LANDMARKS, 3)
+        visibility = rows[:, 3 * N_LANDMARKS:4 * N_LANDMARKS]
+        world = rows[:, 4 * N_LANDMARKS:].reshape(-1, N_LANDMARKS, 3)
+        seen = np.asarray(np.isfinite(visibility).all(axis=1), dtype=bool)
+        with_world = np.asarray(np.isfinite(world).all(axis=(1, 2)), dtype=bool)
         fps = (len(t) - 1) / float(t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 30.0
         seq = PoseSequence.from_frames(
             t,
-            [None if p is None else p.image_xyz for p in poses],
-            [None if p is None else p.visibility for p in poses],
-            [None if p is None or not np.isfinite(p.world_xyz).all() else p.world_xyz
-             for p in poses],
+            [image[k] if seen[k] else None for k in range(len(t))],
+            [visibility[k] if seen[k] else None for k in range(len(t))],
+            [world[k] if seen[k] and with_world[k] else None for k in range(len(t))],
             fps=fps, image_size=self.image_size,
             source=Source("webcam", "recorded in the browser"),
         )
-        if len(self.reference_frames) == len(self.rows):
+        if len(self.reference_frames) == len(t):
             seq.extra["reference_frames"] = self.reference_frames
         return seq
 
@@ -355,8 +377,7 @@ class RecordingWorker(_Guarded):
 
     @property
     def full(self) -> bool:
-        rows = self._take.rows
-        return bool(rows) and rows[-1][0] >= self.max_s
+        return self._take.frames > 0 and self._take.elapsed_s >= self.max_s
 
     def request_restart(self, step: str | None, music_start_ms: float | None = None,
                         rate: float | None = None) -> None:

@@ -17,7 +17,7 @@ from app.live import warm_up
 from app.models import ensure_model, verify_bundle
 from app.runtime import BrowserPose, find_browser_pose
 from app.server.auth import InstructorToken, resolve_token
-from app.server.flow import LoopLag
+from app.server.flow import FrameBudget, LoopLag
 from app.server.sessions import SessionRegistry
 from app.server.settings import Settings
 from app.server.store import PracticeStore
@@ -36,6 +36,7 @@ class ServerState:
     store: PracticeStore
     browser_pose: BrowserPose = field(default_factory=BrowserPose)
     loop_lag: LoopLag = field(default_factory=LoopLag)
+    frame_budget: FrameBudget = field(default_factory=FrameBudget)
 
 
 def _model(path: Path | None) -> Path:

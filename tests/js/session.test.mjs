@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { captureAt, HEADER_BYTES, IN_FLIGHT_TIMEOUT_MS, MAX_IN_FLIGHT, packFrame, parseMessage } from "../../web/js/session.js";
+import { captureAt, HEADER_BYTES, IN_FLIGHT_TIMEOUT_MS, LiveSocket, MAX_IN_FLIGHT, packFrame, parseMessage } from "../../web/js/session.js";
 
 test("a frame is a little-endian sequence number and capture time, then the JPEG", () => {
   const jpeg = new Uint8Array([0xff, 0xd8, 1, 2, 3]).buffer;
@@ -39,4 +39,28 @@ test("with a frame in flight the next is captured to arrive as the server finish
 test("with the window full the next frame waits for the oldest to time out", () => {
   const sent = new Map(Array.from({ length: MAX_IN_FLIGHT }, (_, k) => [k, 900 + 50 * k]));
   assert.equal(captureAt({ ...idle, inFlight: sent, lastSent: 950, serverMs: 40 }), 900 + IN_FLIGHT_TIMEOUT_MS);
+});
+
+test("every camera frame is grabbed, and sent only as often as the tutor's pace asks", async () => {
+  globalThis.WebSocket ??= { OPEN: 1 };
+  const socket = new LiveSocket({ type: "start" }, {});
+  const sent = [];
+  socket.ws = { readyState: WebSocket.OPEN, send: (data) => sent.push(data) };
+  let grabbed = 0;
+  const grabber = {
+    maxInFlight: 1000,
+    grab: async () => {
+      grabbed += 1;
+      return { captureMs: performance.now(), pack: (seq) => seq };
+    },
+  };
+  socket.paceMs = 100;
+  const streaming = socket.stream(grabber, 50);
+  await new Promise((resolve) => setTimeout(resolve, 450));
+  socket.streaming = false;
+  socket.wake();
+  await streaming;
+  assert.ok(grabbed >= 15, `grabbed ${grabbed} frames at 50 fps in 0.45 s`);
+  assert.ok(sent.length >= 4 && sent.length <= 6, `sent ${sent.length} frames 100 ms apart in 0.45 s`);
+  assert.deepEqual(sent, sent.map((_, k) => k), "sequence numbers count the frames sent");
 });

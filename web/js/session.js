@@ -85,6 +85,8 @@ export class LiveSocket {
     this.serverMs = null;
     this.grabMs = null;
     this.lastSent = -Infinity;
+    // How far apart the tutor asks landmarks frames to be (its time shared among a class).
+    this.paceMs = 0;
     this.streaming = false;
     this.ready = null;
     this.wakeUp = null;
@@ -142,6 +144,7 @@ export class LiveSocket {
     this.latencies.push(now - update.timing.capture_ms);
     if (this.latencies.length > 90) this.latencies.shift();
     this.serverMs = smooth(this.serverMs, update.timing.processing_ms);
+    this.paceMs = update.timing.pace_ms ?? 0;
     // Frames older than the answered one were superseded on the server.
     for (const seq of this.inFlight.keys()) if (seq <= update.seq) this.inFlight.delete(seq);
     this.wake();
@@ -195,7 +198,8 @@ export class LiveSocket {
   // Send frames at up to `fps` while the socket is open and not told to stop; `grabber.grab()`
   // gives a frame's capture time and how to pack it under a sequence number;
   // `grabber.maxInFlight` says how many may wait for an answer and `grabber.inFlightTimeoutMs`
-  // how long (a frame the server shed is never answered).
+  // how long (a frame the server shed is never answered). A frame grabbed sooner than the
+  // tutor's pace after the last one sent is not sent (the grabber has drawn its pose already).
   async stream(grabber, fps = 30) {
     this.streaming = true;
     const interval = 1000 / fps;
@@ -214,6 +218,7 @@ export class LiveSocket {
       next = Math.max(next + interval, now);
       const frame = await grabber.grab();
       if (!this.streaming) break;
+      if (performance.now() - this.lastSent < this.paceMs) continue;
       const seq = this.seq++;
       if (seq === 0) this.firstCaptureMs = frame.captureMs;
       this.lastSent = performance.now();
