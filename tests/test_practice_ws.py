@@ -312,23 +312,32 @@ def test_landmark_sessions_shed_frames_while_the_server_is_behind(tmp_path: Path
           opened(running, reference="wing-beat") as (ws, _)):
         messages = landmark_messages(reference(running, "wing-beat"))
 
+        paces: list[float] = []
+
         def stream(first: int, count: int) -> list[int]:
-            """Send ``count`` frames at 30 fps; the sequence numbers answered."""
+            """Send ``count`` frames at 30 fps; the sequence numbers answered (their paces
+            asked into ``paces``)."""
             for seq in range(first, first + count):
                 ws.send(messages[seq])
                 time.sleep(1 / 30)
             answered = []
+            paces.clear()
             with contextlib.suppress(TimeoutError):
                 while True:
-                    answered.append(recv(ws, timeout=0.5)["seq"])
+                    update = recv(ws, timeout=0.5)
+                    answered.append(update["seq"])
+                    paces.append(update["timing"]["pace_ms"])
             return answered
 
         assert stream(0, 10) == list(range(10))
+        assert set(paces) == {0.0}, "one learner may send every camera frame"
         running.state.loop_lag.note(0.3)
         behind = stream(10, 10)
-        assert behind[0] == 10 and len(behind) <= 2, "frames are shed while the loop is behind"
+        assert behind[0] == 10 and len(behind) <= 3, "frames are shed while the loop is behind"
+        assert paces[0] == 500.0, "and the learner is asked to send fewer"
         time.sleep(1.0)
         assert stream(20, 10) == list(range(20, 30)), "and all answered once it caught up"
+        assert set(paces) == {0.0}
         ws.send(json.dumps({"type": "stop"}))
         summary, _ = recv_until(ws, lambda m: m["type"] == "summary")
         assert summary["frames"]["dropped"] == 10 - len(behind)

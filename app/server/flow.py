@@ -188,8 +188,9 @@ class LoopLag:
     """How late the event loop runs: a heartbeat's lateness, quick to rise, slow to fall.
 
     Every session is answered from one event loop. When more work arrives than it can do,
-    everything waits its turn and every learner's feedback comes late; this measure lets
-    landmark sessions shed frames (:meth:`shed_interval`) until the loop catches up.
+    everything waits its turn and every learner's feedback comes late; this measure slows
+    landmark sessions down (:meth:`shed_interval`, the longest pace asked) until the loop
+    catches up.
     """
 
     PERIOD_S = 0.05

@@ -330,8 +330,7 @@ class _Session:
                 if frame.arrived < self.shed_until:
                     self.gate.shed()
                 else:
-                    self.shed_until = frame.arrived + max(
-                        self.state.loop_lag.shed_interval(), 0.5 * self._pace_s())
+                    self.shed_until = frame.arrived + 0.5 * self._pace_s()
                     await self._answer(worker, frame)
         elif (verdict is Verdict.RATE_LIMITED
               and frame.arrived - self.last_rate_notice >= RATE_NOTICE_INTERVAL_S):
@@ -341,10 +340,12 @@ class _Session:
                                                f"the extra ones are dropped.")
 
     def _pace_s(self) -> float:
-        """The interval a landmarks session is asked to keep between frames
-        (:class:`~app.server.flow.FrameBudget`)."""
+        """The interval a landmarks session is asked to keep between frames: its share of the
+        loop (:class:`~app.server.flow.FrameBudget`), longer while the loop runs late
+        (:class:`~app.server.flow.LoopLag`)."""
         sessions = self.state.sessions
-        return self.state.frame_budget.interval_s(sessions.open_count - sessions.camera_count)
+        return max(self.state.frame_budget.interval_s(sessions.open_count - sessions.camera_count),
+                   self.state.loop_lag.shed_interval())
 
     async def _process(self, worker: Worker) -> None:
         """Answer camera frames from the mailbox, one at a time, until the session ends."""
