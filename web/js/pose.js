@@ -41,7 +41,7 @@ const WORKER = "/js/pose-worker.js";
 const LANDMARKS_TIMEOUT_MS = 400;
 
 // One PoseLandmarker in its own worker (web/js/pose-worker.js): frames go in as ImageBitmaps,
-// poses come out; one frame at a time.
+// poses come out, one frame at a time; or the worker follows the camera itself (follow()).
 class PoseWorker {
   static open(pose, model) {
     const worker = new Worker(WORKER);
@@ -63,28 +63,47 @@ class PoseWorker {
 
   constructor(worker) {
     this.worker = worker;
-    this.lastTimestamp = -1;
     this.turn = Promise.resolve();
   }
 
   // The pose in `frame` (an ImageBitmap, handed over), estimated at `captureMs`.
   detect(frame, captureMs) {
-    const timestamp = Math.max(captureMs, this.lastTimestamp + 1);   // VIDEO mode: increasing
-    this.lastTimestamp = timestamp;
     const result = this.turn.then(() => new Promise((resolve, reject) => {
-      this.worker.onmessage = ({ data }) => (data.type === "pose" ? resolve(data) : reject(new Error(data.message)));
-      this.worker.postMessage({ type: "detect", frame, timestamp }, [frame]);
+      this.worker.onmessage = ({ data }) => {
+        if (data.type === "failed") reject(new Error(data.message));
+        else if (data.type === "pose" && !data.followed) resolve(data);
+      };
+      this.worker.postMessage({ type: "detect", frame, timestamp: captureMs }, [frame]);
     }));
     this.turn = result.catch(() => {});
     return result;
   }
+
+  // Hand the worker the camera `track`'s frames: it estimates each newest frame as soon as it
+  // is free, with no round trip through the page, and `onPose` gets every pose (with its
+  // `captureMs`) until unfollow(). Chromium's MediaStreamTrackProcessor keeps only the newest
+  // frame, so a slow model never works on an old one.
+  follow(track, onPose) {
+    const processor = new MediaStreamTrackProcessor({ track, maxBufferSize: 1 });
+    this.worker.onmessage = ({ data }) => {
+      if (data.type === "pose" && data.followed) onPose(data);
+      else if (data.type === "failed") console.error("The pose worker failed:", data.message);
+    };
+    this.worker.postMessage({ type: "follow", readable: processor.readable, timeOrigin: performance.timeOrigin }, [processor.readable]);
+  }
+
+  unfollow() {
+    this.worker.postMessage({ type: "unfollow" });
+  }
 }
 
-// Pose estimation on this device, with the time it took per frame: grab() has the worker
-// estimate the video's current frame and returns the landmarks frame to send; `onPose` sees
-// the pose at once, so the page can draw it without waiting for the tutor. The page's thread
-// stays free meanwhile, so two frames may wait for answers, and a frame the tutor shed is given
-// up after LANDMARKS_TIMEOUT_MS.
+// Pose estimation on this device, with the time it took per frame: grab() returns the
+// landmarks frame to send of the newest pose; `onPose` sees every pose at once, so the page can
+// draw it without waiting for the tutor. Between start() and stop() the worker follows the
+// camera itself where the browser can hand it the frames (MediaStreamTrackProcessor), so it is
+// never idle waiting for the page; elsewhere grab() has it estimate the video's current frame.
+// The page's thread stays free meanwhile, so two frames may wait for answers, and a frame the
+// tutor shed is given up after LANDMARKS_TIMEOUT_MS.
 export class LandmarkGrabber {
   constructor(video, model, { onPose = null } = {}) {
     this.video = video;
@@ -93,20 +112,75 @@ export class LandmarkGrabber {
     this.inferenceMs = [];
     this.maxInFlight = MAX_IN_FLIGHT;
     this.inFlightTimeoutMs = LANDMARKS_TIMEOUT_MS;
+    this.following = false;
+    this.newest = null;
+    this.waiting = null;
+  }
+
+  start() {
+    const track = this.video.srcObject?.getVideoTracks?.()[0];
+    if (this.following || typeof MediaStreamTrackProcessor !== "function" || !track) return;
+    this.following = true;
+    this.model.follow(track, (pose) => this.posed(pose));
+  }
+
+  stop() {
+    if (!this.following) return;
+    this.following = false;
+    this.model.unfollow();
+    this.newest = null;
+    this.wake();
+  }
+
+  posed(pose) {
+    this.timed(pose.inferenceMs);
+    this.onPose?.(pose.landmarks);
+    this.newest = pose;
+    this.wake();
+  }
+
+  wake() {
+    const waiting = this.waiting;
+    this.waiting = null;
+    waiting?.();
+  }
+
+  timed(ms) {
+    this.inferenceMs.push(ms);
+    if (this.inferenceMs.length > 90) this.inferenceMs.shift();
+  }
+
+  // The newest followed pose not yet taken, waiting for the next one if it was; null once
+  // stopped.
+  async followed() {
+    while (!this.newest) {
+      if (!this.following) return null;
+      await new Promise((resolve) => (this.waiting = resolve));
+    }
+    const pose = this.newest;
+    this.newest = null;
+    return { captureMs: pose.captureMs, pose: pose.landmarks ? pose : null };
   }
 
   async detect() {
     const captureMs = performance.now();
     const frame = await createImageBitmap(this.video);
     const pose = await this.model.detect(frame, captureMs);
-    this.inferenceMs.push(pose.inferenceMs);
-    if (this.inferenceMs.length > 90) this.inferenceMs.shift();
+    this.timed(pose.inferenceMs);
     return { captureMs, pose: pose.landmarks ? pose : null };
   }
 
   async grab() {
+    if (this.following) {
+      const newest = await this.followed();
+      return newest && this.packed(newest.captureMs, newest.pose);
+    }
     const { captureMs, pose } = await this.detect();
     this.onPose?.(pose ? pose.landmarks : null);
+    return this.packed(captureMs, pose);
+  }
+
+  packed(captureMs, pose) {
     const { videoWidth, videoHeight } = this.video;
     return { captureMs, pack: (seq) => packLandmarks(seq, captureMs, videoWidth, videoHeight, pose) };
   }

@@ -85,6 +85,7 @@ export class LiveSocket {
     this.serverMs = null;
     this.grabMs = null;
     this.lastSent = -Infinity;
+    this.grabber = null;
     // How far apart the tutor asks landmarks frames to be (its time shared among a class).
     this.paceMs = 0;
     this.streaming = false;
@@ -100,8 +101,7 @@ export class LiveSocket {
       this.ws.addEventListener("open", () => this.send(this.open));
       this.ws.addEventListener("message", (event) => this.receive(event.data, resolve, reject));
       this.ws.addEventListener("close", (event) => {
-        this.streaming = false;
-        this.wake();
+        this.halt();
         reject(new Error(event.reason || "The connection to the tutor closed."));
         this.handlers.onClose?.(event);
       });
@@ -167,15 +167,20 @@ export class LiveSocket {
   }
 
   stop() {
-    this.streaming = false;
-    this.wake();
+    this.halt();
     this.send({ type: "stop" });
   }
 
   close() {
+    this.halt();
+    this.ws?.close(1000);
+  }
+
+  // The stream ends: a pause or a grab waiting on the camera gives up.
+  halt() {
     this.streaming = false;
     this.wake();
-    this.ws?.close(1000);
+    this.grabber?.stop?.();
   }
 
   // Wait `ms` or until wake(): an answer, a stop or a close may let the stream go on sooner.
@@ -202,6 +207,16 @@ export class LiveSocket {
   // tutor's pace after the last one sent is not sent (the grabber has drawn its pose already).
   async stream(grabber, fps = 30) {
     this.streaming = true;
+    this.grabber = grabber;
+    grabber.start?.();
+    try {
+      await this.frames(grabber, fps);
+    } finally {
+      grabber.stop?.();
+    }
+  }
+
+  async frames(grabber, fps) {
     const interval = 1000 / fps;
     const timeoutMs = grabber.inFlightTimeoutMs ?? IN_FLIGHT_TIMEOUT_MS;
     let next = performance.now();
@@ -217,7 +232,7 @@ export class LiveSocket {
       }
       next = Math.max(next + interval, now);
       const frame = await grabber.grab();
-      if (!this.streaming) break;
+      if (!frame || !this.streaming) break;
       if (performance.now() - this.lastSent < this.paceMs) continue;
       const seq = this.seq++;
       if (seq === 0) this.firstCaptureMs = frame.captureMs;
