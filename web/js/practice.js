@@ -251,13 +251,16 @@ export class Practice {
     this.followMusic();
   }
 
-  // While the music plays the ghost is redrawn every animation frame at the music's time,
-  // not only when a pose arrives (a dozen times a second on a slow device).
+  // While the music plays the ghost is redrawn at the music's time whenever it reaches another
+  // reference frame, not only when a pose arrives (a dozen times a second on a slow device); an
+  // animation frame that would draw the same picture again is skipped, leaving the processor to
+  // the pose model.
   followMusic() {
     cancelAnimationFrame(this.musicFrame);
     const tick = () => {
       if (!this.music.playing || this.phase !== "dancing") return;
-      if (this.lastLive && !this.watchStop) this.draw(this.lastLive);
+      const index = String(Math.round(this.music.time * this.reference.fps));
+      if (this.lastLive && !this.watchStop && index !== this.canvas.dataset.ghostFrame) this.draw(this.lastLive);
       this.musicFrame = requestAnimationFrame(tick);
     };
     this.musicFrame = requestAnimationFrame(tick);
