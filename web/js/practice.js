@@ -49,6 +49,7 @@ export class Practice {
     this.phase = "idle";
     this.lastLearner = null;
     this.lastLive = null;
+    this.drawFrame = 0;
     this.pose = null;
     this.localLandmarks = null;
     this.music = new Music($("music"));
@@ -113,10 +114,22 @@ export class Practice {
     $("framing-hint").textContent = text;
   }
 
-  // A pose found on this device: drawn at once, without waiting for the tutor's answer.
+  // A pose found on this device: drawn at the next animation frame, without waiting for the
+  // tutor's answer.
   onLocalPose(landmarks) {
     this.localLandmarks = landmarks;
-    this.draw(this.lastLive ?? { landmarks: null, limbs: null, ref_position: 0 });
+    this.drawSoon(this.lastLive ?? { landmarks: null, limbs: null, ref_position: 0 });
+  }
+
+  // Draw `live` at the next animation frame: a local pose and the tutor's answer to it a few
+  // milliseconds later make one picture, not two, leaving the processor to the pose model.
+  drawSoon(live) {
+    this.lastLive = live;
+    if (this.drawFrame) return;
+    this.drawFrame = requestAnimationFrame(() => {
+      this.drawFrame = 0;
+      if (this.lastLive) this.draw(this.lastLive);
+    });
   }
 
   async connect(signal) {
@@ -186,7 +199,7 @@ export class Practice {
 
   onUpdate(message) {
     const live = message.live;
-    this.draw(live);
+    this.drawSoon(live);
     this.showStats(message);
     if (this.phase === "framing") this.checkFraming(live);
     else if (this.phase === "dancing") this.showFeedback(live);
@@ -439,6 +452,8 @@ export class Practice {
   // closed and the camera's tracks stopped.
   release() {
     cancelAnimationFrame(this.musicFrame);
+    cancelAnimationFrame(this.drawFrame);
+    this.drawFrame = 0;
     this.music.stop();
     this.recorder?.stop();
     this.recorder = null;
