@@ -330,8 +330,9 @@ class _Session:
                 if frame.arrived < self.shed_until:
                     self.gate.shed()
                 else:
-                    self.shed_until = frame.arrived + 0.5 * self._pace_s()
-                    await self._answer(worker, frame)
+                    pace_s = self._pace_s()
+                    self.shed_until = frame.arrived + 0.5 * pace_s
+                    await self._answer(worker, frame, pace_s)
         elif (verdict is Verdict.RATE_LIMITED
               and frame.arrived - self.last_rate_notice >= RATE_NOTICE_INTERVAL_S):
             self.last_rate_notice = frame.arrived
@@ -352,8 +353,9 @@ class _Session:
         while not self.ended and (frame := await self.mailbox.take()) is not None:
             await self._answer(worker, await self._freshest(frame))
 
-    async def _answer(self, worker: Worker, frame: Frame) -> None:
-        """Process one frame and send its update; a failure of the server ends the session."""
+    async def _answer(self, worker: Worker, frame: Frame, pace_s: float = 0.0) -> None:
+        """Process one frame and send its update, asking for ``pace_s`` between the next
+        frames; a failure of the server ends the session."""
         started = time.monotonic()
         try:
             live = await self._run(worker, frame)
@@ -374,7 +376,7 @@ class _Session:
             {"capture_ms": frame.capture_ms,
              "queued_ms": round((started - frame.arrived) * 1000, 2),
              "processing_ms": round((self.free_since - started) * 1000, 2),
-             "pace_ms": round(self._pace_s() * 1000, 1) if frame.jpeg is None else 0.0},
+             "pace_ms": round(pace_s * 1000, 1)},
             self.gate.counts, live))
         if worker.full:
             self.ended = True
