@@ -249,6 +249,9 @@ class FrameBudget:
 
     BUSY_SHARE = 0.7
     WINDOW_S = 1.0
+    MIN_FRAMES = 30
+    """Frames a window needs before its cost counts: over a few frames, the loop's other work
+    (a session opening, a page served) would pass for the frames' cost."""
     MAX_INTERVAL_S = 0.5
     """The longest interval asked: two frames a second still follow a step."""
     CAMERA_INTERVAL_S = 1 / 30
@@ -270,7 +273,7 @@ class FrameBudget:
         now = time.monotonic()
         if now - self._since >= self.WINDOW_S:
             cpu = time.thread_time()
-            if self._frames:
+            if self._frames >= self.MIN_FRAMES:
                 cost = (cpu - self._cpu) / self._frames
                 self.cost_s = cost if self.cost_s == 0.0 else 0.5 * (self.cost_s + cost)
             self._frames = 0
