@@ -139,6 +139,15 @@ def text(page: Page, selector: str) -> str:
     return (page.text_content(selector) or "").strip()
 
 
+def finish(page: Page) -> None:
+    """Finish the practice and wait for its summary. The run ends by itself once the aligner
+    has held the step's last frame a moment (the fake camera's dancer dances another movement,
+    so that can come at any time), so Finish is clicked only while it is still shown."""
+    page.evaluate("() => { const stop = document.getElementById('btn-stop'); "
+                  "if (stop.checkVisibility()) stop.click(); }")
+    page.wait_for_selector("#view-summary:not([hidden])", timeout=TIMEOUT_MS)
+
+
 def test_a_practice_session_from_library_to_summary(
     browser: BrowserContext, server: ServerProcess
 ) -> None:
@@ -181,11 +190,7 @@ def test_a_practice_session_from_library_to_summary(
     assert {len(frame) for frame in frames} <= LANDMARK_FRAME_BYTES, "no camera image was sent"
     assert sum(len(frame) == max(LANDMARK_FRAME_BYTES) for frame in frames) > 30
 
-    # The run ends by itself once the aligner has held the step's last frame a moment (the
-    # fake camera's dancer dances another movement, so that can come at any time), else here.
-    page.evaluate("() => { const stop = document.getElementById('btn-stop'); "
-                  "if (stop.checkVisibility()) stop.click(); }")
-    page.wait_for_selector("#view-summary:not([hidden])", timeout=TIMEOUT_MS)
+    finish(page)
     page.wait_for_timeout(300)
     assert text(page, "#summary-overall").isdigit()
     assert text(page, "#summary-rating") in ("Perfect", "Great", "Good", "Almost", "Miss")
@@ -218,8 +223,7 @@ def test_looping_a_step_and_watching_the_reference_slowly(
     shot(page, "practice-loop-watch")
 
     # Opened by its link, the practice still knows what comes next in the library.
-    page.click("#btn-stop")
-    page.wait_for_selector("#view-summary:not([hidden])", timeout=TIMEOUT_MS)
+    finish(page)
     names = [step["name"] for step in httpx.get(f"{server.url}/api/references").json()]
     following = names[names.index("wing-beat") + 1]
     assert page.is_visible("#btn-next")

@@ -23,6 +23,7 @@ from tests.test_browser import (
     TIMEOUT_MS,
     browser,  # noqa: F401
     camera,  # noqa: F401
+    finish,
     open_page,
     shot,
     text,
@@ -50,8 +51,7 @@ def dance_and_finish(page: Page, name: str | None, seconds: float = 3.0) -> None
     page.wait_for_selector("#view-practice:not([hidden])", timeout=TIMEOUT_MS)
     page.wait_for_function(SCORE_SHOWN, timeout=TIMEOUT_MS)
     page.wait_for_timeout(seconds * 1000)
-    page.click("#btn-stop")
-    page.wait_for_selector("#view-summary:not([hidden])", timeout=TIMEOUT_MS)
+    finish(page)
 
 
 def log_in(page: Page, name: str, password: str) -> None:
@@ -168,8 +168,7 @@ def test_the_whole_dance_is_practised_as_a_routine_with_a_score_per_step(
     steps = page.eval_on_selector_all("#opt-step option", "els => els.map(e => e.value)")
     assert len(steps) == 11, "the whole dance and its ten steps"
     page.wait_for_timeout(2000)
-    page.click("#btn-stop")
-    page.wait_for_selector("#view-summary:not([hidden])", timeout=TIMEOUT_MS)
+    finish(page)
     assert page.locator("#summary-parts li").count() == 10
     assert text(page, "#btn-next").startswith("Practise “"), "the weakest step is offered next"
     shot(page, "summary-of-the-routine")
@@ -187,8 +186,7 @@ def test_the_learner_can_keep_their_own_video_on_the_device_for_the_replay(
     page.check("#opt-video")
     page.wait_for_function(SCORE_SHOWN, timeout=TIMEOUT_MS)
     page.wait_for_timeout(3000)
-    page.click("#btn-stop")
-    page.wait_for_selector("#view-summary:not([hidden])", timeout=TIMEOUT_MS)
+    finish(page)
     page.click("#btn-replay")
     page.wait_for_selector("#replay-video-box:not([hidden])", timeout=TIMEOUT_MS)
     assert "never sent to the tutor" in text(page, "#replay-video-box")
