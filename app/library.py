@@ -211,7 +211,7 @@ class Library:
         if not self.root.is_dir():
             raise LibraryError(f"reference library folder {self.root} does not exist")
         self._lock = threading.RLock()
-        self._cache: dict[Path, tuple[tuple[int, int], PoseSequence]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int, int], PoseSequence]] = {}
         self._references: dict[Path, tuple[PoseSequence, Reference]] = {}
         self.problems: list[LibraryProblem] = []
         remove_stale_temporaries(self.root)
@@ -571,7 +571,10 @@ class Library:
             stat = path.stat()
         except OSError as exc:
             raise BrokenReference(f"cannot be read ({exc.strerror})") from exc
-        key = (stat.st_mtime_ns, stat.st_size)
+        # Every save replaces the file with a new one (its own inode), so a step saved twice by
+        # another process (a worker of the same server) within one tick of the file system's
+        # clock, at the same size, is still read again.
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         cached = self._cache.get(path)
         if cached and cached[0] == key:
             return cached[1]

@@ -37,19 +37,35 @@ def register(subparsers: Any) -> None:
                              "and other laptops on the network may use their cameras")
     parser.add_argument("--keyfile", type=Path, default=None, metavar="PEM",
                         help="the certificate's private key")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="server processes sharing the one address and port (default 1): "
+                             "for a class larger than one process answers at full rate, e.g. "
+                             "200 learners; one per core is the sensible most. The session "
+                             "limits are split among them; accounts, practices, the library "
+                             "and scoring jobs are shared")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.cli import EXIT_BUG
     from app.server.runner import serve
     from app.server.settings import load_settings
     from app.server.state import open_state
+    from app.server.workers import WorkersFailed, serve_workers
 
     settings = load_settings(host=args.host, port=args.port, poses_dir=args.poses,
                              model_path=args.model, certfile=args.certfile,
-                             keyfile=args.keyfile)
+                             keyfile=args.keyfile, workers=args.workers)
     state = open_state(settings)
-    serve(state, lambda port: _announce(settings, state, port), log_level=args.log_level)
+    if settings.workers == 1:
+        serve(state, lambda port: _announce(settings, state, port), log_level=args.log_level)
+        return 0
+    try:
+        serve_workers(state, lambda port: _announce(settings, state, port),
+                      log_level=args.log_level)
+    except WorkersFailed as exc:
+        print(f"dance-tutor serve: {exc}", file=sys.stderr)
+        return EXIT_BUG
     return 0
 
 
@@ -59,6 +75,10 @@ def _announce(settings: Settings, state: ServerState, port: int) -> None:
         shown = f"[{shown}]"
     scheme = "https" if settings.tls else "http"
     print(f"Dance tutor: open {scheme}://{shown}:{port}/ in a browser and allow the camera.")
+    if settings.workers > 1:
+        print(f"{settings.workers} server processes answer there, each holding up to "
+              f"{settings.worker_max_sessions} sessions ({settings.worker_max_camera_sessions} "
+              f"sending camera images).")
     for problem in state.library.problems:
         print(f"Skipped library file {problem} (dance-tutor library validate)")
     if state.token.generated:

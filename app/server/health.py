@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app import __version__
 from app.server.deps import StateDep
@@ -38,6 +40,9 @@ class HealthPublic(BaseModel):
     model: str
     references: int
     problems: list[ProblemPublic]
+    workers: int = Field(description="Server processes answering on this address.")
+    pid: int = Field(description="The process that answered; its sessions, camera sessions "
+                                 "and session limits are the ones reported.")
     sessions: int
     camera_sessions: int
     limits: LimitsPublic
@@ -45,7 +50,10 @@ class HealthPublic(BaseModel):
 
 @router.get("/health")
 def health(state: StateDep) -> HealthPublic:
-    """Liveness and a little state; safe to poll. ``problems`` lists skipped library files."""
+    """Liveness and a little state; safe to poll. ``problems`` lists skipped library files.
+
+    With ``--workers``, sessions and the session limits are those of the process that answered
+    (``pid``): each holds its share of the limits."""
     s = state.settings
     references = state.library.list()
     return HealthPublic(
@@ -55,10 +63,13 @@ def health(state: StateDep) -> HealthPublic:
         references=len(references),
         problems=[ProblemPublic(file=p.path.name, reason=p.reason)
                   for p in state.library.problems],
+        workers=s.workers,
+        pid=os.getpid(),
         sessions=state.sessions.open_count,
         camera_sessions=state.sessions.camera_count,
         limits=LimitsPublic(
-            max_sessions=s.max_sessions, max_camera_sessions=s.max_camera_sessions,
+            max_sessions=state.sessions.max_sessions,
+            max_camera_sessions=state.sessions.max_camera,
             max_message_bytes=s.max_message_bytes, max_frame_pixels=s.max_frame_pixels,
             max_frame_rate=s.max_frame_rate, session_idle_s=s.session_idle_s,
             max_recording_s=s.max_recording_s, max_upload_bytes=s.max_upload_bytes,

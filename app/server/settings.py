@@ -7,6 +7,7 @@ one sentence naming the variable.
 
 from __future__ import annotations
 
+import math
 import os
 import ssl
 from pathlib import Path
@@ -58,10 +59,16 @@ class Settings(BaseSettings):
     keyfile: Path | None = Field(None, validate_default=True)
     """The certificate's private key (PEM)."""
 
+    workers: int = Field(1, ge=1)
+    """Server processes answering on the one address and port (``serve --workers``), for a
+    class larger than one process answers at full rate; one per core is the sensible most. The
+    session limits are split among them (:attr:`worker_max_sessions`)."""
+
     max_sessions: int = Field(128, ge=1)
-    """Practice sessions open at once, of any kind."""
+    """Practice sessions open at once, of any kind (split among the ``workers``)."""
     max_camera_sessions: int = Field(4, ge=1)
-    """Sessions sending camera images at once (each runs its own pose model)."""
+    """Sessions sending camera images at once (each runs its own pose model on the server's
+    cores; split among the ``workers``)."""
     max_message_bytes: int = Field(2 * 2**20, ge=1024)
     """Largest WebSocket message: one JPEG frame with its header, or one JSON message."""
     max_frame_pixels: int = Field(1920 * 1080, ge=64 * 64)
@@ -77,7 +84,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(64 * 2**20, ge=1024)
     """Largest JSON request body (a reference or a take)."""
     max_jobs: int = Field(32, ge=1)
-    """Scoring jobs remembered at once; the oldest finished ones are forgotten first."""
+    """Scoring jobs remembered at once, over all the ``workers``; the oldest finished ones are
+    forgotten first."""
     database_url: SecretStr | None = None
     """Where accounts and practices are kept: ``sqlite:///FILE`` or
     ``postgresql://user:password@host:port/db``; unset, ``tutor.db`` in the state folder."""
@@ -132,6 +140,16 @@ class Settings(BaseSettings):
     def tls(self) -> bool:
         """True when the server speaks https."""
         return self.certfile is not None
+
+    @property
+    def worker_max_sessions(self) -> int:
+        """Each worker's share of ``max_sessions``: the limit over the workers, rounded up."""
+        return math.ceil(self.max_sessions / self.workers)
+
+    @property
+    def worker_max_camera_sessions(self) -> int:
+        """Each worker's share of ``max_camera_sessions``, rounded up."""
+        return math.ceil(self.max_camera_sessions / self.workers)
 
     @property
     def loopback_only(self) -> bool:

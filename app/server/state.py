@@ -22,7 +22,7 @@ from app.server.sessions import SessionRegistry
 from app.server.settings import Settings
 from app.server.store import PracticeStore
 from app.server.tasks import JobRunner
-from app.server.uploads import remove_orphaned_uploads
+from app.server.uploads import remove_orphaned_folders
 
 
 @dataclass
@@ -47,8 +47,12 @@ def _model(path: Path | None) -> Path:
     return path
 
 
-def open_state(settings: Settings) -> ServerState:
+def open_state(settings: Settings, jobs_folder: Path | None = None) -> ServerState:
     """Check the model and the library, resolve the token, compile the scoring kernels.
+
+    ``jobs_folder`` is the jobs folder of the server this process is a worker of
+    (:class:`~app.server.tasks.JobRunner`); unset, this process starts a server and makes one.
+    Each process holds its share of the session limits (:attr:`Settings.worker_max_sessions`).
 
     Broken reference files do not stop the server; they are in ``library.problems``. Nor does
     a missing browser pose runtime: pages are told and send camera images. Nor an unreachable
@@ -62,7 +66,7 @@ def open_state(settings: Settings) -> ServerState:
     """
     model_path = _model(settings.model_path)
     library = Library(settings.poses_dir)
-    remove_orphaned_uploads()
+    remove_orphaned_folders()
     warm_up()
     url = settings.database_url.get_secret_value() if settings.database_url else None
     store = PracticeStore(url, settings.max_attempt_bytes)
@@ -72,8 +76,9 @@ def open_state(settings: Settings) -> ServerState:
         model_path=model_path,
         library=library,
         token=resolve_token(settings),
-        sessions=SessionRegistry(settings.max_sessions, settings.max_camera_sessions),
-        jobs=JobRunner(settings.max_jobs),
+        sessions=SessionRegistry(settings.worker_max_sessions,
+                                 settings.worker_max_camera_sessions),
+        jobs=JobRunner(settings.max_jobs, jobs_folder),
         store=store,
         browser_pose=find_browser_pose(settings.web_dir),
         loop_lag=LoopLag(settings.busy_lag_ms / 1000),
