@@ -1,6 +1,6 @@
 """Load on loopback: many practice sessions at once against ``dance-tutor serve``.
 
-The servers run as subprocesses and the clients in processes of their own (asyncio on uvloop,
+The server runs as a subprocess and the clients in processes of their own (asyncio on uvloop,
 one WebSocket per session), so no two share an interpreter. Two kinds of session run side by
 side:
 
@@ -10,23 +10,25 @@ side:
 - image mode: ``--camera-sessions`` learners (default: the server's camera limit, 4), each
   sending a real clip's JPEG frames as fast as the server answers them (one awaiting answer).
 
-``--processes N`` runs N independent ``dance-tutor serve`` processes on one library folder
-(sessions are independent, so nothing else is shared). ``serve`` cannot share one port among
-processes (uvicorn binds it without ``SO_REUSEPORT``), so each process has its own port and
-the clients spread the sessions over them round-robin, as a load balancer in front of one
-address would. ``--compare-processes 1,2`` runs the same load once per process count and
-prints one row each, with ratios against the first row measured in the same run.
+``--processes N`` runs one ``dance-tutor serve --workers N``: N server processes behind one
+address and port, as a teacher gives a class one URL; every session connects to that address
+and the kernel hands each connection to whichever worker accepts it first.
+``--compare-processes 1,2`` runs the same load once per process count and prints one row
+each, with ratios against the first row measured in the same run.
 
 The server's session limit (``DANCE_TUTOR_MAX_SESSIONS``, 128 by default) and camera limit
-are raised through the environment for the benchmark, so that the limit is never what is
+are raised through the environment for the benchmark, so far that any one worker could hold
+every session (each holds its share of the limits), so that the limit is never what is
 measured.
 
 Reported: sessions held to the end, frames sent, processed, dropped and unanswered (a busy
 server sheds landmark frames without answering them), feedback latency (frame sent to its
 ``update`` received) p50/p95/p99 per mode, errors (``error`` messages and unexpected closes),
-each server's resident memory (``VmRSS`` from ``/proc/<pid>/status``) sampled every half
-second, alone and summed, and the CPU time of servers, clients and every other process on
-the machine as a share of one core (the last tells a run that shared the machine).
+the resident memory (``VmRSS`` from ``/proc/<pid>/status``) of each of the server's processes
+(the one started and its descendants, found in ``/proc/<pid>/task/*/children``) sampled every
+half second, alone and summed, and the CPU time of the server's processes, the clients and
+every other process on the machine as a share of one core (the last tells a run that shared
+the machine).
 Memory growth is the last sample against the first one taken after every session has had its
 first answer. Client lag is how late each landmark frame left against its 30 fps schedule: a
 high one means the client, not the server, was the limit (split it with
@@ -55,7 +57,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from multiprocessing.process import BaseProcess
@@ -97,8 +98,6 @@ class SessionResult:
     """What one client saw."""
 
     mode: str
-    server: int = 0
-    """Which server process the session was opened on (counted from 0)."""
     captured: int = 0
     """Landmark mode: camera frames at 30 fps; those sooner than the tutor's pace after the
     last one sent are not sent, as the page does."""
@@ -120,8 +119,8 @@ class SessionResult:
 
 @dataclass
 class LoadReport:
-    """The whole run: every session's result, each server's memory samples (kB, taken at the
-    same instants) and the CPU seconds of servers and client processes."""
+    """The whole run: every session's result, each server process's memory samples (kB, taken
+    at the same instants) and the CPU seconds of server and client processes."""
 
     sessions: list[SessionResult]
     rss_kb: list[list[int]]
@@ -141,7 +140,7 @@ class LoadReport:
 
     @property
     def total_rss_kb(self) -> list[int]:
-        """The servers' memory summed, sample by sample."""
+        """The server's processes' memory summed, sample by sample."""
         return [sum(at) for at in zip(*self.rss_kb, strict=True)]
 
     @property
@@ -158,7 +157,7 @@ class LoadReport:
 
     @property
     def others_cpu_s(self) -> float:
-        """CPU seconds spent by processes other than the servers and clients: on a shared
+        """CPU seconds spent by processes other than the server's and clients: on a shared
         machine, what competed with the benchmark."""
         return max(0.0, self.machine_cpu_s - sum(self.server_cpu_s) - sum(self.client_cpu_s))
 
@@ -312,6 +311,13 @@ async def _finish(ws: ClientConnection, receiver: asyncio.Task[None]) -> None:
     await ws.close()
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, parents first, from ``/proc/<pid>/task/*/children``."""
+    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()]
+    return [pid, *(p for child in children for p in process_tree(child))]
+
+
 def rss_kb(pid: int) -> int:
     """The process's resident memory in kB, from ``/proc/<pid>/status``."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -339,11 +345,10 @@ class Plan:
     """Who connects where and when, the same in every client process.
 
     Session ``i`` is opened ``i * ramp_s / len(modes)`` after the common start by client
-    process ``i % clients``, on server ``(i // clients) % len(urls)``: every client process
-    spreads its sessions round-robin over every server.
+    process ``i % clients``, on the server's one address ``url``.
     """
 
-    urls: list[str]
+    url: str
     modes: list[str]
     clients: int
     seconds: float
@@ -351,9 +356,6 @@ class Plan:
     @property
     def ramp_s(self) -> float:
         return 1.0 + 0.02 * len(self.modes)
-
-    def server(self, i: int) -> int:
-        return (i // self.clients) % len(self.urls)
 
     def mine(self, client: int) -> list[int]:
         return list(range(client, len(self.modes), self.clients))
@@ -368,7 +370,7 @@ async def run_sessions(plan: Plan, client: int, bodies: Bodies, jpegs: list[byte
     stop_at = begin + plan.ramp_s + plan.seconds
     cpu_begin = time.process_time()
     indices = plan.mine(client)
-    results = [SessionResult(plan.modes[i], plan.server(i)) for i in indices]
+    results = [SessionResult(plan.modes[i]) for i in indices]
 
     async def count_answered() -> float:
         while time.perf_counter() < stop_at:
@@ -382,9 +384,9 @@ async def run_sessions(plan: Plan, client: int, bodies: Bodies, jpegs: list[byte
         await asyncio.sleep(max(0.0, begin + i * plan.ramp_s / len(plan.modes)
                                 - time.perf_counter()))
         if result.mode == "landmarks":
-            session = landmark_session(plan.urls[result.server], bodies, stop_at, result)
+            session = landmark_session(plan.url, bodies, stop_at, result)
         else:
-            session = image_session(plan.urls[result.server], jpegs, stop_at, result)
+            session = image_session(plan.url, jpegs, stop_at, result)
         tasks.append(asyncio.create_task(session))
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     for result, outcome in zip(results, outcomes, strict=True):
@@ -406,10 +408,10 @@ def client_process(plan: Plan, client: int, bodies: Bodies, jpegs: list[bytes],
 
 def _sample(pids: list[int], plan: Plan,
             answered: Any) -> tuple[list[list[int]], list[float], float]:
-    """From the common start to the stop: each server's RSS, sampled from when every session
-    has had its first answer (the pose models allocate their memory on their first frame), and
-    at least 2 s after the last session opened; each server's CPU seconds over the run, and
-    the whole machine's."""
+    """From the common start to the stop: each server process's RSS, sampled from when every
+    session has had its first answer (the pose models allocate their memory on their first
+    frame), and at least 2 s after the last session opened; each one's CPU seconds over the
+    run, and the whole machine's."""
     begin = time.perf_counter()
     start_at, stop_at = begin + plan.ramp_s + 2.0, begin + plan.ramp_s + plan.seconds
     cpu_begin, machine_begin = [cpu_s(pid) for pid in pids], machine_cpu_s()
@@ -444,12 +446,13 @@ def _collect(out: multiprocessing.Queue[Any], workers: Sequence[BaseProcess],
     return found
 
 
-def run_load(urls: list[str], pids: list[int], bodies: Bodies, jpegs: list[bytes],
+def run_load(url: str, pids: list[int], bodies: Bodies, jpegs: list[bytes],
              sessions: int, camera_sessions: int, seconds: float,
              client_processes: int = 1) -> LoadReport:
-    """Open every session (staggered), stream for ``seconds``, stop them all; the clients run
-    in ``client_processes`` processes of their own and this one samples the servers."""
-    plan = Plan(urls, ["landmarks"] * sessions + ["image"] * camera_sessions,
+    """Open every session (staggered) on ``url``, stream for ``seconds``, stop them all; the
+    clients run in ``client_processes`` processes of their own and this one samples the
+    server's processes ``pids``."""
+    plan = Plan(url, ["landmarks"] * sessions + ["image"] * camera_sessions,
                 client_processes, seconds)
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(client_processes + 1)
@@ -531,14 +534,15 @@ def describe(report: LoadReport) -> list[str]:
                      f"{_percentiles(report.lags())}")
     for k, rss in enumerate(report.rss_kb):
         if rss:
-            lines.append(f"server {k + 1} RSS: {rss[0] / 1024:.0f} MiB with all sessions open, "
+            lines.append(f"server process {k + 1} RSS: {rss[0] / 1024:.0f} MiB with all sessions "
+                         f"open, "
                          f"peak {max(rss) / 1024:.0f} MiB, last {rss[-1] / 1024:.0f} MiB "
                          f"(growth {_growth(rss):+.1%}, {len(rss)} samples)")
     total = report.total_rss_kb
     if len(report.rss_kb) > 1 and total:
-        lines.append(f"servers' RSS summed: {total[0] / 1024:.0f} -> {total[-1] / 1024:.0f} "
+        lines.append(f"server's RSS summed: {total[0] / 1024:.0f} -> {total[-1] / 1024:.0f} "
                      f"MiB (growth {report.memory_growth:+.1%})")
-    lines.append(f"CPU, share of one core: servers {_cores(report.server_cpu_s, report.wall_s)}"
+    lines.append(f"CPU, share of one core: server {_cores(report.server_cpu_s, report.wall_s)}"
                  f", clients {_cores(report.client_cpu_s, report.wall_s)}, other processes "
                  f"{_cores([report.others_cpu_s], report.wall_s)} (the machine has "
                  f"{os.cpu_count()} cores)")
@@ -602,20 +606,18 @@ def prepare(landmark_format: str = "binary") -> tuple[Path, Bodies, list[bytes]]
 def run(sessions: int, camera_sessions: int, seconds: float, landmark_format: str = "binary",
         processes: int = 1, client_processes: int = 1,
         prepared: tuple[Path, Bodies, list[bytes]] | None = None) -> LoadReport:
-    """Start ``processes`` servers on one copy of the library and put them under load; the
-    servers are stopped."""
+    """Start one server of ``processes`` workers on a copy of the library and put it under
+    load; the server is stopped."""
     model, bodies, jpegs = prepared or prepare(landmark_format)
     folder = Path(tempfile.mkdtemp(prefix="dance-tutor-load-"))
     try:
         poses = copy_library(folder / "poses")
-        env = {"DANCE_TUTOR_MAX_SESSIONS": str(sessions + camera_sessions + 8),
-               "DANCE_TUTOR_MAX_CAMERA_SESSIONS": str(max(1, camera_sessions))}
-        with ExitStack() as stack:
-            servers = [stack.enter_context(
-                running_server(poses, model, folder / f"server-{k}.log", **env))
-                for k in range(processes)]
-            return run_load([f"ws://127.0.0.1:{s.port}/ws/practice" for s in servers],
-                            [s.process.pid for s in servers], bodies, jpegs, sessions,
+        env = {"DANCE_TUTOR_WORKERS": str(processes),
+               "DANCE_TUTOR_MAX_SESSIONS": str((sessions + camera_sessions + 8) * processes),
+               "DANCE_TUTOR_MAX_CAMERA_SESSIONS": str(max(1, camera_sessions) * processes)}
+        with running_server(poses, model, folder / "server.log", **env) as server:
+            return run_load(f"ws://127.0.0.1:{server.port}/ws/practice",
+                            process_tree(server.process.pid), bodies, jpegs, sessions,
                             camera_sessions, seconds, client_processes)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -643,8 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=("binary", "json"), default="binary",
                         help="how landmark sessions send poses (default binary)")
     parser.add_argument("--processes", type=int, default=1,
-                        help="server processes, one port each, sessions spread round-robin "
-                             "(default 1)")
+                        help="server processes: one dance-tutor serve --workers N on one "
+                             "address (default 1)")
     parser.add_argument("--compare-processes", type=_counts, default=None, metavar="N,M,...",
                         help="run once per server process count and print a table with "
                              "ratios against the first count (overrides --processes)")
@@ -659,14 +661,14 @@ def main(argv: list[str] | None = None) -> int:
                      args.client_processes, prepared)
         print(f"{args.sessions} landmark sessions ({args.format}) at {LANDMARK_FPS:g} fps and "
               f"{args.camera_sessions} image sessions for {args.seconds:g} s on loopback, "
-              f"against {processes} server process(es) (one port each, sessions round-robin), "
+              f"against dance-tutor serve --workers {processes} (one address), "
               f"from {args.client_processes} client process(es)")
         for line in describe(report):
             print("  " + line)
         print("  " + targets(report))
         rows.append((processes, report))
     if len(rows) > 1:
-        print("landmark sessions by server process count; ratios against the first row:")
+        print("landmark sessions by server worker count; ratios against the first row:")
         for line in table(rows):
             print("  " + line)
     return 0

@@ -1,9 +1,9 @@
 """A short version of ``benchmarks/load.py`` in CI: every session served, no errors.
 
 Twenty learners send a real clip's landmarks at 30 fps and one sends camera frames, for ten
-seconds, from two client processes against two ``dance-tutor serve`` processes sharing one
-library folder, the sessions spread over them. Speed and memory targets are the benchmark's
-business; here every session must be held to its summary without an error.
+seconds, from two client processes against one ``dance-tutor serve --workers 2`` on one
+address. Speed and memory targets are the benchmark's business; here every session must be
+held to its summary without an error.
 """
 
 from __future__ import annotations
@@ -31,6 +31,6 @@ def test_many_sessions_at_once_are_all_served_without_errors() -> None:
     assert sum(s.captured for s in landmarks) >= SESSIONS * SECONDS * 30 * 0.9
     # the clients keep to the pace the tutors ask, so nearly every frame sent is answered
     assert sum(s.updates for s in landmarks) >= 0.9 * sum(s.sent for s in landmarks)
-    assert {s.server for s in report.sessions} == set(range(PROCESSES))
-    assert len(report.rss_kb) == PROCESSES and all(report.rss_kb), \
-        "a server's memory was never sampled"
+    # the parent, its workers and multiprocessing's resource tracker
+    assert len(report.rss_kb) == PROCESSES + 2 and all(report.rss_kb), \
+        "a server process's memory was never sampled"
