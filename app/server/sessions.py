@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 import threading
 import uuid
 from array import array
@@ -254,11 +255,13 @@ class Worker(Protocol):
 
 
 class _Guarded:
-    """Serialises ``process``, ``finish`` and ``close`` so the model is never freed mid-frame."""
+    """Serialises ``process``, ``finish`` and ``close`` so the model is never freed mid-frame;
+    ``close`` frees the session's :class:`Take` too."""
 
-    def __init__(self, source: PoseSource) -> None:
+    def __init__(self, source: PoseSource, take: Take) -> None:
         self.source = source
         self.mode = source.mode
+        self.take = take
         self._lock = threading.Lock()
         self._closed = False
 
@@ -274,6 +277,7 @@ class _Guarded:
             if not self._closed:
                 self._closed = True
                 self.source.close()
+                self.take.close()
 
 
 class Take:
@@ -283,8 +287,12 @@ class Take:
     At most ``max_frames`` are kept (None: as many as come); past them :attr:`full` is true
     and frames are dropped. An attempt's frames carry the reference frame the live aligner had
     reached (``reference_frames`` in the document, for the replay's two skeletons side by side).
-    Each frame is kept as 231 float32 values (image landmarks, visibility, world landmarks;
-    NaN for nobody or no world landmarks): under a kilobyte, so a class's attempts stay small.
+
+    Each frame is 231 float32 values (image landmarks, visibility, world landmarks; NaN for
+    nobody or no world landmarks), written to an anonymous temporary file: a session holds a
+    few kilobytes of memory however long it runs, so a class's memory stays flat, and the file
+    is gone with the session, or with the process if it is killed. Should the disk refuse a
+    frame, the take keeps none from then on and :meth:`sequence` says why.
     """
 
     _WIDTH = N_LANDMARKS * 7
@@ -292,6 +300,7 @@ class Take:
     def __init__(self, max_frames: int | None = None) -> None:
         self.max_frames = max_frames
         self.image_size = (1, 1)
+        self._rows = tempfile.TemporaryFile(prefix="dance-tutor-take-")  # noqa: SIM115 (close())
         self.restart()
 
     @property
@@ -307,12 +316,22 @@ class Take:
     def full(self) -> bool:
         return self.max_frames is not None and self.frames >= self.max_frames
 
+    @property
+    def kept(self) -> bool:
+        """True when the take holds somebody and the disk took all its frames."""
+        return self.anybody and self._lost is None
+
     def restart(self) -> None:
         self._start_t: float | None = None
         self._t = array("d")
-        self._values = array("f")
-        self.reference_frames: list[float] = []
+        self._reference_frames = array("f")
+        self._rows.seek(0)
+        self._rows.truncate()
+        self._lost: str | None = None
         self.anybody = False
+
+    def close(self) -> None:
+        self._rows.close()
 
     def add(self, t: float, pose: FramePose | None, image_size: tuple[int, int],
             reference_frame: float | None = None) -> float:
@@ -321,23 +340,39 @@ class Take:
             self._start_t = t
         elapsed = t - self._start_t
         self.image_size = image_size
-        if not self.full:
-            self._t.append(elapsed)
-            row = np.full(self._WIDTH, np.nan, dtype=np.float32)
-            if pose is not None:
-                row[:3 * N_LANDMARKS] = pose.image_xyz.ravel()
-                row[3 * N_LANDMARKS:4 * N_LANDMARKS] = pose.visibility
-                row[4 * N_LANDMARKS:] = pose.world_xyz.ravel()
-                self.anybody = True
-            self._values.frombytes(row.tobytes())
-            if reference_frame is not None:
-                self.reference_frames.append(round(reference_frame, 2))
+        if self.full or self._lost is not None:
+            return elapsed
+        row = np.full(self._WIDTH, np.nan, dtype=np.float32)
+        if pose is not None:
+            row[:3 * N_LANDMARKS] = pose.image_xyz.ravel()
+            row[3 * N_LANDMARKS:4 * N_LANDMARKS] = pose.visibility
+            row[4 * N_LANDMARKS:] = pose.world_xyz.ravel()
+        try:
+            self._rows.write(row.tobytes())
+        except OSError as exc:
+            self._lost = exc.strerror or str(exc)
+            logger.warning("a take stops keeping frames: the disk refused one (%s)", self._lost)
+            return elapsed
+        self._t.append(elapsed)
+        self.anybody = self.anybody or pose is not None
+        if reference_frame is not None:
+            self._reference_frames.append(reference_frame)
         return elapsed
 
     def sequence(self) -> PoseSequence:
-        t = np.frombuffer(self._t, dtype=np.float64)
-        rows = np.frombuffer(self._values, dtype=np.float32).reshape(-1, self._WIDTH)
+        """The take as a sequence.
+
+        Raises
+        ------
+        UserError
+            When the disk refused the take's frames.
+        """
+        if self._lost is not None:
+            raise UserError(f"the server could not keep the take on its disk ({self._lost})")
+        self._rows.seek(0)
+        rows = np.frombuffer(self._rows.read(), dtype=np.float32).reshape(-1, self._WIDTH)
         rows = rows.astype(np.float64)
+        t = np.frombuffer(self._t, dtype=np.float64)
         image = rows[:, :3 * N_LANDMARKS].reshape(-1, N_LANDMARKS, 3)
         visibility = rows[:, 3 * N_LANDMARKS:4 * N_LANDMARKS]
         world = rows[:, 4 * N_LANDMARKS:].reshape(-1, N_LANDMARKS, 3)
@@ -352,8 +387,8 @@ class Take:
             fps=fps, image_size=self.image_size,
             source=Source("webcam", "recorded in the browser"),
         )
-        if len(self.reference_frames) == len(t):
-            seq.extra["reference_frames"] = self.reference_frames
+        if len(self._reference_frames) == len(t):
+            seq.extra["reference_frames"] = [round(f, 2) for f in self._reference_frames]
         return seq
 
 
@@ -369,15 +404,14 @@ class RecordingWorker(_Guarded):
     """
 
     def __init__(self, source: PoseSource, max_s: float) -> None:
-        super().__init__(source)
+        super().__init__(source, Take())
         self.step_names: list[str] = []
         self.max_s = max_s
         self._restart = False
-        self._take = Take()
 
     @property
     def full(self) -> bool:
-        return self._take.frames > 0 and self._take.elapsed_s >= self.max_s
+        return self.take.frames > 0 and self.take.elapsed_s >= self.max_s
 
     def request_restart(self, step: str | None, music_start_ms: float | None = None,
                         rate: float | None = None) -> None:
@@ -390,8 +424,8 @@ class RecordingWorker(_Guarded):
             seen = self.source.read(frame)
             if self._restart:
                 self._restart = False
-                self._take.restart()
-            elapsed = self._take.add(seen.t, seen.pose, seen.image_size)
+                self.take.restart()
+            elapsed = self.take.add(seen.t, seen.pose, seen.image_size)
             return {"t": round(seen.t, 3), "elapsed_s": round(elapsed, 3),
                     "landmarks": landmarks_payload(seen.pose)}
 
@@ -401,9 +435,9 @@ class RecordingWorker(_Guarded):
     def closing(self, counts: FrameCounts) -> Recorded:
         """The take, and the part of it where the instructor moves as a suggested trim."""
         with self._using():
-            if not self._take.anybody:
+            if not self.take.anybody:
                 raise UserError("nobody was seen during the recording, so there is no take")
-            seq = self._take.sequence()
+            seq = self.take.sequence()
         span = moving_span(seq)
         trim = None
         if span is not None:
@@ -434,7 +468,7 @@ class PracticeWorker(_Guarded):
     def __init__(self, source: PoseSource, target: Target, options: ScoreOptions,
                  fps_hint: float, step: str | None = None,
                  latency: Latency | None = None) -> None:
-        super().__init__(source)
+        super().__init__(source, Take(ATTEMPT_MAX_FRAMES))
         reference = target.reference
         self._routine = target.routine
         self._reference = reference
@@ -446,7 +480,6 @@ class PracticeWorker(_Guarded):
                                 latency)
         self._pending: list[tuple[str | None, float | None, float | None]] = []
         self._looped: str | None = step
-        self._attempt = Take(ATTEMPT_MAX_FRAMES)
         self._started_at = now()
         if step is not None:
             self.request_restart(step)
@@ -475,7 +508,7 @@ class PracticeWorker(_Guarded):
                 music_start_s = (None if music_start_ms is None
                                  else self.source.seconds(music_start_ms))
                 self.live.reset(*self._frames_of(self._looped), music_start_s, rate)
-                self._attempt.restart()
+                self.take.restart()
                 self._started_at = now()
             pose = seen.pose
             if pose is None:
@@ -484,7 +517,7 @@ class PracticeWorker(_Guarded):
                 world = pose.world_xyz if np.isfinite(pose.world_xyz).all() else None
                 update = self.live.push(seen.t, pose.image_xyz, pose.visibility, world,
                                         seen.image_size)
-            self._attempt.add(seen.t, pose, seen.image_size, update.ref_position)
+            self.take.add(seen.t, pose, seen.image_size, update.ref_position)
             return update.to_dict()
 
     def closing(self, counts: FrameCounts) -> Summary:
@@ -501,7 +534,7 @@ class PracticeWorker(_Guarded):
         if not isinstance(summary, Summary) or summary.report is None:
             return None
         with self._using():
-            attempt = self._attempt.sequence() if self._attempt.anybody else None
+            attempt = self.take.sequence() if self.take.kept else None
         return PracticeRecord(
             reference=self._routine.name if self._routine else self._reference.name or "",
             kind="routine" if self._routine else "step", started_at=self._started_at,
