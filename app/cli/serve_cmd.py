@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.server.settings import Settings
+    from app.server.setup import Setup
     from app.server.state import ServerState
 
 
@@ -47,29 +48,38 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import EXIT_BUG
-    from app.server.runner import serve
     from app.server.settings import load_settings
-    from app.server.state import open_state
-    from app.server.workers import WorkersFailed, serve_workers
 
     settings = load_settings(host=args.host, port=args.port, poses_dir=args.poses,
                              model_path=args.model, certfile=args.certfile,
                              keyfile=args.keyfile, workers=args.workers)
-    state = open_state(settings)
     if settings.workers == 1:
+        from app.server.runner import serve
+        from app.server.state import open_state
+
+        state = open_state(settings)
         serve(state, lambda port: _announce(settings, state, port), log_level=args.log_level)
         return 0
+    return _serve_workers(settings, args.log_level)
+
+
+def _serve_workers(settings: Settings, log_level: str) -> int:
+    """The parent of ``--workers``: it checks the set-up and imports nothing that serves."""
+    from app.cli import EXIT_BUG
+    from app.server.setup import check_setup
+    from app.server.workers import WorkersFailed, serve_workers
+
+    setup = check_setup(settings)
     try:
-        serve_workers(state, lambda port: _announce(settings, state, port),
-                      log_level=args.log_level)
+        serve_workers(settings, setup, lambda port: _announce(settings, setup, port),
+                      log_level=log_level)
     except WorkersFailed as exc:
         print(f"dance-tutor serve: {exc}", file=sys.stderr)
         return EXIT_BUG
     return 0
 
 
-def _announce(settings: Settings, state: ServerState, port: int) -> None:
+def _announce(settings: Settings, state: Setup | ServerState, port: int) -> None:
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     if ":" in shown:
         shown = f"[{shown}]"

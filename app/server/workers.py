@@ -1,8 +1,9 @@
 """``dance-tutor serve --workers N``: N server processes behind one address and port.
 
-The parent process checks the set-up once (:func:`~app.server.state.open_state`, as a single
+The parent process checks the set-up once (:func:`~app.server.setup.check_setup`, as a single
 process does), binds the listening socket once and starts N worker processes (multiprocessing's
-"spawn", as uvicorn's own ``--workers`` does). Each is handed the bound socket, the instructor
+"spawn", as uvicorn's own ``--workers`` does); it imports neither the pose model's runtime nor
+the web framework, so it stays small. Each is handed the bound socket, the instructor
 token the parent resolved and the parent's jobs folder, builds its own
 :class:`~app.server.state.ServerState` and runs the usual
 :class:`~app.server.runner.TutorServer` on the shared socket; the kernel gives each new
@@ -41,9 +42,9 @@ from types import FrameType
 from pydantic import SecretStr
 
 from app.errors import UserError
-from app.server.runner import make_server, settle_heap
 from app.server.settings import Settings
-from app.server.state import ServerState, open_state
+from app.server.setup import Setup
+from app.server.tasks import JobRunner
 
 logger = logging.getLogger(__name__)
 
@@ -92,13 +93,13 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_workers(state: ServerState, on_listening: Callable[[int], None], *,
+def serve_workers(settings: Settings, setup: Setup, on_listening: Callable[[int], None], *,
                   log_level: str) -> None:
-    """Serve with ``state.settings.workers`` processes until SIGINT or SIGTERM;
-    ``on_listening(port)`` once every worker listens.
+    """Serve with ``settings.workers`` processes until SIGINT or SIGTERM; ``on_listening(port)``
+    once every worker listens.
 
-    ``state`` is the parent's, built to check the set-up: its database is closed here and its
-    jobs folder handed to the workers, then removed once they have stopped.
+    ``setup`` is what the parent checked: its database is closed here (each worker opens its
+    own). The parent makes the server's jobs folder and removes it once the workers stopped.
 
     Raises
     ------
@@ -107,11 +108,11 @@ def serve_workers(state: ServerState, on_listening: Callable[[int], None], *,
     WorkersFailed
         A worker died before it listened, or the workers keep dying.
     """
-    state.store.close()
-    settings = state.settings
-    token = SecretStr(state.token.reveal())
-    plan = WorkerPlan(settings.model_copy(update={"instructor_token": token}),
-                      state.jobs.folder, log_level)
+    setup.store.close()
+    jobs = JobRunner(settings.max_jobs)
+    token = SecretStr(setup.token.reveal())
+    plan = WorkerPlan(settings.model_copy(update={"instructor_token": token}), jobs.folder,
+                      log_level)
     try:
         with listen(settings.host, settings.port) as sock, _stop_signals() as stop:
             workers: list[_Worker] = []
@@ -122,7 +123,7 @@ def serve_workers(state: ServerState, on_listening: Callable[[int], None], *,
             finally:
                 _stop(workers)
     finally:
-        state.jobs.shutdown()
+        jobs.shutdown()
 
 
 class _Worker:
@@ -240,6 +241,10 @@ def run_worker(plan: WorkerPlan, sock: socket.socket, ready: Connection) -> None
 
     ``ready`` hears this process's id once the server listens.
     """
+    # Imported here: the parent, which imports this module too, never serves.
+    from app.server.runner import make_server, settle_heap
+    from app.server.state import open_state
+
     _follow_the_parent()
     logging.getLogger("app").setLevel(plan.log_level.upper())
     try:
