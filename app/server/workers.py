@@ -3,7 +3,7 @@
 The parent process checks the set-up once (:func:`~app.server.setup.check_setup`, as a single
 process does), binds the listening socket once and starts N worker processes (multiprocessing's
 "spawn", as uvicorn's own ``--workers`` does); it imports neither the pose model's runtime nor
-the web framework, so it stays small. Each is handed the bound socket, the instructor
+the web framework, so it stays small. Each worker is handed the bound socket, the instructor
 token the parent resolved and the parent's jobs folder, builds its own
 :class:`~app.server.state.ServerState` and runs the usual
 :class:`~app.server.runner.TutorServer` on the shared socket; the kernel gives each new
@@ -11,11 +11,13 @@ connection to whichever worker accepts it first. Workers share the database, the
 folder and the jobs folder; sessions live in the worker that accepted them, each worker holding
 its share of the session limits. The parent announces the address once every worker listens,
 forwards SIGINT and SIGTERM to the workers as SIGTERM (each says goodbye to its sessions and
-stops), waits for them and removes the jobs folder.
+stops), waits for them and removes the jobs folder. Workers leave the terminal's process group
+(a Ctrl-C reaches the parent only) and stop when the parent dies, however it dies.
 
 A worker that dies unexpectedly (a crash, the kernel's out-of-memory killer) is logged and
-started again, so the rest of the class goes on dancing while the learners it served reconnect.
-A worker that dies before it listens, or the workers dying more than ``RESTARTS_PER_MINUTE``
+started again, so the rest of the class goes on dancing while the learners it served start
+again (their pages say the connection closed; a new one reaches a live worker). A worker that
+dies before it listens, or the workers dying more than ``RESTARTS_PER_MINUTE``
 times within a minute, stop the whole server with a sentence saying why: starting again would
 not help.
 """
