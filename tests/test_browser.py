@@ -180,8 +180,8 @@ def test_a_practice_session_from_library_to_summary(
     assert colours["ghost"] > 100, colours
     assert 0 <= int(text(page, "#score")) <= 100
     assert page.locator("#corrections li").count() <= 2
-    width = page.evaluate("document.getElementById('progress-fill').style.width")
-    assert width.endswith("%") and float(width[:-1]) > 0
+    progress = page.evaluate("document.getElementById('progress-fill').style.transform")
+    assert progress.startswith("scaleX(") and float(progress[7:-1]) > 0
     assert "camera image stays on this device" in text(page, "#pose-note")
     assert text(page, "#session-stats").startswith("pose on this device (full)")
     shot(page, "practice")

@@ -18,7 +18,19 @@ const SUMMARY_TIMEOUT_MS = 20000;
 const END_HOLD_MS = 600;
 const REPLAY_MAX_FRAMES = 5 * 60 * 30;
 
+const STATS_EVERY_MS = 500;
 const $ = (id) => document.getElementById(id);
+
+// Text that changes only now and then is written only when it does: every write restyles, lays
+// out and repaints the page, which takes processor time from the pose model.
+function show(id, text) {
+  const element = $(id);
+  if (element.textContent !== text) element.textContent = text;
+}
+
+function showProgress(fraction) {
+  $("progress-fill").style.transform = `scaleX(${fraction.toFixed(3)})`;
+}
 
 // Frame range [start, stop) of a named step as the server cuts it (the reference detail's
 // step_frames), or of the whole reference.
@@ -181,10 +193,11 @@ export class Practice {
     $("score").textContent = "–";
     $("score").style.color = "";
     $("corrections").replaceChildren();
-    $("progress-fill").style.width = "0%";
+    showProgress(0);
     $("popup").hidden = true;
     $("countdown").hidden = true;
     $("session-stats").textContent = "";
+    this.statsShownAt = -Infinity;
   }
 
   // The session is over: the camera and the socket are released, the message stays.
@@ -206,16 +219,19 @@ export class Practice {
   }
 
   showStats(message) {
+    const now = performance.now();
+    if (now - this.statsShownAt < STATS_EVERY_MS) return;
+    this.statsShownAt = now;
     const latency = this.socket.medianLatency();
     const { processed, dropped } = message.frames;
     const where = this.pose.mode === "landmarks" ? `pose on this device (${this.pose.variant})` : "pose on the tutor";
-    $("session-stats").textContent =
-      `${where} · ${processed} frames · ${dropped} skipped · ${latency === null ? "–" : Math.round(latency)} ms`;
+    show("session-stats",
+      `${where} · ${processed} frames · ${dropped} skipped · ${latency === null ? "–" : Math.round(latency)} ms`);
   }
 
   checkFraming(live) {
     const hint = framingHint(live);
-    $("framing-hint").textContent = hint ?? "Hold still…";
+    show("framing-hint", hint ?? "Hold still…");
     if (hint) {
       this.okSince = null;
       return;
@@ -302,10 +318,13 @@ export class Practice {
 
   showFeedback(live) {
     const score = live.score;
-    $("score").textContent = String(Math.round(score));
+    show("score", String(Math.round(score)));
     $("score").style.color = STATE_COLOURS[scoreState(score)];
     const messages = (live.messages || []).slice(0, 2);
-    $("corrections").replaceChildren(...messages.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
+    const list = $("corrections");
+    if (messages.join("\n") !== [...list.children].map((item) => item.textContent).join("\n")) {
+      list.replaceChildren(...messages.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
+    }
     if (messages.length) say(messages[0]);
     this.timeline.push({ t: live.t, score });
     if (this.recorded.length < REPLAY_MAX_FRAMES) {
@@ -318,7 +337,7 @@ export class Practice {
     }
     const [lo, hi] = stepRange(this.reference, this.options.step);
     const progress = Math.min(1, Math.max(0, (live.ref_position - lo + 1) / (hi - lo)));
-    $("progress-fill").style.width = `${(progress * 100).toFixed(1)}%`;
+    showProgress(progress);
     this.checkEnd(progress);
   }
 
