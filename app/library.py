@@ -365,11 +365,10 @@ class Library:
         """What the scorer compares with: the mean of the takes and how much they vary.
 
         With one take the sequence itself and ``tolerance=None`` (the scorer's default
-        tolerance, see :class:`app.reference.Reference`).
+        tolerance, see :class:`app.reference.Reference`). One per stored file while it is
+        unchanged, with what it keeps once worked out (its accents).
         """
         seq = self.get(name)
-        if not seq.takes:
-            return Reference(seq)
         path = self.path_of(name)
         with self._lock:
             cached = self._references.get(path)

@@ -42,7 +42,6 @@ from app.rhythm import (
     AccentTracker,
     Latency,
     Rhythm,
-    accents_of,
     danced_beats,
     heard_beats,
     measure,
@@ -258,7 +257,7 @@ class LiveSession:
         self.latency = latency
         self._accents = AccentTracker()
         self._danced = None if beats is None else danced_beats(
-            beats, accents_of(self._ref_t, seq.image_xyz, seq.visibility, seq.aspect),
+            beats, reference.accents,
             seq.duration_s)
         self.reset()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +19,7 @@ from app.align import align_offline
 from app.errors import NoAlignmentError, UserError
 from app.features import Features
 from app.normalise import common_space, feature_matrix, hip_centre, torso_length
+from app.rhythm import Accents, accents_of
 from app.schema import SKELETON
 from app.sequence import PoseSequence
 from app.visibility import landmark_weights
@@ -72,6 +74,14 @@ class Reference:
         mean, spread = tolerance_from_takes(takes)
         return cls(replace(mean, name=seq.name, title=seq.title, steps=seq.steps, takes=()),
                    spread)
+
+    @cached_property
+    def accents(self) -> Accents:
+        """When the reference's own dancer marks a beat (:func:`app.rhythm.accents_of`), found
+        once: a class practising one step opens it once a learner, and the library keeps one
+        :class:`Reference` per stored file."""
+        seq = self.sequence
+        return accents_of(seq.t - seq.t[0], seq.image_xyz, seq.visibility, seq.aspect)
 
     @property
     def name(self) -> str:

@@ -233,6 +233,16 @@ def test_written_files_are_readable_by_others(library: Library) -> None:
     assert mode & 0o044 == 0o044
 
 
+def test_a_single_take_reference_is_derived_once_per_file_version(library: Library) -> None:
+    reference = library.reference("wing-beat")
+    accents = reference.accents
+    again = library.reference("wing-beat")
+    assert again is reference and again.accents is accents, "a class opens it once a learner"
+    library.add_take("wing-beat", replace(with_noise(library.get("wing-beat"), 0.01, 1),
+                                          source=Source("webcam", "take 1")))
+    assert library.reference("wing-beat") is not reference, "a changed file is read again"
+
+
 def test_takes_are_stored_and_give_a_tolerance(library: Library) -> None:
     base = library.get("wing-beat")
     for seed in (1, 2):
