@@ -19,6 +19,7 @@ const END_HOLD_MS = 600;
 const REPLAY_MAX_FRAMES = 5 * 60 * 30;
 
 const STATS_EVERY_MS = 500;
+const GHOST_REDRAW_MS = 25;
 const $ = (id) => document.getElementById(id);
 
 // Text that changes only now and then is written only when it does: every write restyles, lays
@@ -62,6 +63,7 @@ export class Practice {
     this.lastLearner = null;
     this.lastLive = null;
     this.drawFrame = 0;
+    this.drawnAt = -Infinity;
     this.pose = null;
     this.localLandmarks = null;
     this.music = new Music($("music"));
@@ -280,16 +282,22 @@ export class Practice {
     this.followMusic();
   }
 
-  // While the music plays the ghost is redrawn at the music's time whenever it reaches another
-  // reference frame, not only when a pose arrives (a dozen times a second on a slow device); an
-  // animation frame that would draw the same picture again is skipped, leaving the processor to
-  // the pose model.
+  // While the music plays the ghost moves at the music's time: each pose drawn shows it there,
+  // and when it reaches another reference frame over GHOST_REDRAW_MS after the last drawing (a
+  // pose comes a dozen times a second on a slow device) it is drawn at once, with the pose a
+  // drawing waiting for the next animation frame would have shown. Every other animation frame
+  // is left to the pose model.
   followMusic() {
     cancelAnimationFrame(this.musicFrame);
     const tick = () => {
       if (!this.music.playing || this.phase !== "dancing") return;
       const index = String(Math.round(this.music.time * this.reference.fps));
-      if (this.lastLive && !this.watchStop && index !== this.canvas.dataset.ghostFrame) this.draw(this.lastLive);
+      const due = performance.now() - this.drawnAt >= GHOST_REDRAW_MS;
+      if (this.lastLive && !this.watchStop && due && index !== this.canvas.dataset.ghostFrame) {
+        cancelAnimationFrame(this.drawFrame);
+        this.drawFrame = 0;
+        this.draw(this.lastLive);
+      }
       this.musicFrame = requestAnimationFrame(tick);
     };
     this.musicFrame = requestAnimationFrame(tick);
@@ -397,7 +405,8 @@ export class Practice {
     const index = this.watchStop ? this.watchIndex
       : this.music.playing ? Math.round(this.music.time * this.reference.fps)
         : Math.round(live.ref_position ?? 0);
-    this.canvas.dataset.ghostFrame = String(index);
+    if (this.canvas.dataset.ghostFrame !== String(index)) this.canvas.dataset.ghostFrame = String(index);
+    this.drawnAt = performance.now();
     this.drawGhost(index, learner, width, height);
     if (learner) drawSkeleton(this.ctx, learner, { limbStates: live.limbs, width: Math.max(4, width / 160) });
   }
