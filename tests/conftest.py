@@ -33,6 +33,15 @@ def clip(name: str) -> Path:
     return path
 
 
+@pytest.fixture
+def private_tmp(tmp_path: Path) -> Path:
+    """A temporary folder of the test's own, for a server subprocess's ``TMPDIR``: what the
+    server leaves behind shows there."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     """The verified pose model, fetched or built offline on first use."""

@@ -7,9 +7,11 @@ a free loopback port, so WebSocket tests talk to it over a real socket.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from websockets.sync.client import ClientConnection, connect
 
 from app.server.main import create_app
 from app.server.runner import make_server
@@ -167,3 +170,16 @@ def running_server(poses: Path, model: Path, log: Path, **env: str) -> Iterator[
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def told_of_shutdown(server: ServerProcess) -> Iterator[ClientConnection]:
+    """A landmarks practice open on ``server`` when it is sent SIGTERM: its socket, once the
+    session has heard why (``shutdown``, fatal)."""
+    with connect(f"ws://127.0.0.1:{server.port}/ws/practice") as ws:
+        ws.send(json.dumps({"type": "start", "reference": "wing-beat", "mode": "landmarks"}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "ready"
+        server.process.send_signal(signal.SIGTERM)
+        goodbye = json.loads(ws.recv(timeout=30))
+        assert (goodbye["code"], goodbye["fatal"]) == ("shutdown", True)
+        yield ws

@@ -101,11 +101,9 @@ def test_sigkill_during_reference_writes_leaves_every_file_whole(
 
 @pytest.mark.model
 def test_sigkill_during_an_upload_or_a_scoring_job_leaves_no_upload_behind(
-    tmp_path: Path, model_path: Path
+    tmp_path: Path, model_path: Path, private_tmp: Path
 ) -> None:
     poses = copy_library(tmp_path / "poses")
-    private_tmp = tmp_path / "tmp"
-    private_tmp.mkdir()
     env = {"TMPDIR": str(private_tmp)}
     video = clip("romp_sample_video2_jumpingjacks.mp4").read_bytes()
     server = ServerProcess(poses, model_path, tmp_path / "kill.log", **env)

@@ -11,9 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
-from tests.server_fixtures import ROOT, TOKEN, copy_library, running_server
+from tests.server_fixtures import ROOT, TOKEN, copy_library, running_server, told_of_shutdown
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -74,13 +73,7 @@ def test_start_announces_the_address_and_sigterm_says_goodbye_to_sessions(
         assert f"open {server.url}/ in a browser" in server.log()
         assert "Instructor token: as set in DANCE_TUTOR_INSTRUCTOR_TOKEN" in server.log()
         assert TOKEN not in server.log()
-        with connect(f"ws://127.0.0.1:{server.port}/ws/practice") as ws:
-            ws.send(json.dumps({"type": "start", "reference": "wing-beat",
-                                "mode": "landmarks"}))
-            assert json.loads(ws.recv(timeout=30))["type"] == "ready"
-            server.process.send_signal(signal.SIGTERM)
-            goodbye = json.loads(ws.recv(timeout=30))
-            assert (goodbye["code"], goodbye["fatal"]) == ("shutdown", True)
+        with told_of_shutdown(server) as ws:
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=30)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001

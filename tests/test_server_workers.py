@@ -11,7 +11,6 @@ written only so often.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -26,13 +25,19 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from websockets.sync.client import connect
 
 from app.server import tasks
 from app.server.settings import SettingsError, load_settings
 from app.server.tasks import ORPHANED, JobLimitError, JobRunner, JobStatus, Progress
 from app.server.uploads import JOBS_PREFIX, process_alive
-from tests.server_fixtures import ROOT, TOKEN, ServerProcess, copy_library, running_server
+from tests.server_fixtures import (
+    ROOT,
+    TOKEN,
+    ServerProcess,
+    copy_library,
+    running_server,
+    told_of_shutdown,
+)
 from tests.test_server_tasks import wait_finished
 
 LEFT_BEHIND = """
@@ -173,11 +178,9 @@ def _parent_of(pid: int) -> int:
 
 @pytest.mark.model
 def test_two_workers_answer_on_one_address_share_jobs_and_stop_together(
-    tmp_path: Path, model_path: Path
+    tmp_path: Path, model_path: Path, private_tmp: Path
 ) -> None:
     poses = copy_library(tmp_path / "poses")
-    private_tmp = tmp_path / "tmp"
-    private_tmp.mkdir()
     server = ServerProcess(poses, model_path, tmp_path / "server.log", DANCE_TUTOR_WORKERS="2",
                            DANCE_TUTOR_MAX_CAMERA_SESSIONS="3", TMPDIR=str(private_tmp))
     try:
@@ -210,13 +213,8 @@ def test_two_workers_answer_on_one_address_share_jobs_and_stop_together(
         assert {(a.status_code, a.json()["result"]["score"]) for a in answers} == {
             (200, job["result"]["score"])}
 
-        with connect(f"ws://127.0.0.1:{server.port}/ws/practice") as ws:
-            ws.send(json.dumps({"type": "start", "reference": "wing-beat",
-                                "mode": "landmarks"}))
-            assert json.loads(ws.recv(timeout=30))["type"] == "ready"
-            server.process.send_signal(signal.SIGTERM)
-            goodbye = json.loads(ws.recv(timeout=30))
-            assert (goodbye["code"], goodbye["fatal"]) == ("shutdown", True)
+        with told_of_shutdown(server):
+            pass
         assert server.process.wait(timeout=60) == 0
         assert not any(process_alive(pid) for pid in pids)
         assert list(private_tmp.iterdir()) == [], "the jobs or an upload folder was left"
@@ -226,11 +224,9 @@ def test_two_workers_answer_on_one_address_share_jobs_and_stop_together(
 
 @pytest.mark.model
 def test_one_process_keeps_its_jobs_the_same_way_and_removes_them_on_sigterm(
-    tmp_path: Path, model_path: Path
+    tmp_path: Path, model_path: Path, private_tmp: Path
 ) -> None:
     poses = copy_library(tmp_path / "poses")
-    private_tmp = tmp_path / "tmp"
-    private_tmp.mkdir()
     with running_server(poses, model_path, tmp_path / "server.log",
                         TMPDIR=str(private_tmp)) as server:
         assert httpx.get(f"{server.url}/api/health").json()["pid"] == server.process.pid
