@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, WebSocket, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from app import sequence
 from tests.browser_fixtures import ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium_path, write_y4m
@@ -303,8 +304,7 @@ def test_an_instructor_records_a_new_step_and_a_take_of_an_existing_one(
     page.fill("#take-title", "Recorded in the browser")
     page.select_option("#take-difficulty", "beginner")
     shot(page, "instructor-take")
-    page.click("#take-form button[type=submit]")
-    page.wait_for_selector(".card[data-name='browser-take']", timeout=TIMEOUT_MS)
+    save_take(page, "browser-take")
     assert "Recorded in the browser" in text(page, ".card[data-name='browser-take']")
     shot(page, "library-after-recording")
     saved = sequence.load(server_poses(server) / "browser-take.pose.json")
@@ -313,8 +313,7 @@ def test_an_instructor_records_a_new_step_and_a_take_of_an_existing_one(
 
     page.goto(f"{server.url}/#instructor")
     record_take(page, target="wing-beat")
-    page.click("#take-form button[type=submit]")
-    page.wait_for_selector(".card[data-name='wing-beat']", timeout=TIMEOUT_MS)
+    save_take(page, "wing-beat")
     stored = json.loads((server_poses(server) / "wing-beat.pose.json").read_text())
     assert len(stored["takes"]) == 1
     assert errors == []
@@ -334,6 +333,21 @@ def record_take(page: Page, target: str) -> None:
     page.click("#btn-record-stop")
     page.wait_for_selector("#take-form:not([hidden])", timeout=TIMEOUT_MS)
     assert float(page.input_value("#trim-end")) > 1.0
+
+
+def save_take(page: Page, name: str) -> None:
+    """Save the take and wait for its step's card in the library, or fail with what the page
+    said instead."""
+    page.click("#take-form button[type=submit]")
+    card = f".card[data-name='{name}']"
+    try:
+        page.wait_for_function(
+            f"() => document.querySelector(\"{card}\")?.offsetParent"
+            " || /^Not saved/.test(document.getElementById('take-status').textContent)",
+            timeout=TIMEOUT_MS)
+    except PlaywrightTimeoutError:
+        pytest.fail(f"no card for {name!r}; the take form said {text(page, '#take-status')!r}")
+    assert page.is_visible(card), text(page, "#take-status")
 
 
 def server_poses(server: ServerProcess) -> Path:
