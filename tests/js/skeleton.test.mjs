@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { boxFit, fitTo, ghostPoints, setSkeleton, toScreen } from "../../web/js/skeleton.js";
+import { boxFit, drawSkeleton, fitTo, ghostPoints, setSkeleton, STATE_COLOURS, toScreen } from "../../web/js/skeleton.js";
 
 // A skeleton definition as GET /api/skeleton gives it, with the torso at made-up indices so
 // that indices kept in the page would show.
@@ -46,4 +46,62 @@ test("a box fit keeps every frame inside the margins with one scale", () => {
   for (const [x, y] of placed) assert.ok(x >= 10 - 1e-9 && x <= 90 + 1e-9 && y >= 10 - 1e-9 && y <= 90 + 1e-9, `${x}, ${y}`);
   assert.equal(Math.min(...placed.map((p) => p[1])), 10);
   assert.equal(Math.max(...placed.map((p) => p[1])), 90);
+});
+
+// A canvas context and Path2D that record what is drawn: each stroke or fill with its style
+// and the segments or circles of its path.
+class RecordedPath {
+  constructor() {
+    this.lines = [];
+    this.circles = [];
+  }
+  moveTo(x, y) {
+    this.at = [x, y];
+  }
+  lineTo(x, y) {
+    this.lines.push([...this.at, x, y]);
+  }
+  arc(x, y, r) {
+    this.circles.push([x, y, r]);
+  }
+}
+
+function recordingContext() {
+  const drawn = [];
+  return {
+    drawn,
+    save() {},
+    restore() {},
+    stroke(path) {
+      drawn.push({ op: "stroke", style: this.strokeStyle, width: this.lineWidth, path });
+    },
+    fill(path) {
+      drawn.push({ op: "fill", style: this.fillStyle, path });
+    },
+  };
+}
+
+test("a skeleton is one halo, one path per limb colour and one of joints, however many bones", () => {
+  globalThis.Path2D = RecordedPath;
+  setSkeleton({
+    landmarks: ["nose", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow"],
+    limbs: [],
+    bones: [
+      { start: 1, end: 2, limb: "left_arm" }, { start: 2, end: 3, limb: "left_arm" },
+      { start: 4, end: 5, limb: "right_arm" }, { start: 1, end: 4, limb: "torso" },
+    ],
+  });
+  const points = [[50, 10], [40, 20], [30, 30], [20, 40, 0.2], [60, 20], [70, 30]];
+  const ctx = recordingContext();
+  const limbStates = { left_arm: { state: "bad" }, right_arm: { state: "good" }, torso: { state: "good" } };
+  drawSkeleton(ctx, points, { limbStates, width: 4 });
+  assert.deepEqual(ctx.drawn.map((d) => d.op), ["stroke", "fill", "stroke", "stroke", "fill"]);
+  const [halo, loose, bad, good, joints] = ctx.drawn;
+  assert.equal(halo.width, 8);
+  assert.equal(halo.path.lines.length, 3, "the unseen wrist's bone is left out");
+  assert.deepEqual(loose.path.circles, [[50, 10, 4]], "a point on no bone gets its own halo");
+  assert.deepEqual([bad.style, bad.path.lines], [STATE_COLOURS.bad, [[40, 20, 30, 30]]]);
+  assert.deepEqual([good.style, good.path.lines.length], [STATE_COLOURS.good, 2]);
+  assert.equal(joints.path.circles.length, 5);
+  setSkeleton({ landmarks: NAMES, limbs: [], bones: [] });
 });

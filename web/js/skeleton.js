@@ -8,6 +8,7 @@ export const STATE_COLOURS = {
   unseen: "#7f8c8d",
 };
 const GHOST_COLOUR = "rgba(140, 210, 255, 0.8)";
+const HALO_COLOUR = "rgba(0, 0, 0, 0.55)";
 const MIN_VISIBILITY = 0.5;
 
 let bones = [];
@@ -74,32 +75,52 @@ export function boxFit(frames, width, height, margin = 0.08) {
 }
 
 // Draw screen points. `limbStates` maps limb name to good|warn|bad|unseen; without it every
-// bone takes `colour`.
+// bone takes `colour`. One path per colour and one for the joints, under a dark halo (one path
+// too) that keeps the lines readable on light and dark backgrounds alike: a handful of canvas
+// operations a skeleton, however many bones (a blurred shadow on each of them cost the page's
+// pose model a twentieth of its frames).
 export function drawSkeleton(ctx, points, { limbStates = null, colour = GHOST_COLOUR, width = 6 } = {}) {
-  ctx.save();
-  ctx.lineCap = "round";
-  ctx.lineWidth = width;
-  // A dark halo keeps the lines readable on light and dark backgrounds alike.
-  ctx.shadowColor = "rgba(0, 0, 0, 0.7)";
-  ctx.shadowBlur = width;
+  const strokes = new Map();
+  const halo = new Path2D();
+  const joints = new Path2D();
+  const loose = new Path2D();
+  const onBone = new Set();
   for (const bone of bones) {
     const a = points[bone.start];
     const b = points[bone.end];
     if (!visible(a) || !visible(b)) continue;
     const state = limbStates?.[bone.limb]?.state;
-    ctx.strokeStyle = limbStates ? STATE_COLOURS[state] ?? STATE_COLOURS.unseen : colour;
-    ctx.beginPath();
-    ctx.moveTo(a[0], a[1]);
-    ctx.lineTo(b[0], b[1]);
-    ctx.stroke();
+    const stroke = limbStates ? STATE_COLOURS[state] ?? STATE_COLOURS.unseen : colour;
+    if (!strokes.has(stroke)) strokes.set(stroke, new Path2D());
+    for (const path of [strokes.get(stroke), halo]) {
+      path.moveTo(a[0], a[1]);
+      path.lineTo(b[0], b[1]);
+    }
+    onBone.add(bone.start).add(bone.end);
+  }
+  const radius = width * 0.6;
+  points.forEach((p, i) => {
+    if (!visible(p)) return;
+    joints.moveTo(p[0] + radius, p[1]);
+    joints.arc(p[0], p[1], radius, 0, 2 * Math.PI);
+    if (onBone.has(i)) return;
+    loose.moveTo(p[0] + width, p[1]);
+    loose.arc(p[0], p[1], width, 0, 2 * Math.PI);
+  });
+  ctx.save();
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = ctx.fillStyle = HALO_COLOUR;
+  ctx.lineWidth = width * 2;
+  ctx.stroke(halo);
+  ctx.fill(loose);
+  ctx.lineWidth = width;
+  for (const [stroke, path] of strokes) {
+    ctx.strokeStyle = stroke;
+    ctx.stroke(path);
   }
   ctx.fillStyle = limbStates ? "#ffffff" : colour;
-  for (const p of points) {
-    if (!visible(p)) continue;
-    ctx.beginPath();
-    ctx.arc(p[0], p[1], width * 0.6, 0, 2 * Math.PI);
-    ctx.fill();
-  }
+  ctx.fill(joints);
   ctx.restore();
 }
 
