@@ -1,7 +1,8 @@
 # Sourced by scripts/serve and scripts/test; defines 'bootstrap [EXTRAS]', which makes .venv (or
-# $DANCE_TUTOR_VENV), installs the project into it with EXTRAS (e.g. "test") and puts its bin/
-# first on PATH; 'debian_packages WHAT PACKAGE...', which installs Debian packages as root (or
-# says which to install); and 'page_runtime', which installs the page's pose runtime from npm.
+# $DANCE_TUTOR_VENV), installs the project into it with EXTRAS (e.g. "test"), every package at
+# the version constraints.txt pins, and puts its bin/ first on PATH; 'debian_packages WHAT
+# PACKAGE...', which installs Debian packages as root (or says which to install); and
+# 'page_runtime', which installs the page's pose runtime from npm.
 # The extras are the function's argument, never the calling script's own arguments, which the
 # caller passes on to its command.
 set -euo pipefail
@@ -28,11 +29,14 @@ bootstrap() {
     fi
   fi
   [ -n "$extras" ] && spec="$ROOT[$extras]"
-  stamp="$VENV/.installed-$(cksum < "$ROOT/pyproject.toml" | cut -d' ' -f1)-${extras:-base}"
+  stamp="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | cksum | cut -d' ' -f1)"
+  stamp="$VENV/.installed-$stamp-${extras:-base}"
   if [ ! -f "$stamp" ]; then
     echo "==> installing dance-tutor${extras:+ with [$extras]} (first run takes a few minutes)"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -c "$ROOT/constraints.txt" --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -c "$ROOT/constraints.txt" -e "$spec"
     touch "$stamp"
   fi
   export PATH="$VENV/bin:$PATH"
