@@ -18,7 +18,9 @@ the page always runs the model itself):
    ``timing.capture_ms``, to the update's arrival, both ``performance.now()`` in the page),
    p50 and p95; the page's own inference time is read by timing ``detectForVideo`` calls,
    and the frames the tutor never answered (it sheds landmarks frames while its event loop
-   lags) with the time the page then stood waiting for their answer.
+   lags) with the time the page then stood waiting for their answer, and the camera's frames
+   per second as the practice view shows them (a camera slower than 30 fps holds the page
+   back, not bare tasks-vision, which estimates the video's current frame again).
 
 3. agreement: the same frames (the fake camera's own, decoded from its Y4M file to RGB) go to
    the browser's landmarker (as ``ImageData``) and to the tutor's model (``app.pose``'s
@@ -148,8 +150,17 @@ BARE = """async ({ pose, modelUrl, seconds, warmup }) => {
 # (arrival time, echoed capture time, server processing ms), and every detectForVideo call of
 # the page's landmarker (start, ms), all in performance.now() milliseconds.
 PAGE_PROBE = """(() => {
-  const bench = { sent: [], updates: [], inference: [] };
+  const bench = { sent: [], updates: [], inference: [], camera: [] };
   window.bench = bench;
+  // Every frame the camera shows in the practice view.
+  document.addEventListener("DOMContentLoaded", () => {
+    const video = document.getElementById("camera");
+    const shown = () => {
+      bench.camera.push(performance.now());
+      video.requestVideoFrameCallback(shown);
+    };
+    video.requestVideoFrameCallback(shown);
+  });
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
     constructor(...args) {
@@ -293,6 +304,7 @@ class _PageRun:
     unanswered: int
     stalled_s: float
     server_ms: float
+    camera_fps: float
     stats: str
 
 
@@ -345,6 +357,7 @@ def _page_run(context: BrowserContext, url: str, pose: dict[str, Any],
         unanswered=len(sent) - len(updates),
         stalled_s=float(gaps[gaps >= STALL_MS].sum()) / 1000,
         server_ms=statistics.median(processing for _, _, processing in updates),
+        camera_fps=sum(t >= begin for t in seen["camera"]) / span,
         stats=seen["stats"],
     )
 
@@ -374,7 +387,7 @@ def _report_speed(args: argparse.Namespace, bare: list[_Bare], page: list[_PageR
               f"{p.answered_fps:.1f}/s, latency p50 {p.latency_p50:.1f} ms p95 "
               f"{p.latency_p95:.1f} ms, inference {p.inference_ms:.1f} ms, call end -> update "
               f"{p.answer_wait_ms:.1f} ms, {p.unanswered} unanswered, {p.stalled_s:.1f} s "
-              f"stalled; '{p.stats}'")
+              f"stalled, camera {p.camera_fps:.1f} frames/s; '{p.stats}'")
     rows = [
         ("bare tasks-vision: frames/s", f"{bare_fps:.1f}"),
         ("bare tasks-vision: inference median", f"{bare_ms:.1f} ms"),

@@ -5,9 +5,9 @@
 //
 // Messages in:  {type: "load", bundle, wasm, model};
 //               {type: "detect", frame: ImageBitmap, timestamp}: one frame, answered once;
-//               {type: "follow", readable, timeOrigin}: the camera's frames (a ReadableStream
-//               of VideoFrames from a MediaStreamTrackProcessor), each newest one estimated as
-//               soon as the model is free, until {type: "unfollow"}.
+//               {type: "follow", port}: the camera's frames from web/js/frame-worker.js on
+//               `port`, the newest one estimated each time the model is free, until
+//               {type: "unfollow"}.
 // Messages out: {type: "loaded"} | {type: "pose", landmarks, world, inferenceMs, followed,
 //               captureMs} | {type: "failed", message}
 
@@ -42,25 +42,25 @@ function detect({ frame, timestamp }) {
   };
 }
 
-// Each frame's capture time is when it was read, on the page's clock (`timeOrigin` is the
-// page's performance.timeOrigin; a worker's own clock starts when the worker did).
-async function follow({ readable, timeOrigin }) {
-  const reader = readable.getReader();
-  following = reader;
-  try {
-    while (following === reader) {
-      const { value: frame, done } = await reader.read();
-      if (done) break;
-      if (following !== reader) {
-        frame.close();
-        break;
-      }
-      const captureMs = performance.timeOrigin + performance.now() - timeOrigin;
-      self.postMessage({ ...detect({ frame, timestamp: captureMs }), followed: true, captureMs });
+// Each frame asked for from web/js/frame-worker.js is estimated as it comes in, and the next one
+// asked for once it is: the frame worker gives the newest it has then.
+function follow({ port }) {
+  following = port;
+  port.onmessage = ({ data: { frame, captureMs } }) => {
+    try {
+      const pose = detect({ frame, timestamp: captureMs });
+      port.postMessage(null);
+      self.postMessage({ ...pose, followed: true, captureMs });
+    } catch (err) {
+      self.postMessage({ type: "failed", message: String(err?.message ?? err) });
     }
-  } finally {
-    reader.cancel().catch(() => {});
-  }
+  };
+  port.postMessage(null);
+}
+
+function unfollow() {
+  following?.close();
+  following = null;
 }
 
 self.onmessage = async ({ data }) => {
@@ -71,9 +71,9 @@ self.onmessage = async ({ data }) => {
     } else if (data.type === "detect") {
       self.postMessage(detect(data));
     } else if (data.type === "follow") {
-      await follow(data);
+      follow(data);
     } else if (data.type === "unfollow") {
-      following = null;
+      unfollow();
     }
   } catch (err) {
     self.postMessage({ type: "failed", message: String(err?.message ?? err) });

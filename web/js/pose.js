@@ -38,6 +38,7 @@ function isMobile() {
 }
 
 const WORKER = "/js/pose-worker.js";
+const FRAME_WORKER = "/js/frame-worker.js";
 const LANDMARKS_TIMEOUT_MS = 400;
 
 // One PoseLandmarker in its own worker (web/js/pose-worker.js): frames go in as ImageBitmaps,
@@ -63,6 +64,7 @@ class PoseWorker {
 
   constructor(worker) {
     this.worker = worker;
+    this.frames = null;
     this.turn = Promise.resolve();
   }
 
@@ -82,17 +84,25 @@ class PoseWorker {
   // Hand the worker the camera `track`'s frames: it estimates each newest frame as soon as it
   // is free, with no round trip through the page, and `onPose` gets every pose (with its
   // `captureMs`) until unfollow(). Chromium's MediaStreamTrackProcessor keeps only the newest
-  // frame, so a slow model never works on an old one.
+  // frame, so a slow model never works on an old one; a second worker (web/js/frame-worker.js)
+  // makes each frame the picture the model reads while the model works on the one before.
   follow(track, onPose) {
     const processor = new MediaStreamTrackProcessor({ track, maxBufferSize: 1 });
-    this.worker.onmessage = ({ data }) => {
-      if (data.type === "pose" && data.followed) onPose(data);
-      else if (data.type === "failed") console.error("The pose worker failed:", data.message);
+    const channel = new MessageChannel();
+    const failed = ({ data }) => data.type === "failed" && console.error("The pose worker failed:", data.message);
+    this.worker.onmessage = (event) => {
+      if (event.data.type === "pose" && event.data.followed) onPose(event.data);
+      else failed(event);
     };
-    this.worker.postMessage({ type: "follow", readable: processor.readable, timeOrigin: performance.timeOrigin }, [processor.readable]);
+    this.frames = new Worker(FRAME_WORKER);
+    this.frames.onmessage = failed;
+    this.worker.postMessage({ type: "follow", port: channel.port1 }, [channel.port1]);
+    this.frames.postMessage({ readable: processor.readable, port: channel.port2, timeOrigin: performance.timeOrigin }, [processor.readable, channel.port2]);
   }
 
   unfollow() {
+    this.frames?.terminate();
+    this.frames = null;
     this.worker.postMessage({ type: "unfollow" });
   }
 }
