@@ -96,6 +96,7 @@ class PoseWorker {
     };
     this.frames = new Worker(FRAME_WORKER);
     this.frames.onmessage = failed;
+    this.frames.onerror = (event) => console.error("The camera's frame worker failed:", event.message);
     this.worker.postMessage({ type: "follow", port: channel.port1 }, [channel.port1]);
     this.frames.postMessage({ readable: processor.readable, port: channel.port2, timeOrigin: performance.timeOrigin }, [processor.readable, channel.port2]);
   }
