@@ -38,7 +38,7 @@ from app.music import Music, MusicError
 from app.recording import pause_steps
 from app.reference import Reference
 from app.routine import Routine, RoutineFormatError, Target, build_reference
-from app.sequence import SUFFIX, PoseSequence, SequenceFormatError, Step
+from app.sequence import STEP_DECIMALS, SUFFIX, PoseSequence, SequenceFormatError, Step
 
 ENV_POSES = "DANCE_TUTOR_POSES"
 NAME_PATTERN = re.compile(r"[a-z0-9-]{1,64}")
@@ -169,11 +169,16 @@ def parse_steps(text: str, duration_s: float) -> tuple[Step, ...]:
     return tuple(Step(name, start, end) for (name, start), end in zip(starts, ends, strict=True))
 
 
+STEP_SLACK_S = 10.0**-STEP_DECIMALS
+"""How far a step may end past its sequence: a step that ends with it is written rounded (up
+as often as down), and so are the frames' times."""
+
+
 def check_steps(steps: tuple[Step, ...], duration_s: float) -> tuple[Step, ...]:
     """Steps must lie within the sequence and not overlap; returns them sorted by start."""
     ordered = tuple(sorted(steps, key=lambda s: s.start_s))
     for i, step in enumerate(ordered):
-        if step.start_s < 0 or step.end_s > duration_s + 1e-6:
+        if step.start_s < 0 or step.end_s > duration_s + STEP_SLACK_S:
             raise InvalidReference(f"step {step.name!r} ({step.start_s}-{step.end_s} s) is "
                                    f"outside the sequence's 0-{duration_s:.2f} s")
         if i and step.start_s < ordered[i - 1].end_s - 1e-6:

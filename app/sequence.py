@@ -54,6 +54,8 @@ FormatName = Literal["dance-tutor.pose-sequence"]
 FormatVersion = Literal[1]
 FORMAT: FormatName = "dance-tutor.pose-sequence"
 VERSION: FormatVersion = 1
+STEP_DECIMALS = 4
+"""A step's start and end are written to this many decimals of a second."""
 N_LANDMARKS = 33
 SUFFIX = ".pose.json"
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -265,7 +267,8 @@ class PoseSequence:
             "image": {"width": self.image_size[0], "height": self.image_size[1]},
             "source": {"kind": self.source.kind, "detail": self.source.detail},
             "steps": [
-                {"name": s.name, "start_s": round(s.start_s, 4), "end_s": round(s.end_s, 4)}
+                {"name": s.name, "start_s": round(s.start_s, STEP_DECIMALS),
+                 "end_s": round(s.end_s, STEP_DECIMALS)}
                 for s in self.steps
             ],
             "frames": _frames_to_json(self),

@@ -346,7 +346,11 @@ def save_take(page: Page, name: str) -> None:
             " || /^Not saved/.test(document.getElementById('take-status').textContent)",
             timeout=TIMEOUT_MS)
     except PlaywrightTimeoutError:
-        pytest.fail(f"no card for {name!r}; the take form said {text(page, '#take-status')!r}")
+        shot(page, f"no-card-for-{name}")
+        cards = page.eval_on_selector_all(".card", "(cards) => cards.map((c) => c.dataset.name)")
+        pytest.fail(f"no card for {name!r} at {page.url}; the take form said "
+                    f"{text(page, '#take-status')!r}, the library {text(page, '#library-status')!r}"
+                    f", its cards {cards}")
     assert page.is_visible(card), text(page, "#take-status")
 
 

@@ -313,3 +313,21 @@ def test_default_poses_dir_follows_the_environment(monkeypatch: pytest.MonkeyPat
     assert default_poses_dir() == tmp_path
     monkeypatch.delenv("DANCE_TUTOR_POSES")
     assert (default_poses_dir() / "source").is_dir()
+
+
+def test_a_step_ending_with_its_recording_survives_the_rounding_of_the_file(
+        library: Library) -> None:
+    # A browser take's rate is whatever the camera gave; its last step ends with it, and a step
+    # is written to 4 decimals of a second: here rounded up, past the recording's end.
+    take = replace(authored("swoop"), source=Source("webcam", "browser"), extra={})
+    fps = next(f for f in np.arange(29.0, 30.0, 0.0007)
+               if round(_duration(take, f), 4) - _duration(take, f) > 3e-5)
+    take = replace(take, t=(take.t - take.t[0]) * take.fps / fps, fps=float(fps))
+    info = library.create_from_take("recorded", take, ReferenceMetadata(title="Recorded"),
+                                    (Step("all of it", 0.0, take.duration_s),))
+    assert info.name in [i.name for i in library.list()], library.problems
+    assert library.get("recorded").steps[0].end_s == round(take.duration_s, 4)
+
+
+def _duration(take: PoseSequence, fps: float) -> float:
+    return float((take.t[-1] - take.t[0]) * take.fps / fps + 1 / fps)
